@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# zmicro's one entry point for a fresh Debian machine.
+#
+#   ./run.sh demo     install what is missing, build, run the demo cluster
+#   ./run.sh test     install what is missing, build, run the whole suite:
+#                     every Criterion test (debug build), the same suite under
+#                     ASan+UBSan, and every fuzz target for a bounded time
+#   ./run.sh bench    build release and run every benchmark (JSON lines)
+#
+# Packages come from Debian (apt-get) and are installed only when missing.
+# FUZZ_SECONDS (default 30) bounds each fuzz target; JOBS the build jobs.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+JOBS=${JOBS:-$(nproc)}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+BUILD_PKGS="build-essential pkg-config scons libzmq3-dev libczmq-dev libmsgpack-dev \
+libsodium-dev liblmdb-dev"
+TEST_PKGS="libcriterion-dev clang libclang-rt-14-dev iproute2 procps"
+
+need_packages() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "== installing: ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" = 0 ] || sudo="sudo"
+        $sudo apt-get update -q
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends \
+            "${missing[@]}"
+    fi
+}
+
+build() {
+    echo "== building variant=$1"
+    scons -Q -j"$JOBS" variant="$1"
+}
+
+# Run every Criterion binary of a variant; print one summary line.
+run_tests() {
+    local variant=$1 passed=0 failed=0
+    for t in build/"$variant"/tests/test_*; do
+        [ -x "$t" ] || continue
+        echo "== $variant: $(basename "$t")"
+        if "$t" --jobs=1 --short-filename; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+            echo "!! $variant: $(basename "$t") FAILED"
+        fi
+    done
+    echo "== $variant: $passed test binaries passed, $failed failed"
+    [ "$failed" = 0 ]
+}
+
+run_fuzz() {
+    local failed=0
+    for f in build/fuzz/fuzz/fuzz_*; do
+        [ -x "$f" ] || continue
+        local name corpus
+        name=$(basename "$f")
+        corpus=$(mktemp -d)
+        [ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$corpus/"
+        echo "== fuzz: $name for ${FUZZ_SECONDS}s"
+        if ! "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+            -print_final_stats=1 -artifact_prefix="build/fuzz/$name-" "$corpus" \
+            >"build/fuzz/$name.log" 2>&1; then
+            echo "!! fuzz: $name found a failure:"
+            tail -n 40 "build/fuzz/$name.log"
+            failed=1
+        else
+            grep -E "stat::number_of_executed_units|Done" "build/fuzz/$name.log" | tail -n 2
+        fi
+        rm -rf "$corpus"
+    done
+    [ "$failed" = 0 ]
+}
+
+case "${1:-}" in
+demo)
+    need_packages $BUILD_PKGS
+    build release
+    echo "== running the demo"
+    exec build/release/examples/demo
+    ;;
+test)
+    need_packages $BUILD_PKGS $TEST_PKGS
+    status=0
+    build debug
+    run_tests debug || status=1
+    build asan
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        run_tests asan || status=1
+    build fuzz
+    run_fuzz || status=1
+    if [ $status = 0 ]; then echo "== all passed"; else echo "== FAILED"; fi
+    exit $status
+    ;;
+bench)
+    need_packages $BUILD_PKGS
+    build release
+    for b in build/release/bench/bench_*; do
+        [ -x "$b" ] && "$b"
+    done
+    ;;
+*)
+    echo "usage: ./run.sh demo | test | bench" >&2
+    exit 2
+    ;;
+esac

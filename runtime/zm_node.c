@@ -1,0 +1,437 @@
+/*  =========================================================================
+    zm_node - the node: configuration, identity, reactors, actor directory
+
+    One node per process. zm_node_new reads the configuration, starts R
+    reactors and returns; zm_node_run parks the calling thread until SIGINT,
+    SIGTERM or zm_node_stop, then shuts down. Shutdown is three phases over
+    all reactors (see zm_reactor.c): quiesce (no handler runs any more and
+    every actor's destroy has run), drain (whatever was still in an inproc
+    pipe is freed, and every blocked zm_node_ask returns ZM_ECLOSED), end.
+
+    Plain threads reach reactors through one PUSH socket per reactor, under
+    ext_lock: a socket may move between threads when a mutex orders the
+    handoff, and plain-thread traffic is not the hot path.
+    =========================================================================
+*/
+#include "zm_runtime.h"
+#include <poll.h>
+#include <unistd.h>
+
+//  zm_node_run wakes on this pipe (write end is async-signal-safe).
+static int s_stop_fds[2] = {-1, -1};
+static pthread_once_t s_stop_once = PTHREAD_ONCE_INIT;
+
+static void
+s_stop_pipe_init (void)
+{
+    if (pipe (s_stop_fds) == 0) {
+        fcntl (s_stop_fds[0], F_SETFL, O_NONBLOCK);
+        fcntl (s_stop_fds[1], F_SETFL, O_NONBLOCK);
+    }
+}
+
+static void
+s_on_config (zm_config_t *config, const char *const *keys, size_t count, void *arg)
+{
+    zm_node_t *self = (zm_node_t *) arg;
+    for (size_t i = 0; i < count; i++) {
+        if (streq (keys[i], "log.level")) {
+            const char *level = zm_config_get_str (config, "log.level", "notice");
+            if (zm_log_set_level_name (level) == 0)
+                zm_log_notice ("node %s: log.level is now %s", self->uuid, level);
+        }
+        else if (streq (keys[i], "actor.ask_timeout"))
+            self->ask_timeout = (int) zm_config_get_int (config, "actor.ask_timeout", 5000);
+        else if (streq (keys[i], "reactors"))
+            zm_log_warning ("node %s: 'reactors' changed; it takes effect on restart",
+                            self->uuid);
+    }
+}
+
+zm_node_t *
+zm_node_new (zm_config_t **config_p)
+{
+    zm_config_t *config = NULL;
+    if (config_p && *config_p) {
+        config = *config_p;
+        *config_p = NULL;
+    }
+    else {
+        char *reason = NULL;
+        config = zm_config_load (0, NULL, &reason);
+        if (!config) {
+            zm_log_error ("node: bad configuration: %s", reason ? reason : "out of memory");
+            free (reason);
+            return NULL;
+        }
+    }
+    zsys_init ();
+    pthread_once (&s_stop_once, s_stop_pipe_init);
+
+    zm_node_t *self = (zm_node_t *) calloc (1, sizeof (zm_node_t));
+    if (!self) {
+        zm_config_destroy (&config);
+        return NULL;
+    }
+    self->config = config;
+    pthread_rwlock_init (&self->dir_lock, NULL);
+    pthread_mutex_init (&self->ext_lock, NULL);
+
+    zm_log_set_level_name (zm_config_get_str (config, "log.level", "notice"));
+    self->ask_timeout = (int) zm_config_get_int (config, "actor.ask_timeout", 5000);
+    int count = (int) zm_config_get_int (config, "reactors", 1);
+    if (count < 1 || count > ZM_MAX_REACTORS) {
+        zm_log_error ("node: reactors must be 1..%d, not %d", ZM_MAX_REACTORS, count);
+        goto fail;
+    }
+    zuuid_t *uuid = zuuid_new ();
+    if (!uuid)
+        goto fail;
+    snprintf (self->uuid, sizeof self->uuid, "%s", zuuid_str (uuid));
+    zuuid_destroy (&uuid);
+
+    //  Directory keys are the actors' own name strings: no copy per actor.
+    self->directory = zhashx_new ();
+    if (!self->directory)
+        goto fail;
+    zhashx_set_key_duplicator (self->directory, NULL);
+    zhashx_set_key_destructor (self->directory, NULL);
+
+    self->reactors = (zm_reactor_t **) calloc (count, sizeof (zm_reactor_t *));
+    self->ext = (zsock_t **) calloc (count, sizeof (zsock_t *));
+    if (!self->reactors || !self->ext)
+        goto fail;
+    self->reactor_count = count;
+    for (int r = 0; r < count; r++) {
+        self->ext[r] = zsock_new (ZMQ_PUSH);
+        if (!self->ext[r])
+            goto fail;
+        zsock_set_sndhwm (self->ext[r], 0);
+        if (zsock_connect (self->ext[r], "inproc://zm-%s-%d", self->uuid, r) != 0)
+            goto fail;
+    }
+    for (int r = 0; r < count; r++) {
+        self->reactors[r] = zm_reactor_new (self, r);
+        if (!self->reactors[r]) {
+            zm_log_error ("node: reactor %d failed to start", r);
+            goto fail;
+        }
+    }
+    zm_config_watch (config, s_on_config, self);
+    //  Hot reload only when a file was loaded; no file is not an error.
+    zm_config_start_watcher (config, 0);
+    zm_log_info ("node %s: started with %d reactor(s)", self->uuid, count);
+    return self;
+fail:
+    zm_node_destroy (&self);
+    return NULL;
+}
+
+static void
+s_shutdown (zm_node_t *self)
+{
+    pthread_mutex_lock (&self->ext_lock);
+    bool was = atomic_exchange (&self->stopping, true);
+    pthread_mutex_unlock (&self->ext_lock);
+    if (was || !self->reactors)
+        return;
+    zm_reactors_shutdown (self->reactors, self->reactor_count);
+}
+
+void
+zm_node_destroy (zm_node_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zm_node_t *self = *self_p;
+    //  Destroying a node from its own handler would wait on itself.
+    assert (!zm_reactor_current () || zm_reactor_node (zm_reactor_current ()) != self);
+    if (self->config)
+        zm_config_unwatch (self->config, s_on_config, self);
+    s_shutdown (self);
+    if (self->ext)
+        for (int r = 0; r < self->reactor_count; r++)
+            zsock_destroy (&self->ext[r]);
+    free (self->ext);
+    free (self->reactors);
+    zhashx_destroy (&self->directory);
+    zm_config_destroy (&self->config);
+    pthread_rwlock_destroy (&self->dir_lock);
+    pthread_mutex_destroy (&self->ext_lock);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+zm_node_run (zm_node_t *self)
+{
+    zm_log_notice ("node %s: running (SIGINT or SIGTERM to stop)", self->uuid);
+    //  Drain stale stop requests from an earlier run.
+    char byte;
+    while (read (s_stop_fds[0], &byte, 1) == 1)
+        ;
+    while (!zsys_interrupted && !atomic_load (&self->stop_requested)
+           && !atomic_load (&self->stopping)) {
+        struct pollfd item = {s_stop_fds[0], POLLIN, 0};
+        //  zsys's handler sets zsys_interrupted; poll wakes with EINTR or
+        //  within the period.
+        int rc = poll (&item, 1, 200);
+        if (rc > 0)
+            while (read (s_stop_fds[0], &byte, 1) == 1)
+                ;
+    }
+    zm_log_notice ("node %s: stopping", self->uuid);
+    s_shutdown (self);
+    return 0;
+}
+
+void
+zm_node_stop (zm_node_t *self)
+{
+    atomic_store (&self->stop_requested, true);
+    pthread_once (&s_stop_once, s_stop_pipe_init);
+    char byte = 1;
+    if (write (s_stop_fds[1], &byte, 1) < 0) {
+        //  Full pipe: a stop is already pending.
+    }
+}
+
+const char *
+zm_node_uuid (zm_node_t *self)
+{
+    return self->uuid;
+}
+
+zm_config_t *
+zm_node_config (zm_node_t *self)
+{
+    return self->config;
+}
+
+int
+zm_node_reactors (zm_node_t *self)
+{
+    return self->reactor_count;
+}
+
+//  --------------------------------------------------------------------------
+//  Routing and the directory
+
+int
+zm_node_route (zm_node_t *self, zm_env_t *env)
+{
+    zm_reactor_t *current = zm_reactor_current ();
+    if (current && zm_reactor_node (current) == self) {
+        zm_reactor_route (current, env);
+        return 0;
+    }
+    int target = ZM_PID_REACTOR (env->to);
+    if (target < 0 || target >= self->reactor_count) {
+        zm_env_destroy (&env, ZM_ENOTFOUND);
+        return ZM_ENOTFOUND;
+    }
+    pthread_mutex_lock (&self->ext_lock);
+    if (atomic_load (&self->stopping)) {
+        pthread_mutex_unlock (&self->ext_lock);
+        zm_env_destroy (&env, ZM_ECLOSED);
+        return ZM_ECLOSED;
+    }
+    zm_env_t *chain[2] = {env, env};
+    env->next = NULL;
+    int rc = zmq_send (zsock_resolve (self->ext[target]), chain, sizeof chain, 0);
+    pthread_mutex_unlock (&self->ext_lock);
+    if (rc == -1) {
+        zm_env_destroy (&env, ZM_ECLOSED);
+        return ZM_ECLOSED;
+    }
+    return 0;
+}
+
+void
+zm_node_unname (zm_node_t *self, const char *name, zm_pid_t pid)
+{
+    pthread_rwlock_wrlock (&self->dir_lock);
+    if ((zm_pid_t) (uintptr_t) zhashx_lookup (self->directory, name) == pid)
+        zhashx_delete (self->directory, name);
+    pthread_rwlock_unlock (&self->dir_lock);
+}
+
+zm_pid_t
+zm_lookup (zm_node_t *node, const char *name)
+{
+    if (!node || !name)
+        return 0;
+    pthread_rwlock_rdlock (&node->dir_lock);
+    zm_pid_t pid = (zm_pid_t) (uintptr_t) zhashx_lookup (node->directory, name);
+    pthread_rwlock_unlock (&node->dir_lock);
+    return pid;
+}
+
+zm_pid_t
+zm_spawn (zm_node_t *node, const char *name, const zm_actor_def_t *def, void *state,
+          int reactor, int *err_p)
+{
+    int dummy;
+    if (!err_p)
+        err_p = &dummy;
+    *err_p = ZM_OK;
+    if (!node || !def || reactor < -1 || reactor >= node->reactor_count
+        || (name && !*name)) {
+        *err_p = ZM_EINVAL;
+        return 0;
+    }
+    if (atomic_load (&node->stopping)) {
+        *err_p = ZM_ECLOSED;
+        return 0;
+    }
+    if (reactor == -1)
+        reactor = (int) ((unsigned) atomic_fetch_add (&node->next_reactor, 1)
+                         % (unsigned) node->reactor_count);
+    char *copy = NULL;
+    if (name && !(copy = strdup (name))) {
+        *err_p = ZM_ENOMEM;
+        return 0;
+    }
+    zm_pid_t pid = 0;
+    if (copy) {
+        //  Claim the name and the slot together so two spawns of one name
+        //  cannot both win.
+        pthread_rwlock_wrlock (&node->dir_lock);
+        if (zhashx_lookup (node->directory, copy))
+            *err_p = ZM_ECONFLICT;
+        else {
+            pid = zm_reactor_add_actor (node->reactors[reactor], def, state, copy, err_p);
+            if (pid && zhashx_insert (node->directory, copy, (void *) (uintptr_t) pid) != 0)
+                *err_p = ZM_ENOMEM; //  unreachable: lookup above said absent
+        }
+        pthread_rwlock_unlock (&node->dir_lock);
+        if (!pid) {
+            free (copy);
+            return 0;
+        }
+    }
+    else {
+        pid = zm_reactor_add_actor (node->reactors[reactor], def, state, NULL, err_p);
+        if (!pid)
+            return 0;
+    }
+    //  The START envelope runs init promptly; a message overtaking it from
+    //  another sender starts the actor first anyway.
+    zm_env_t *env = zm_env_new (ZM_ENV_START, pid, 0, "$start", NULL);
+    if (env)
+        zm_node_route (node, env);
+    return pid;
+}
+
+int
+zm_stop (zm_node_t *node, zm_pid_t pid)
+{
+    if (!node || ZM_PID_REACTOR (pid) < 0 || ZM_PID_REACTOR (pid) >= node->reactor_count)
+        return ZM_ENOTFOUND;
+    zm_env_t *env = zm_env_new (ZM_ENV_STOP, pid, 0, "$stop", NULL);
+    if (!env)
+        return ZM_ENOMEM;
+    return zm_node_route (node, env);
+}
+
+int
+zm_pid_reactor (zm_pid_t pid)
+{
+    return ZM_PID_REACTOR (pid);
+}
+
+//  --------------------------------------------------------------------------
+//  From plain threads
+
+int
+zm_node_tell (zm_node_t *node, zm_pid_t to, const char *type, zm_msg_t **msg_p)
+{
+    if (!node || !type) {
+        if (msg_p)
+            zm_msg_destroy (msg_p);
+        return ZM_EINVAL;
+    }
+    zm_env_t *env = zm_env_new (ZM_ENV_TELL, to, 0, type, msg_p);
+    if (!env) {
+        if (msg_p)
+            zm_msg_destroy (msg_p);
+        return ZM_ENOMEM;
+    }
+    return zm_node_route (node, env);
+}
+
+int
+zm_node_ask (zm_node_t *node, zm_pid_t to, const char *type, zm_msg_t **msg_p,
+             zm_msg_t **reply_p, zm_error_t **error_p, int timeout_ms)
+{
+    if (reply_p)
+        *reply_p = NULL;
+    if (error_p)
+        *error_p = NULL;
+    if (!node || !type) {
+        if (msg_p)
+            zm_msg_destroy (msg_p);
+        return ZM_EINVAL;
+    }
+    if (zm_reactor_current ()) {
+        if (msg_p)
+            zm_msg_destroy (msg_p);
+        if (error_p)
+            *error_p = zm_error_new (ZM_EBLOCKING, NULL,
+                                     "zm_node_ask called from a handler; use zm_ask");
+        return ZM_EBLOCKING;
+    }
+    if (timeout_ms <= 0)
+        timeout_ms = node->ask_timeout;
+    zm_waiter_t *waiter = zm_waiter_new ();
+    zm_env_t *env = waiter ? zm_env_new (ZM_ENV_ASK, to, 0, type, msg_p) : NULL;
+    if (!env) {
+        if (waiter) {
+            zm_waiter_unref (&waiter);
+            zm_waiter_unref (&waiter);
+        }
+        if (msg_p)
+            zm_msg_destroy (msg_p);
+        return ZM_ENOMEM;
+    }
+    env->waiter = waiter;
+    //  On failure, routing destroys the envelope, which completes the waiter.
+    zm_node_route (node, env);
+
+    struct timespec until;
+    clock_gettime (CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock (&waiter->mutex);
+    while (!waiter->done)
+        if (pthread_cond_timedwait (&waiter->cond, &waiter->mutex, &until) == ETIMEDOUT)
+            break;
+    int status;
+    if (waiter->done) {
+        status = waiter->status;
+        if (reply_p) {
+            *reply_p = waiter->reply;
+            waiter->reply = NULL;
+        }
+        if (error_p) {
+            *error_p = waiter->error;
+            waiter->error = NULL;
+        }
+        if (status != ZM_OK && error_p && !*error_p)
+            *error_p = zm_error_new (status, NULL, "%s", zm_strerror (status));
+    }
+    else {
+        //  Mark it done so a late reply is dropped by zm_waiter_complete.
+        waiter->done = true;
+        status = ZM_ETIMEOUT;
+        if (error_p)
+            *error_p = zm_error_new (ZM_ETIMEOUT, NULL, "no reply within %d ms", timeout_ms);
+    }
+    pthread_mutex_unlock (&waiter->mutex);
+    zm_waiter_unref (&waiter);
+    return status;
+}

@@ -1,0 +1,167 @@
+/*  =========================================================================
+    zm_runtime.h - internals shared by node, reactor and actor
+
+    How a message moves:
+      - A sender wraps the body in an envelope (zm_env_t) and routes it by the
+        target pid, whose top byte names the target reactor.
+      - Same reactor: the envelope goes on that reactor's run queue (a FIFO,
+        no syscall, no lock).
+      - Other reactor: it is chained onto the sender reactor's outbox for that
+        target; at the end of each dispatch round every non-empty outbox is
+        sent as ONE inproc message holding the chain head. One ZeroMQ message
+        per batch is what makes cross-reactor tells cheap.
+      - Plain threads (main, tests) send single envelopes over a PUSH socket
+        per reactor, under a mutex.
+    An actor's mailbox is its share of its reactor's run queue: FIFO per
+    sender, one message at a time, since one thread runs the whole reactor.
+    =========================================================================
+*/
+#ifndef ZM_RUNTIME_H_INCLUDED
+#define ZM_RUNTIME_H_INCLUDED
+
+#include "zm_internal.h"
+#include <pthread.h>
+
+#define ZM_MAX_REACTORS 64
+
+//  pid layout: [8 bits reactor + 1][24 bits slot][32 bits generation].
+//  Generations make a pid of a stopped actor stale even if its slot is
+//  reused; 0 is never a valid pid because the reactor byte is >= 1.
+#define ZM_PID_MAKE(r, slot, gen)                                                          \
+    ((((uint64_t) (r) + 1) << 56) | (((uint64_t) (slot) & 0xFFFFFF) << 32) | (uint32_t) (gen))
+#define ZM_PID_REACTOR(pid) ((int) ((pid) >> 56) - 1)
+#define ZM_PID_SLOT(pid)    ((uint32_t) (((pid) >> 32) & 0xFFFFFF))
+#define ZM_PID_GEN(pid)     ((uint32_t) (pid))
+#define ZM_SLOT_MAX         (1u << 24)
+#define ZM_SLOT_CHUNK       4096
+#define ZM_SLOT_CHUNKS      (ZM_SLOT_MAX / ZM_SLOT_CHUNK)
+
+typedef struct _zm_reactor_t zm_reactor_t;
+typedef struct _zm_waiter_t zm_waiter_t;
+
+typedef enum {
+    ZM_ENV_TELL = 0, //  fire and forget
+    ZM_ENV_ASK,      //  request; exactly one reply goes back
+    ZM_ENV_REPLY,    //  answer to an ask, routed to the asker's reactor
+    ZM_ENV_START,    //  run the target's init
+    ZM_ENV_STOP      //  stop the target
+} zm_env_kind_t;
+
+#define ZM_ENV_INLINE_TYPE 40
+
+typedef struct _zm_env_t zm_env_t;
+struct _zm_env_t {
+    zm_env_t *next;                       //  run queue / outbox chain link
+    zm_pid_t to;                          //  target actor
+    zm_pid_t from;                        //  sender actor, 0 from outside
+    uint64_t ask_id;                      //  ask: its id; reply: the id answered
+    zm_msg_t *msg;                        //  body, may be NULL
+    zm_error_t *error;                    //  reply: error value, or NULL
+    zm_waiter_t *waiter;                  //  ask from a plain thread: who waits
+    char *type;                           //  message type (inline or heap)
+    int status;                           //  reply: ZM_OK or error code
+    uint8_t kind;                         //  zm_env_kind_t
+    bool replied;                         //  ask: reply sent or deferred
+    char inline_type[ZM_ENV_INLINE_TYPE]; //  short types live here
+};
+
+//  A plain thread blocked in zm_node_ask. Reference counted: the caller and
+//  the in-flight ask each hold one, so a late reply never touches freed
+//  memory and a timed-out caller never leaks.
+struct _zm_waiter_t {
+    pthread_mutex_t mutex;  //  guards the fields below
+    pthread_cond_t cond;    //  signalled when done
+    int refs;               //  holders (under mutex)
+    bool done;              //  result is in
+    int status;             //  ZM_OK or error
+    zm_msg_t *reply;        //  reply body
+    zm_error_t *error;      //  error value
+};
+
+//  One actor. Kept small: 100,000 idle actors must fit in ~50 MB.
+typedef struct {
+    zm_pid_t pid;                 //  its id
+    const zm_actor_def_t *def;    //  handlers, shared by its kind
+    void *state;                  //  user state
+    char *name;                   //  directory name, NULL if anonymous
+    bool started;                 //  init has run
+} zm_actor_t;
+
+struct _zm_reply_t {
+    zm_pid_t to;            //  asker (0 for a plain thread)
+    uint64_t ask_id;        //  the ask answered
+    zm_waiter_t *waiter;    //  plain-thread asker, or NULL
+};
+
+struct _zm_ctx_t {
+    zm_reactor_t *reactor;  //  where the handler runs
+    zm_actor_t *actor;      //  who handles
+    zm_env_t *env;          //  what is handled (NULL in init/destroy)
+    int error_code;         //  set by zm_error ()
+    char *error_detail;     //  set by zm_error ()
+};
+
+//  Node internals used by reactors and the actor API.
+struct _zm_node_t {
+    zm_config_t *config;                //  owned
+    char uuid[33];                      //  identity
+    int reactor_count;                  //  R
+    zm_reactor_t **reactors;            //  R reactors
+    atomic_int next_reactor;            //  round robin for spawn (-1)
+    atomic_bool stopping;               //  no new work once set
+    atomic_bool stop_requested;         //  zm_node_stop was called
+    pthread_rwlock_t dir_lock;          //  guards directory
+    zhashx_t *directory;                //  name -> actor pid
+    pthread_mutex_t ext_lock;           //  guards ext sockets
+    zsock_t **ext;                      //  PUSH per reactor, plain threads
+    zsock_t *run_pipe[2];               //  zm_node_stop wakes zm_node_run
+    int ask_timeout;                    //  default ask timeout, ms
+};
+
+//  Envelopes
+zm_env_t *zm_env_new (int kind, zm_pid_t to, zm_pid_t from, const char *type,
+                      zm_msg_t **msg_p);
+//  Frees the envelope; an ask from a plain thread that was never answered
+//  completes its waiter with status.
+void zm_env_destroy (zm_env_t **env_p, int status);
+
+//  Waiters
+zm_waiter_t *zm_waiter_new (void);
+void zm_waiter_unref (zm_waiter_t **waiter_p);
+//  Complete (first completion wins); takes msg_p and error_p.
+void zm_waiter_complete (zm_waiter_t *waiter, int status, zm_msg_t **msg_p,
+                         zm_error_t **error_p);
+
+//  Reactors
+zm_reactor_t *zm_reactor_new (zm_node_t *node, int index);
+//  Phase 1 of shutdown: stop delivering, destroy every actor. Blocks.
+void zm_reactor_quiesce (zm_reactor_t *self);
+//  End the thread and free; for a reactor that quiesced and drained, or
+//  one that never started.
+void zm_reactor_destroy (zm_reactor_t **self_p);
+//  Shutdown of a node's reactors in three phases: quiesce all (no handler
+//  runs afterwards), drain all inboxes (nothing is left in a pipe), end all.
+void zm_reactors_shutdown (zm_reactor_t **reactors, int count);
+//  Reactor of the calling thread, NULL on a plain thread.
+zm_reactor_t *zm_reactor_current (void);
+zm_node_t *zm_reactor_node (zm_reactor_t *self);
+int zm_reactor_index (zm_reactor_t *self);
+//  Route an envelope from the calling reactor thread (self is current).
+void zm_reactor_route (zm_reactor_t *self, zm_env_t *env);
+//  Create an actor in a slot of this reactor; any thread. 0 on failure.
+zm_pid_t zm_reactor_add_actor (zm_reactor_t *self, const zm_actor_def_t *def, void *state,
+                               char *name, int *err_p);
+//  Next ask id of this reactor and registration of its pending reply.
+int zm_reactor_ask (zm_reactor_t *self, zm_env_t *env, const char *reply_type, int timeout_ms);
+//  Send a reply from any thread of the node (routing as needed).
+void zm_reactor_send_reply (zm_node_t *node, zm_reply_t *to, int status, zm_msg_t **msg_p,
+                            zm_error_t **error_p);
+
+//  Node
+//  Route an envelope from any thread: reactor routing when called on one of
+//  this node's reactors, the ext sockets otherwise. Takes the envelope.
+int zm_node_route (zm_node_t *self, zm_env_t *env);
+//  Remove a name from the directory (when its actor stops).
+void zm_node_unname (zm_node_t *self, const char *name, zm_pid_t pid);
+
+#endif
