@@ -31,6 +31,13 @@ s_stop_pipe_init (void)
 }
 
 static void
+s_apply_log_sink (zm_config_t *config)
+{
+    zsys_set_logident (zm_config_get_str (config, "log.ident", "zmicro"));
+    zsys_set_logsystem (zm_config_get_bool (config, "log.syslog", false));
+}
+
+static void
 s_on_config (zm_config_t *config, const char *const *keys, size_t count, void *arg)
 {
     zm_node_t *self = (zm_node_t *) arg;
@@ -40,6 +47,8 @@ s_on_config (zm_config_t *config, const char *const *keys, size_t count, void *a
             if (zm_log_set_level_name (level) == 0)
                 zm_log_notice ("node %s: log.level is now %s", self->uuid, level);
         }
+        else if (streq (keys[i], "log.syslog") || streq (keys[i], "log.ident"))
+            s_apply_log_sink (config);
         else if (streq (keys[i], "actor.ask_timeout"))
             self->ask_timeout = (int) zm_config_get_int (config, "actor.ask_timeout", 5000);
         else if (streq (keys[i], "reactors"))
@@ -78,6 +87,7 @@ zm_node_new (zm_config_t **config_p)
     pthread_mutex_init (&self->ext_lock, NULL);
 
     zm_log_set_level_name (zm_config_get_str (config, "log.level", "notice"));
+    s_apply_log_sink (config);
     self->ask_timeout = (int) zm_config_get_int (config, "actor.ask_timeout", 5000);
     int count = (int) zm_config_get_int (config, "reactors", 1);
     if (count < 1 || count > ZM_MAX_REACTORS) {
@@ -89,6 +99,18 @@ zm_node_new (zm_config_t **config_p)
         goto fail;
     snprintf (self->uuid, sizeof self->uuid, "%s", zuuid_str (uuid));
     zuuid_destroy (&uuid);
+    const char *name = zm_config_get_str (config, "node.name", "");
+    if (*name)
+        self->name = strdup (name);
+    else {
+        char host[256] = "";
+        if (gethostname (host, sizeof host) != 0 || !*host)
+            snprintf (host, sizeof host, "node-%.8s", self->uuid);
+        host[sizeof host - 1] = 0;
+        self->name = strdup (host);
+    }
+    if (!self->name)
+        goto fail;
 
     //  Directory keys are the actors' own name strings: no copy per actor.
     self->directory = zhashx_new ();
@@ -120,7 +142,7 @@ zm_node_new (zm_config_t **config_p)
     zm_config_watch (config, s_on_config, self);
     //  Hot reload only when a file was loaded; no file is not an error.
     zm_config_start_watcher (config, 0);
-    zm_log_info ("node %s: started with %d reactor(s)", self->uuid, count);
+    zm_log_info ("node %s (%s): started with %d reactor(s)", self->name, self->uuid, count);
     return self;
 fail:
     zm_node_destroy (&self);
@@ -135,7 +157,8 @@ s_shutdown (zm_node_t *self)
     pthread_mutex_unlock (&self->ext_lock);
     if (was || !self->reactors)
         return;
-    zm_reactors_shutdown (self->reactors, self->reactor_count);
+    int drain = (int) zm_config_get_int (self->config, "node.shutdown_timeout", 5000);
+    zm_reactors_shutdown (self->reactors, self->reactor_count, drain);
 }
 
 void
@@ -154,6 +177,7 @@ zm_node_destroy (zm_node_t **self_p)
             zsock_destroy (&self->ext[r]);
     free (self->ext);
     free (self->reactors);
+    free (self->name);
     zhashx_destroy (&self->directory);
     zm_config_destroy (&self->config);
     pthread_rwlock_destroy (&self->dir_lock);
@@ -200,6 +224,12 @@ const char *
 zm_node_uuid (zm_node_t *self)
 {
     return self->uuid;
+}
+
+const char *
+zm_node_name (zm_node_t *self)
+{
+    return self->name;
 }
 
 zm_config_t *

@@ -105,6 +105,7 @@ struct _zm_ctx_t {
 struct _zm_node_t {
     zm_config_t *config;                //  owned
     char uuid[33];                      //  identity
+    char *name;                         //  node.name, or the host name
     int reactor_count;                  //  R
     zm_reactor_t **reactors;            //  R reactors
     atomic_int next_reactor;            //  round robin for spawn (-1)
@@ -139,9 +140,11 @@ void zm_reactor_quiesce (zm_reactor_t *self);
 //  End the thread and free; for a reactor that quiesced and drained, or
 //  one that never started.
 void zm_reactor_destroy (zm_reactor_t **self_p);
-//  Shutdown of a node's reactors in three phases: quiesce all (no handler
-//  runs afterwards), drain all inboxes (nothing is left in a pipe), end all.
-void zm_reactors_shutdown (zm_reactor_t **reactors, int count);
+//  Shutdown of a node's reactors: let in-flight work finish for up to
+//  drain_ms (new work from plain threads is already refused), then quiesce
+//  all (no handler runs afterwards), drain all inboxes (nothing is left in a
+//  pipe), end all.
+void zm_reactors_shutdown (zm_reactor_t **reactors, int count, int drain_ms);
 //  Reactor of the calling thread, NULL on a plain thread.
 zm_reactor_t *zm_reactor_current (void);
 zm_node_t *zm_reactor_node (zm_reactor_t *self);

@@ -10,17 +10,24 @@
 #include "zmicro.h"
 
 static zm_node_t *
-s_node (int reactors)
+s_node_drain (int reactors, const char *drain_ms)
 {
     zm_config_t *config = zm_config_new ();
     cr_assert_not_null (config);
     char value[16];
     snprintf (value, sizeof value, "%d", reactors);
     cr_assert_eq (zm_config_set (config, "reactors", value, NULL), 0);
+    cr_assert_eq (zm_config_set (config, "node.shutdown_timeout", drain_ms, NULL), 0);
     zm_node_t *node = zm_node_new (&config);
     cr_assert_not_null (node);
     cr_assert_null (config, "the node takes the config");
     return node;
+}
+
+static zm_node_t *
+s_node (int reactors)
+{
+    return s_node_drain (reactors, "5000");
 }
 
 //  Ask an actor for an integer field of its reply.
@@ -659,7 +666,9 @@ s_ask_thread (void *arg)
 
 Test (actor, shutdown_with_messages_in_flight, .timeout = 30)
 {
-    zm_node_t *node = s_node (2);
+    //  The balls never stop: the drain runs out its 200 ms and shutdown
+    //  goes on regardless.
+    zm_node_t *node = s_node_drain (2, "200");
     atomic_int destroyed = 0;
     //  Two actors on different reactors bouncing a growing number of balls;
     //  each one's state is the cell holding its partner's pid.
@@ -683,6 +692,40 @@ Test (actor, shutdown_with_messages_in_flight, .timeout = 30)
     cr_assert_eq (atomic_load (&destroyed), 10, "every actor's destroy ran");
     cr_assert (job.rc == ZM_ECLOSED, "blocked asker got %s", zm_strerror (job.rc));
     cr_assert (took < 5000, "shutdown took %" PRId64 " ms", took);
+}
+
+//  tally: counts "inc" into a cell the test reads after shutdown
+static int
+s_tally_inc (zm_ctx_t *ctx, zm_msg_t *msg)
+{
+    (*(int64_t *) zm_ctx_state (ctx))++;
+    return 0;
+}
+
+static const zm_handler_t s_tally_handlers[] = {{"inc", s_tally_inc}, {NULL, NULL}};
+static const zm_actor_def_t s_tally = {.kind = "tally", .handlers = s_tally_handlers};
+
+Test (actor, shutdown_drains_queued_work, .timeout = 30)
+{
+    zm_node_t *node = s_node (2);
+    static int64_t tallies[2];
+    zm_pid_t pinger = zm_spawn (node, "pinger", &s_pinger, NULL, 0, NULL);
+    zm_pid_t tally = zm_spawn (node, "tally", &s_tally, &tallies[0], 1, NULL);
+    zm_pid_t local = zm_spawn (node, "local", &s_tally, &tallies[1], 0, NULL);
+    cr_assert (pinger && tally && local);
+    //  100,000 tells across reactors and 100,000 on one reactor, queued
+    //  right before the node is destroyed: a graceful stop handles them all.
+    zm_msg_t *go = zm_msg_new ();
+    zm_msg_set_uint (go, "to", tally);
+    zm_msg_set_int (go, "n", 100000);
+    cr_assert_eq (zm_node_tell (node, pinger, "go", &go), 0);
+    go = zm_msg_new ();
+    zm_msg_set_uint (go, "to", local);
+    zm_msg_set_int (go, "n", 100000);
+    cr_assert_eq (zm_node_tell (node, pinger, "go", &go), 0);
+    zm_node_destroy (&node);
+    cr_assert_eq (tallies[0], 100000);
+    cr_assert_eq (tallies[1], 100000);
 }
 
 //  --------------------------------------------------------------------------

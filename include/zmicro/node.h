@@ -79,7 +79,10 @@ zm_node_t *
 void
     zm_node_destroy (zm_node_t **self_p);
 
-//  Block until SIGINT or SIGTERM (or zm_node_stop), then stop gracefully.
+//  Block until SIGINT or SIGTERM (or zm_node_stop), then stop gracefully:
+//  refuse new work from plain threads, let in-flight messages and asks finish
+//  for up to node.shutdown_timeout ms, run every actor's destroy, free what
+//  is still in flight. zm_node_destroy does the same when the node runs.
 //  Returns 0.
 int
     zm_node_run (zm_node_t *self);
@@ -92,6 +95,10 @@ void
 //  The node's UUID as 32 hex digits.
 const char *
     zm_node_uuid (zm_node_t *self);
+
+//  The node's name: config node.name, or the host name.
+const char *
+    zm_node_name (zm_node_t *self);
 
 //  The node's configuration (owned by the node).
 zm_config_t *
