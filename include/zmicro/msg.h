@@ -9,7 +9,9 @@
 
     Values inside a message are reached through zm_val_t handles. A handle is
     borrowed from its message: valid until the message is destroyed or, for
-    handles into a map or array, until that container is modified.
+    handles into a map or array, until that container is modified (a stale
+    handle still points at memory the message owns, but writes through it
+    are lost). Pointers returned by getters live as long as the message.
 
     Codecs are chosen by content type:
         application/msgpack       (default) the canonical form
@@ -17,7 +19,8 @@
         application/octet-stream  raw bytes, untouched: the body is one binary
     JSON cannot express binary: a binary value is written as the one-key
     object {"$bin": "<base64>"} and such an object is read back as binary.
-    See docs/architecture.md (Codecs) for the full mapping and limits.
+    See docs/codecs.md for the full mapping, the limits and the zero-copy
+    rules.
     =========================================================================
 */
 #ifndef ZMICRO_MSG_H_INCLUDED
@@ -78,8 +81,9 @@ int
                    zm_msg_t **msg_p, const char **err_p);
 
 //  Decode taking ownership of a malloc'ed buffer, no copy: strings and
-//  binaries of a msgpack body point into it. On success the message owns
-//  *data_p and it is nulled; on failure the caller still owns it.
+//  binaries of a msgpack or raw body point into it (strings are
+//  NUL-terminated in place). On success the message owns *data_p and it
+//  is nulled; on failure the caller still owns it, bytes unchanged.
 int
     zm_msg_decode_owned (const char *content_type, void **data_p, size_t size,
                          zm_msg_t **msg_p, const char **err_p);
@@ -105,7 +109,10 @@ int
 //  Encode to the given content type (NULL means msgpack). On success returns
 //  0 and sets *data_p (malloc'ed, caller frees) and *size_p. Fails with
 //  ZM_ECODEC when the value cannot be expressed (JSON: non-string map key,
-//  NaN or infinite float; raw: root is not binary or string).
+//  duplicate key, NaN or infinite float, string that is not UTF-8, a map
+//  {"$bin": <string>} that would read back as binary; raw: root is not
+//  binary or string), ZM_ETOOBIG when the output would exceed
+//  ZM_MSG_MAX_SIZE, ZM_EINVAL for an unknown content type.
 int
     zm_msg_encode (const zm_msg_t *self, const char *content_type,
                    void **data_p, size_t *size_p);
@@ -116,9 +123,10 @@ bool
 
 //  --------------------------------------------------------------------------
 //  Reading the root map: fallback when the key is missing or of another type.
-//  Integers convert between int and uint when the value fits; floats do not
-//  turn into integers. Strings returned are NUL-terminated and live as long
-//  as the message.
+//  Integers convert between int and uint when the value fits, and to float
+//  when the double holds them exactly; floats do not turn into integers.
+//  Strings returned are NUL-terminated and live as long as the message.
+//  With duplicate keys (msgpack allows them) the first one is found.
 
 const char *
     zm_msg_get_str (const zm_msg_t *self, const char *key, const char *fallback);
@@ -139,7 +147,10 @@ bool
 
 //  --------------------------------------------------------------------------
 //  Building the root map. Setting a key that exists replaces its value.
-//  Return 0, or ZM_ENOMEM / ZM_EINVAL (root is not a map).
+//  Keys and values are copied. Non-negative integers are stored as UINT,
+//  whichever setter stored them. Return 0, or ZM_ENOMEM, ZM_EINVAL (root is
+//  not a map, NULL key or value), ZM_ETOOBIG (string or binary larger
+//  than ZM_MSG_MAX_SIZE).
 
 int zm_msg_set_str (zm_msg_t *self, const char *key, const char *value);
 int zm_msg_setf (zm_msg_t *self, const char *key, const char *format, ...)
@@ -160,6 +171,7 @@ int zm_msg_del (zm_msg_t *self, const char *key);
 const zm_val_t *
     zm_msg_root (const zm_msg_t *self);
 
+//  Type of a value; ZM_TYPE_NIL for a NULL handle.
 zm_type_t
     zm_val_type (const zm_val_t *self);
 //  Elements of an array or map, bytes of a string or binary, else 0.
@@ -183,16 +195,19 @@ bool        zm_val_bool (const zm_val_t *self, bool fallback);
 int64_t     zm_val_int (const zm_val_t *self, int64_t fallback);
 uint64_t    zm_val_uint (const zm_val_t *self, uint64_t fallback);
 double      zm_val_float (const zm_val_t *self, double fallback);
-//  String (NUL-terminated; *len_p may be NULL) or fallback.
+//  String (NUL-terminated; *len_p may be NULL) or fallback (then *len_p is
+//  its strlen, 0 for NULL).
 const char *zm_val_str (const zm_val_t *self, const char *fallback, size_t *len_p);
-//  Binary or string bytes, NULL otherwise.
+//  Binary or string bytes, NULL otherwise (an empty binary is not NULL).
 const void *zm_val_bin (const zm_val_t *self, size_t *size_p);
 
 //  --------------------------------------------------------------------------
 //  Values: building nested trees. A message whose root is not the default
 //  map is built with zm_msg_set_root_* then filled through the handle.
-//  Mutating a decoded message is allowed (it is converted to a mutable tree
-//  on first change).
+//  Mutating a decoded message is allowed: it is the same tree, whose
+//  decoded strings keep pointing into the buffer the message holds.
+//  Nesting stops at ZM_MSG_MAX_DEPTH: the container builders return NULL
+//  there, as they do for the wrong container kind or out of memory.
 
 //  Replace the root with an empty array / map; returns its handle or NULL.
 zm_val_t *zm_msg_set_root_array (zm_msg_t *self);
@@ -203,7 +218,7 @@ zm_val_t *zm_msg_root_mut (zm_msg_t *self);
 //  In a map: set key to a new empty map / array and return its handle.
 zm_val_t *zm_val_set_map (zm_val_t *self, const char *key);
 zm_val_t *zm_val_set_array (zm_val_t *self, const char *key);
-//  In a map: set a scalar. Return 0 or ZM_EINVAL / ZM_ENOMEM.
+//  In a map: set a scalar. Return 0 or ZM_EINVAL / ZM_ENOMEM / ZM_ETOOBIG.
 int zm_val_set_str (zm_val_t *self, const char *key, const char *value);
 int zm_val_set_strn (zm_val_t *self, const char *key, const char *value, size_t len);
 int zm_val_set_int (zm_val_t *self, const char *key, int64_t value);
@@ -212,6 +227,8 @@ int zm_val_set_float (zm_val_t *self, const char *key, double value);
 int zm_val_set_bool (zm_val_t *self, const char *key, bool value);
 int zm_val_set_nil (zm_val_t *self, const char *key);
 int zm_val_set_bin (zm_val_t *self, const char *key, const void *data, size_t size);
+//  In a map: remove a key. 0, ZM_ENOTFOUND when absent, ZM_EINVAL when not a map.
+int zm_val_del (zm_val_t *self, const char *key);
 
 //  In an array: append. The container variants return the new handle.
 zm_val_t *zm_val_push_map (zm_val_t *self);
