@@ -60,6 +60,13 @@ run_tests() {
     [ "$failed" = 0 ]
 }
 
+# One closing line over every test case run, for humans and CI alike.
+summary() {
+    cat build/debug/test_*.log build/asan/test_*.log 2>/dev/null |
+        sed -n 's/.*Synthesis: Tested: \([0-9]*\) | Passing: \([0-9]*\) .*/\1 \2/p' |
+        awk '{ t += $1; p += $2 } END { printf "tests: %d passed, %d failed\n", p, t - p }'
+}
+
 run_fuzz() {
     local failed=0
     for f in build/fuzz/fuzz/fuzz_*; do
@@ -100,6 +107,7 @@ test)
         run_tests asan || status=1
     build fuzz
     run_fuzz || status=1
+    summary
     if [ $status = 0 ]; then echo "== all passed"; else echo "== FAILED"; fi
     exit $status
     ;;
