@@ -146,3 +146,68 @@ zm_error_status (const zm_error_t *self)
 {
     return s_info (zm_error_err (self))->status;
 }
+
+int
+zm_error_to_msg (const zm_error_t *error, zm_msg_t **msg_p)
+{
+    if (!error || !msg_p || error->err == ZM_OK)
+        return ZM_EINVAL;
+    zm_msg_t *msg = zm_msg_new ();
+    if (!msg)
+        return ZM_ENOMEM;
+    int rc = zm_msg_set_str (msg, "id", error->id);
+    if (!rc)
+        rc = zm_msg_set_uint (msg, "code", (uint64_t)zm_error_code (error));
+    if (!rc)
+        rc = zm_msg_set_str (msg, "detail", error->detail);
+    if (!rc)
+        rc = zm_msg_set_str (msg, "status", zm_error_status (error));
+    if (!rc)
+        rc = zm_msg_set_uint (msg, "err", (uint64_t)error->err);
+    if (rc) {
+        zm_msg_destroy (&msg);
+        return rc;
+    }
+    *msg_p = msg;
+    return 0;
+}
+
+//  A string field of an error map: 0 and *text_p (fallback "" when absent
+//  or nil), -1 when present with another type
+static int
+s_error_str (const zm_val_t *map, const char *key, const char **text_p)
+{
+    const zm_val_t *value = zm_val_get (map, key);
+    *text_p = "";
+    if (!value || zm_val_type (value) == ZM_TYPE_NIL)
+        return 0;
+    if (zm_val_type (value) != ZM_TYPE_STR)
+        return -1;
+    *text_p = zm_val_str (value, "", NULL);
+    return 0;
+}
+
+zm_error_t *
+zm_error_from_msg (const zm_msg_t *msg)
+{
+    const zm_val_t *map = zm_msg_root (msg);
+    if (!msg || zm_val_type (map) != ZM_TYPE_MAP)
+        return NULL;
+    const zm_val_t *code_val = zm_val_get (map, "code");
+    zm_type_t type = zm_val_type (code_val);
+    if (type != ZM_TYPE_UINT && type != ZM_TYPE_INT)
+        return NULL;
+    int64_t code = zm_val_int (code_val, 0);
+    if (code < 400 || code > 599)
+        return NULL;
+    const char *id = NULL, *detail = NULL, *status = NULL;
+    if (s_error_str (map, "id", &id) || s_error_str (map, "detail", &detail) ||
+        s_error_str (map, "status", &status))
+        return NULL;
+    int err = zm_err_from_http ((int)code);
+    //  The exact code, when the sender gave one that agrees with "code"
+    uint64_t exact = zm_val_uint (zm_val_get (map, "err"), 0);
+    if (exact > ZM_OK && exact < ZM_ERR_MAX_ && zm_err_http ((int)exact) == code)
+        err = (int)exact;
+    return zm_error_new (err, id, "%s", detail);
+}

@@ -10,6 +10,8 @@
 #ifndef ZMICRO_ERROR_H_INCLUDED
 #define ZMICRO_ERROR_H_INCLUDED
 
+#include "msg.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -90,6 +92,24 @@ const char *
 //  Status text ("Not Found"), never NULL.
 const char *
     zm_error_status (const zm_error_t *self);
+
+//  The error as a map, the body of a protocol ERROR message:
+//      {"id": str, "code": uint (HTTP-like), "detail": str, "status": str,
+//       "err": uint (zm_err_t)}
+//  "err" keeps the exact code where several share one HTTP status (400).
+//  Returns 0 and *msg_p (caller owns), ZM_EINVAL when error is NULL or its
+//  code is ZM_OK (not an error), ZM_ENOMEM.
+int
+    zm_error_to_msg (const zm_error_t *error, zm_msg_t **msg_p);
+
+//  The error a map describes, or NULL when it is not a valid error map:
+//  root not a map, "code" missing or not an integer in 400..599, or "id",
+//  "detail" or "status" present but not a string (nil counts as absent).
+//  The code is "err" when that is a known zm_err_t whose HTTP code is
+//  "code", else zm_err_from_http (code); "status" is not read (it follows
+//  from the code). Caller owns return value.
+zm_error_t *
+    zm_error_from_msg (const zm_msg_t *msg);
 
 #ifdef __cplusplus
 }

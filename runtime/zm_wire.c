@@ -1,0 +1,792 @@
+/*  =========================================================================
+    zm_wire - the RPC wire protocol v1: frames in, frames out
+
+    docs/protocol.md is the spec; zm_wire.h the API. The decoder checks
+    the cheap things first (frame sizes, limits) and only then reads the
+    header, in place, in one pass over its keys that both validates and
+    fills the struct. The encoder works out the header's exact size, makes
+    the frame, and writes msgpack straight into it: no tree, no second
+    buffer, no copy. It writes the smallest msgpack form of each value,
+    which is what msgpack-c's packer writes (tests/test_wire.c checks the
+    two agree), so any msgpack library reads it.
+
+    Peer input never asserts: every malformed message is an error code and
+    a static reason. Asserts below guard our own arithmetic only.
+    =========================================================================
+*/
+#include "zm_wire.h"
+
+#include <assert.h>
+
+//  Frame 0 of every message we send
+static const uint8_t s_signature[3] = {'Z', 'M', ZM_WIRE_VERSION};
+
+//  The empty msgpack map: the header of most answers
+#define S_EMPTY_MAP 0x80
+
+//  --------------------------------------------------------------------------
+//  Header keys: one table drives decoding, encoding and the reasons given
+
+typedef enum {
+    K_SERVICE,
+    K_ENDPOINT,
+    K_CONTENT_TYPE,
+    K_TIMEOUT,
+    K_METADATA,
+    K_TRACE_ID,
+    K_SPAN_ID,
+    K_CALLER,
+    K_VERSION,
+    K_COUNT
+} s_key_t;
+
+typedef struct {
+    const char *name;     //  key on the wire
+    uint8_t len;          //  strlen (name)
+    uint16_t min;         //  shortest string value (1 for names)
+    uint16_t max;         //  longest string value
+    const char *missing;  //  reason: required key absent
+    const char *not_str;  //  reason: value of the wrong type
+    const char *empty;    //  reason: shorter than min
+    const char *too_long; //  reason: longer than max
+    const char *nul;      //  reason: string holds a NUL byte
+} s_key_info_t;
+
+//  Reasons are static strings, made here from the key's name
+#define S_KEY(name, min, max)                                                                      \
+    {                                                                                              \
+        name, sizeof (name) - 1, min, max, "missing " name " in header", name " is not a string",  \
+            name " is empty", name " is too long", name " holds a NUL byte"                        \
+    }
+
+static const s_key_info_t s_keys[K_COUNT] = {
+    [K_SERVICE] = S_KEY ("service", 1, ZM_WIRE_MAX_NAME),
+    [K_ENDPOINT] = S_KEY ("endpoint", 1, ZM_WIRE_MAX_NAME),
+    [K_CONTENT_TYPE] = S_KEY ("content_type", 1, ZM_WIRE_MAX_NAME),
+    [K_TIMEOUT] = S_KEY ("timeout", 0, 0),
+    [K_METADATA] = S_KEY ("metadata", 0, 0),
+    [K_TRACE_ID] = S_KEY ("trace_id", 0, ZM_WIRE_MAX_TRACE),
+    [K_SPAN_ID] = S_KEY ("span_id", 0, ZM_WIRE_MAX_TRACE),
+    [K_CALLER] = S_KEY ("caller", 0, ZM_WIRE_MAX_NAME),
+    [K_VERSION] = S_KEY ("version", 0, ZM_WIRE_MAX_VERSION),
+};
+
+#define S_BIT(key) (1u << (key))
+#define S_REQUEST_KEYS ((1u << K_COUNT) - 1)
+#define S_REPLY_KEYS (S_BIT (K_CONTENT_TYPE) | S_BIT (K_METADATA))
+#define S_REQUIRED (S_BIT (K_SERVICE) | S_BIT (K_ENDPOINT) | S_BIT (K_TIMEOUT))
+
+//  Index of a header key, or -1 when we do not know it
+static inline int
+s_key_find (const char *key, size_t len)
+{
+    for (int index = 0; index < K_COUNT; index++)
+        if (s_keys[index].len == len && memcmp (s_keys[index].name, key, len) == 0)
+            return index;
+    return -1;
+}
+
+//  Field of the struct a string key fills
+static const char **
+s_key_field (zm_wire_t *wire, int key)
+{
+    switch (key) {
+    case K_SERVICE:
+        return &wire->service;
+    case K_ENDPOINT:
+        return &wire->endpoint;
+    case K_CONTENT_TYPE:
+        return &wire->content_type;
+    case K_TRACE_ID:
+        return &wire->trace_id;
+    case K_SPAN_ID:
+        return &wire->span_id;
+    case K_CALLER:
+        return &wire->caller;
+    case K_VERSION:
+        return &wire->version;
+    default:
+        return NULL;
+    }
+}
+
+//  Keys a command's header carries
+static unsigned
+s_keys_of (int command)
+{
+    if (command == ZM_CMD_REQUEST)
+        return S_REQUEST_KEYS;
+    if (command == ZM_CMD_REPLY)
+        return S_REPLY_KEYS;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Commands
+
+const char *
+zm_wire_command_name (int command)
+{
+    switch (command) {
+    case ZM_CMD_REQUEST:
+        return "REQUEST";
+    case ZM_CMD_REPLY:
+        return "REPLY";
+    case ZM_CMD_ERROR:
+        return "ERROR";
+    case ZM_CMD_CANCEL:
+        return "CANCEL";
+    case ZM_CMD_STREAM_OPEN:
+        return "STREAM_OPEN";
+    case ZM_CMD_STREAM_DATA:
+        return "STREAM_DATA";
+    case ZM_CMD_STREAM_END:
+        return "STREAM_END";
+    case ZM_CMD_STREAM_CANCEL:
+        return "STREAM_CANCEL";
+    case ZM_CMD_EVENT:
+        return "EVENT";
+    case ZM_CMD_HELLO:
+        return "HELLO";
+    case ZM_CMD_PING:
+        return "PING";
+    case ZM_CMD_PONG:
+        return "PONG";
+    default:
+        if (command >= ZM_CMD_SYNC_FIRST && command <= ZM_CMD_SYNC_LAST)
+            return "SYNC";
+        return "UNKNOWN";
+    }
+}
+
+bool
+zm_wire_command_known (int command)
+{
+    switch (command) {
+    case ZM_CMD_REQUEST:
+    case ZM_CMD_REPLY:
+    case ZM_CMD_ERROR:
+    case ZM_CMD_CANCEL:
+    case ZM_CMD_STREAM_OPEN:
+    case ZM_CMD_STREAM_DATA:
+    case ZM_CMD_STREAM_END:
+    case ZM_CMD_STREAM_CANCEL:
+    case ZM_CMD_EVENT:
+    case ZM_CMD_HELLO:
+    case ZM_CMD_PING:
+    case ZM_CMD_PONG:
+        return true;
+    default:
+        return command >= ZM_CMD_SYNC_FIRST && command <= ZM_CMD_SYNC_LAST;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Decoding
+
+static inline uint64_t
+s_get_be64 (const uint8_t *p)
+{
+    uint64_t value = 0;
+    for (int index = 0; index < 8; index++)
+        value = value << 8 | p[index];
+    return value;
+}
+
+static inline int
+s_fail (zm_wire_t *wire, int rc, const char *reason)
+{
+    wire->reason = reason;
+    return rc;
+}
+
+//  Check a metadata map: strings only, within limits, no duplicate keys.
+//  Used on what we decode and on what we are asked to encode. 0 or error.
+static int
+s_check_metadata (const zm_val_t *map, const char **reason_p)
+{
+    if (zm_val_type (map) != ZM_TYPE_MAP) {
+        *reason_p = "metadata is not a map";
+        return ZM_EPROTO;
+    }
+    size_t count = zm_val_size (map);
+    if (count > ZM_WIRE_MAX_META) {
+        *reason_p = "metadata has more than 64 entries";
+        return ZM_ETOOBIG;
+    }
+    for (size_t index = 0; index < count; index++) {
+        size_t key_len = 0, value_len = 0;
+        const char *key = zm_val_key_at (map, index, &key_len);
+        const zm_val_t *value = zm_val_at (map, index);
+        const char *text =
+            zm_val_type (value) == ZM_TYPE_STR ? zm_val_str (value, NULL, &value_len) : NULL;
+        const char *reason = NULL;
+        int rc = ZM_EPROTO;
+        if (!key)
+            reason = "metadata key is not a string";
+        else if (key_len == 0)
+            reason = "metadata key is empty";
+        else if (memchr (key, 0, key_len))
+            reason = "metadata key holds a NUL byte";
+        else if (!text)
+            reason = "metadata value is not a string";
+        else if (memchr (text, 0, value_len))
+            reason = "metadata value holds a NUL byte";
+        else if (key_len > ZM_WIRE_MAX_META_KEY) {
+            reason = "metadata key is too long";
+            rc = ZM_ETOOBIG;
+        } else if (value_len > ZM_WIRE_MAX_META_VAL) {
+            reason = "metadata value is too long";
+            rc = ZM_ETOOBIG;
+        }
+        for (size_t other = 0; !reason && other < index; other++) {
+            size_t other_len = 0;
+            const char *other_key = zm_val_key_at (map, other, &other_len);
+            if (other_len == key_len && memcmp (other_key, key, key_len) == 0)
+                reason = "duplicate metadata key";
+        }
+        if (reason) {
+            *reason_p = reason;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+//  Check a string value against its key's limits. 0 or error.
+static int
+s_check_str (const s_key_info_t *info, const char *text, size_t len, const char **reason_p)
+{
+    if (len < info->min) {
+        *reason_p = info->empty;
+        return ZM_EPROTO;
+    }
+    if (len > info->max) {
+        *reason_p = info->too_long;
+        return ZM_ETOOBIG;
+    }
+    if (memchr (text, 0, len)) {
+        *reason_p = info->nul;
+        return ZM_EPROTO;
+    }
+    return 0;
+}
+
+//  One pass over the header map's keys: validate and fill the fields of
+//  wire->command. Unknown keys, and keys other commands use, are skipped.
+static int
+s_read_header (zm_wire_t *wire, const zm_val_t *root)
+{
+    unsigned wanted = s_keys_of (wire->command);
+    unsigned seen = 0;
+    size_t pairs = zm_val_size (root);
+    const char *reason = NULL;
+    int rc = 0;
+    for (size_t index = 0; index < pairs; index++) {
+        size_t key_len = 0;
+        const char *name = zm_val_key_at (root, index, &key_len);
+        if (!name)
+            return s_fail (wire, ZM_EPROTO, "header key is not a string");
+        int key = wanted ? s_key_find (name, key_len) : -1;
+        if (key < 0 || !(wanted & S_BIT (key)))
+            continue; //  forward compatible: not ours, ignored
+        if (seen & S_BIT (key))
+            return s_fail (wire, ZM_EPROTO, "duplicate header key");
+        seen |= S_BIT (key);
+        const zm_val_t *value = zm_val_at (root, index);
+        zm_type_t type = zm_val_type (value);
+        if (type == ZM_TYPE_NIL && !(S_REQUIRED & S_BIT (key))) {
+            seen &= ~S_BIT (key); //  nil means absent for optional keys
+            continue;
+        }
+        const s_key_info_t *info = &s_keys[key];
+        if (key == K_TIMEOUT) {
+            if (type != ZM_TYPE_UINT)
+                return s_fail (wire, ZM_EPROTO, "timeout is not an unsigned integer");
+            uint64_t timeout = zm_val_uint (value, 0);
+            if (timeout == 0)
+                return s_fail (wire, ZM_EPROTO, "timeout is 0");
+            if (timeout > ZM_WIRE_MAX_TIMEOUT)
+                return s_fail (wire, ZM_EPROTO, "timeout is over one hour");
+            wire->timeout_ms = (uint32_t)timeout;
+        } else if (key == K_METADATA) {
+            rc = s_check_metadata (value, &reason);
+            if (rc)
+                return s_fail (wire, rc, reason);
+            wire->metadata = value;
+        } else {
+            if (type != ZM_TYPE_STR)
+                return s_fail (wire, ZM_EPROTO, info->not_str);
+            size_t len = 0;
+            const char *text = zm_val_str (value, NULL, &len);
+            rc = s_check_str (info, text, len, &reason);
+            if (rc)
+                return s_fail (wire, rc, reason);
+            *s_key_field (wire, key) = text;
+        }
+    }
+    if (wire->command == ZM_CMD_REQUEST) {
+        for (int key = 0; key < K_COUNT; key++)
+            if ((S_REQUIRED & S_BIT (key)) && !(seen & S_BIT (key)))
+                return s_fail (wire, ZM_EPROTO, s_keys[key].missing);
+        if (wire->content_type && !zm_msg_content_type_known (wire->content_type))
+            return s_fail (wire, ZM_EINVAL, "unknown content type");
+    }
+    if (!wire->content_type)
+        wire->content_type = ZM_CT_MSGPACK;
+    return 0;
+}
+
+//  Frees a header frame the decoded header took over
+static void
+s_frame_free (void *data, void *hint)
+{
+    zframe_t *frame = (zframe_t *)hint;
+    zframe_destroy (&frame);
+}
+
+//  Decode the header frame (taken on success) and read it
+static int
+s_decode_header (zm_wire_t *wire, zframe_t **frame_p)
+{
+    zframe_t *frame = *frame_p;
+    size_t size = zframe_size (frame);
+    uint8_t *data = zframe_data (frame);
+    if (size == 1 && data[0] == S_EMPTY_MAP) {
+        //  Most answers: nothing to decode, nothing to allocate
+        wire->content_type = ZM_CT_MSGPACK;
+        return wire->command == ZM_CMD_REQUEST ? s_fail (wire, ZM_EPROTO, s_keys[K_SERVICE].missing)
+                                               : 0;
+    }
+    const char *why = NULL;
+    int rc =
+        zm_msg_decode_inplace (ZM_CT_MSGPACK, data, size, s_frame_free, frame, &wire->header, &why);
+    if (rc == ZM_ENOMEM)
+        return s_fail (wire, rc, "out of memory");
+    if (rc)
+        return s_fail (wire, ZM_EPROTO, "header is not valid msgpack");
+    *frame_p = NULL; //  the header owns it now
+    const zm_val_t *root = zm_msg_root (wire->header);
+    if (zm_val_type (root) != ZM_TYPE_MAP)
+        return s_fail (wire, ZM_EPROTO, "header is not a msgpack map");
+    return s_read_header (wire, root);
+}
+
+int
+zm_wire_decode (zmsg_t **msg_p, size_t max_body, zm_wire_t *wire)
+{
+    assert (wire);
+    memset (wire, 0, sizeof (*wire));
+    if (!msg_p || !*msg_p)
+        return s_fail (wire, ZM_EINVAL, "no message");
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    if (max_body == 0)
+        max_body = ZM_WIRE_MAX_BODY;
+
+    size_t count = zmsg_size (msg);
+    zframe_t *frames[ZM_WIRE_FRAMES] = {NULL};
+    for (int index = 0; index < ZM_WIRE_FRAMES; index++)
+        frames[index] = zmsg_pop (msg);
+    zmsg_destroy (&msg); //  and any frames past the fifth
+
+    int rc = 0;
+    zframe_t *sig = frames[0], *cmd = frames[1], *corr = frames[2];
+    if (!sig || zframe_size (sig) != 3 || memcmp (zframe_data (sig), s_signature, 2) != 0) {
+        rc = s_fail (wire, ZM_EPROTO, "bad signature");
+        goto fail;
+    }
+    wire->proto = zframe_data (sig)[2];
+    bool cmd_ok = cmd && zframe_size (cmd) == 1;
+    bool corr_ok = corr && zframe_size (corr) == 8;
+    if (cmd_ok)
+        wire->command = zframe_data (cmd)[0];
+    if (corr_ok)
+        wire->corr = s_get_be64 (zframe_data (corr));
+    //  Only what we can answer, and never an answer: no reply loops
+    bool answerable = cmd_ok && corr_ok && !zm_wire_is_answer (wire->command);
+
+    if (wire->proto != ZM_WIRE_VERSION)
+        rc = s_fail (wire, ZM_EPROTO, "unsupported protocol version");
+    else if (count != ZM_WIRE_FRAMES)
+        rc = s_fail (wire, ZM_EPROTO, "wrong frame count");
+    else if (!cmd_ok)
+        rc = s_fail (wire, ZM_EPROTO, "command frame is not 1 byte");
+    else if (!corr_ok)
+        rc = s_fail (wire, ZM_EPROTO, "correlation id is not 8 bytes");
+    else if (!zm_wire_command_known (wire->command))
+        rc = s_fail (wire, ZM_EPROTO, "unknown command");
+    else if (zframe_size (frames[3]) > ZM_WIRE_MAX_HEADER)
+        rc = s_fail (wire, ZM_ETOOBIG, "header frame is over 64 KiB");
+    else if (zframe_size (frames[4]) > max_body)
+        rc = s_fail (wire, ZM_ETOOBIG, "body is over the size limit");
+    else
+        rc = s_decode_header (wire, &frames[3]);
+    if (rc) {
+        wire->answerable = answerable;
+        goto fail;
+    }
+    wire->body = frames[4];
+    frames[4] = NULL;
+    for (int index = 0; index < ZM_WIRE_FRAMES; index++)
+        zframe_destroy (&frames[index]);
+    return 0;
+
+fail:
+    for (int index = 0; index < ZM_WIRE_FRAMES; index++)
+        zframe_destroy (&frames[index]);
+    zm_msg_destroy (&wire->header);
+    //  Keep only what the failure report needs
+    zm_wire_t report = {.command = wire->command,
+                        .corr = wire->corr,
+                        .answerable = wire->answerable,
+                        .proto = wire->proto,
+                        .reason = wire->reason};
+    *wire = report;
+    return rc;
+}
+
+void
+zm_wire_clear (zm_wire_t *wire)
+{
+    if (!wire)
+        return;
+    zm_msg_destroy (&wire->header);
+    zframe_destroy (&wire->body);
+    memset (wire, 0, sizeof (*wire));
+}
+
+//  --------------------------------------------------------------------------
+//  Encoding: the smallest msgpack form, written into a frame of exact size
+
+static inline size_t
+s_str_size (size_t len)
+{
+    return len + (len < 32 ? 1 : len < 256 ? 2 : len < 65536 ? 3 : 5);
+}
+
+static inline size_t
+s_uint_size (uint64_t value)
+{
+    return value < 128 ? 1 : value < 256 ? 2 : value < 65536 ? 3 : value <= UINT32_MAX ? 5 : 9;
+}
+
+static inline size_t
+s_map_size (size_t count)
+{
+    return count < 16 ? 1 : count < 65536 ? 3 : 5;
+}
+
+static inline uint8_t *
+s_put_be (uint8_t *p, uint64_t value, int bytes)
+{
+    for (int index = bytes - 1; index >= 0; index--) {
+        p[index] = (uint8_t)value;
+        value >>= 8;
+    }
+    return p + bytes;
+}
+
+static uint8_t *
+s_put_str (uint8_t *p, const char *text, size_t len)
+{
+    if (len < 32)
+        *p++ = (uint8_t)(0xa0 | len);
+    else if (len < 256) {
+        *p++ = 0xd9;
+        *p++ = (uint8_t)len;
+    } else if (len < 65536) {
+        *p++ = 0xda;
+        p = s_put_be (p, len, 2);
+    } else {
+        *p++ = 0xdb;
+        p = s_put_be (p, len, 4);
+    }
+    memcpy (p, text, len);
+    return p + len;
+}
+
+static uint8_t *
+s_put_uint (uint8_t *p, uint64_t value)
+{
+    if (value < 128) {
+        *p++ = (uint8_t)value;
+        return p;
+    }
+    if (value < 256) {
+        *p++ = 0xcc;
+        return s_put_be (p, value, 1);
+    }
+    if (value < 65536) {
+        *p++ = 0xcd;
+        return s_put_be (p, value, 2);
+    }
+    if (value <= UINT32_MAX) {
+        *p++ = 0xce;
+        return s_put_be (p, value, 4);
+    }
+    *p++ = 0xcf;
+    return s_put_be (p, value, 8);
+}
+
+static uint8_t *
+s_put_map (uint8_t *p, size_t count)
+{
+    if (count < 16) {
+        *p++ = (uint8_t)(0x80 | count);
+        return p;
+    }
+    if (count < 65536) {
+        *p++ = 0xde;
+        return s_put_be (p, count, 2);
+    }
+    *p++ = 0xdf;
+    return s_put_be (p, count, 4);
+}
+
+//  A string field to write, with its key
+typedef struct {
+    int key;          //  s_key_t
+    const char *text; //  value
+    size_t len;       //  strlen (text)
+} s_field_t;
+
+//  Collect the string fields the command sends, checking each
+static int
+s_collect (const zm_wire_t *wire, s_field_t *fields, size_t *count_p)
+{
+    unsigned keys = s_keys_of (wire->command);
+    size_t count = 0;
+    for (int key = 0; key < K_COUNT; key++) {
+        if (!(keys & S_BIT (key)) || key == K_TIMEOUT || key == K_METADATA)
+            continue;
+        //  s_key_field gives a writable slot; we only read it here
+        const char *text = *s_key_field ((zm_wire_t *)wire, key);
+        if (key == K_CONTENT_TYPE && text && strcmp (text, ZM_CT_MSGPACK) == 0)
+            text = NULL; //  the default goes unsaid
+        if (!text) {
+            if (S_REQUIRED & S_BIT (key))
+                return ZM_EINVAL;
+            continue;
+        }
+        size_t len = strlen (text);
+        const char *reason = NULL;
+        int rc = s_check_str (&s_keys[key], text, len, &reason);
+        if (rc)
+            return rc == ZM_EPROTO ? ZM_EINVAL : rc;
+        fields[count].key = key;
+        fields[count].text = text;
+        fields[count].len = len;
+        count++;
+    }
+    *count_p = count;
+    return 0;
+}
+
+//  The header frame of a command, packed in place
+static int
+s_encode_header (const zm_wire_t *wire, zframe_t **frame_p)
+{
+    s_field_t fields[K_COUNT];
+    size_t count = 0;
+    int rc = s_collect (wire, fields, &count);
+    if (rc)
+        return rc;
+    unsigned keys = s_keys_of (wire->command);
+    bool timeout = keys & S_BIT (K_TIMEOUT);
+    const zm_val_t *metadata = (keys & S_BIT (K_METADATA)) ? wire->metadata : NULL;
+    if (timeout && (wire->timeout_ms == 0 || wire->timeout_ms > ZM_WIRE_MAX_TIMEOUT))
+        return ZM_EINVAL;
+    if (metadata) {
+        const char *reason = NULL;
+        rc = s_check_metadata (metadata, &reason);
+        if (rc)
+            return rc == ZM_EPROTO ? ZM_EINVAL : rc;
+    }
+    //  Size first, so the frame is made once at its size
+    size_t pairs = count + (timeout ? 1 : 0) + (metadata ? 1 : 0);
+    size_t size = s_map_size (pairs);
+    for (size_t index = 0; index < count; index++)
+        size += s_str_size (s_keys[fields[index].key].len) + s_str_size (fields[index].len);
+    if (timeout)
+        size += s_str_size (s_keys[K_TIMEOUT].len) + s_uint_size (wire->timeout_ms);
+    size_t meta_count = zm_val_size (metadata);
+    if (metadata) {
+        size += s_str_size (s_keys[K_METADATA].len) + s_map_size (meta_count);
+        for (size_t index = 0; index < meta_count; index++) {
+            size_t key_len = 0;
+            zm_val_key_at (metadata, index, &key_len);
+            size += s_str_size (key_len) + s_str_size (zm_val_size (zm_val_at (metadata, index)));
+        }
+    }
+    if (size > ZM_WIRE_MAX_HEADER)
+        return ZM_ETOOBIG;
+    zframe_t *frame = zframe_new (NULL, size);
+    if (!frame)
+        return ZM_ENOMEM;
+    uint8_t *start = zframe_data (frame), *p = start;
+    p = s_put_map (p, pairs);
+    for (size_t index = 0; index < count; index++) {
+        const s_key_info_t *info = &s_keys[fields[index].key];
+        p = s_put_str (p, info->name, info->len);
+        p = s_put_str (p, fields[index].text, fields[index].len);
+    }
+    if (timeout) {
+        p = s_put_str (p, s_keys[K_TIMEOUT].name, s_keys[K_TIMEOUT].len);
+        p = s_put_uint (p, wire->timeout_ms);
+    }
+    if (metadata) {
+        p = s_put_str (p, s_keys[K_METADATA].name, s_keys[K_METADATA].len);
+        p = s_put_map (p, meta_count);
+        for (size_t index = 0; index < meta_count; index++) {
+            size_t key_len = 0, value_len = 0;
+            const char *key = zm_val_key_at (metadata, index, &key_len);
+            const char *value = zm_val_str (zm_val_at (metadata, index), NULL, &value_len);
+            p = s_put_str (p, key, key_len);
+            p = s_put_str (p, value, value_len);
+        }
+    }
+    assert ((size_t)(p - start) == size); //  our own sizing, not input
+    *frame_p = frame;
+    return 0;
+}
+
+//  Assemble the 5 frames; takes header (always) and *body_p (on success)
+static int
+s_assemble (uint8_t command, uint64_t corr, zframe_t *header, zframe_t **body_p, zmsg_t **msg_p)
+{
+    uint8_t corr_bytes[8];
+    s_put_be (corr_bytes, corr, 8);
+    zmsg_t *msg = zmsg_new ();
+    zframe_t *frames[4] = {zframe_new (s_signature, sizeof (s_signature)), zframe_new (&command, 1),
+                           zframe_new (corr_bytes, 8), header};
+    zframe_t *body = body_p && *body_p ? *body_p : zframe_new_empty ();
+    bool ok = msg && body && frames[0] && frames[1] && frames[2] && frames[3];
+    for (int index = 0; ok && index < 4; index++)
+        ok = zmsg_append (msg, &frames[index]) == 0;
+    if (ok)
+        ok = zmsg_append (msg, &body) == 0;
+    if (!ok) {
+        for (int index = 0; index < 4; index++)
+            zframe_destroy (&frames[index]);
+        if (!(body_p && body == *body_p))
+            zframe_destroy (&body);
+        zmsg_destroy (&msg);
+        return ZM_ENOMEM;
+    }
+    if (body_p)
+        *body_p = NULL;
+    *msg_p = msg;
+    return 0;
+}
+
+int
+zm_wire_encode (const zm_wire_t *wire, zframe_t **body_p, zmsg_t **msg_p)
+{
+    if (!wire || !msg_p || !zm_wire_command_known (wire->command))
+        return ZM_EINVAL;
+    zframe_t *header = NULL;
+    int rc = 0;
+    if (s_keys_of (wire->command))
+        rc = s_encode_header (wire, &header);
+    else {
+        uint8_t empty = S_EMPTY_MAP;
+        header = zframe_new (&empty, 1);
+        if (!header)
+            rc = ZM_ENOMEM;
+    }
+    if (rc)
+        return rc;
+    return s_assemble (wire->command, wire->corr, header, body_p, msg_p);
+}
+
+//  Encode a command with no fields besides content_type
+static zmsg_t *
+s_simple (int command, uint64_t corr, const char *content_type, zframe_t **body_p)
+{
+    zm_wire_t wire = {.command = (uint8_t)command, .corr = corr, .content_type = content_type};
+    zmsg_t *msg = NULL;
+    return zm_wire_encode (&wire, body_p, &msg) == 0 ? msg : NULL;
+}
+
+zmsg_t *
+zm_wire_reply (uint64_t corr, const char *content_type, zframe_t **body_p)
+{
+    return s_simple (ZM_CMD_REPLY, corr, content_type, body_p);
+}
+
+zmsg_t *
+zm_wire_ping (uint64_t corr)
+{
+    return s_simple (ZM_CMD_PING, corr, NULL, NULL);
+}
+
+zmsg_t *
+zm_wire_pong (uint64_t corr)
+{
+    return s_simple (ZM_CMD_PONG, corr, NULL, NULL);
+}
+
+zmsg_t *
+zm_wire_cancel (uint64_t corr)
+{
+    return s_simple (ZM_CMD_CANCEL, corr, NULL, NULL);
+}
+
+zmsg_t *
+zm_wire_error (uint64_t corr, const zm_error_t *error)
+{
+    //  Not the hot path: the error map has one definition, zm_error_to_msg
+    zm_msg_t *map = NULL;
+    void *data = NULL;
+    size_t size = 0;
+    zframe_t *body = NULL;
+    zmsg_t *msg = NULL;
+    if (zm_error_to_msg (error, &map))
+        goto fail;
+    if (zm_msg_encode (map, ZM_CT_MSGPACK, &data, &size))
+        goto fail;
+    body = zframe_new (data, size);
+    if (!body)
+        goto fail;
+    msg = s_simple (ZM_CMD_ERROR, corr, NULL, &body);
+fail:
+    zframe_destroy (&body);
+    free (data);
+    zm_msg_destroy (&map);
+    return msg;
+}
+
+zmsg_t *
+zm_wire_answer (const zm_wire_t *wire, int rc)
+{
+    if (!wire || !wire->answerable || rc == ZM_OK)
+        return NULL;
+    const char *reason = wire->reason ? wire->reason : zm_strerror (rc);
+    zm_error_t *error = NULL;
+    if (wire->proto != ZM_WIRE_VERSION)
+        error = zm_error_new (rc, "zmicro.wire", "%s: received version %u, this peer speaks %u",
+                              reason, wire->proto, ZM_WIRE_VERSION);
+    else
+        error = zm_error_new (rc, "zmicro.wire", "%s", reason);
+    zmsg_t *msg = zm_wire_error (wire->corr, error);
+    zm_error_destroy (&error);
+    return msg;
+}
+
+zm_error_t *
+zm_wire_error_value (const zm_wire_t *wire)
+{
+    if (!wire || wire->command != ZM_CMD_ERROR)
+        return NULL;
+    zm_msg_t *map = NULL;
+    zm_error_t *error = NULL;
+    if (wire->body && zframe_size (wire->body) > 0 &&
+        zm_msg_decode (ZM_CT_MSGPACK, zframe_data (wire->body), zframe_size (wire->body), &map,
+                       NULL) == 0)
+        error = zm_error_from_msg (map);
+    zm_msg_destroy (&map);
+    if (!error)
+        error = zm_error_new (ZM_EPROTO, "zmicro.wire", "malformed ERROR body");
+    return error;
+}

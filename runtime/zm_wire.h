@@ -1,0 +1,154 @@
+/*  =========================================================================
+    zm_wire.h - the RPC wire protocol v1: encoding and decoding its frames
+
+    Internal to the library (not installed). docs/protocol.md is the spec;
+    this is its C form. Every protocol message is 5 ZeroMQ frames, as a
+    DEALER sends and receives them (a ROUTER's identity frame is the
+    caller's business, popped before decoding and pushed after encoding):
+
+        0  "ZM" + version byte 0x01
+        1  command, 1 byte (zm_cmd_t)
+        2  correlation id, 8 bytes big-endian
+        3  header, a msgpack map with string keys
+        4  body, bytes in the header's content type
+
+    Decoding is zero-copy: the header map is read in place from its frame
+    (which the decoded header then owns) and the body frame is kept as it
+    came. A decode costs one malloc (the header tree), none at all when the
+    header is the empty map. Encoding packs the header straight into its
+    frame and takes the body frame as it is.
+
+    zm_wire_t is a plain struct, not an opaque class: it is a decoded value
+    on the hot path, so the caller keeps it where it likes (stack, inside
+    its own call context) and no allocation is spent on it. Move it by
+    value; release what it owns with zm_wire_clear ().
+    =========================================================================
+*/
+#ifndef ZM_WIRE_H_INCLUDED
+#define ZM_WIRE_H_INCLUDED
+
+#include "zm_internal.h"
+
+#define ZM_WIRE_VERSION 1              //  the version byte of frame 0
+#define ZM_WIRE_FRAMES 5               //  frames in every message
+#define ZM_WIRE_MAX_HEADER (64u << 10) //  bytes of the header frame
+#define ZM_WIRE_MAX_BODY (16u << 20)   //  default body limit (rpc.max_body)
+#define ZM_WIRE_MAX_NAME 255           //  service, endpoint, content_type, caller
+#define ZM_WIRE_MAX_TIMEOUT 3600000u   //  milliseconds (one hour)
+#define ZM_WIRE_MAX_TRACE 128          //  trace_id, span_id
+#define ZM_WIRE_MAX_VERSION 64         //  version
+#define ZM_WIRE_MAX_META 64            //  metadata entries
+#define ZM_WIRE_MAX_META_KEY 255       //  bytes of a metadata key
+#define ZM_WIRE_MAX_META_VAL 4096      //  bytes of a metadata value
+
+//  Commands (frame 1). Values are the wire bytes and never change.
+typedef enum {
+    ZM_CMD_REQUEST = 0x01,       //  call an endpoint; answered by REPLY or ERROR
+    ZM_CMD_REPLY = 0x02,         //  successful answer
+    ZM_CMD_ERROR = 0x03,         //  failed answer; body is an error map
+    ZM_CMD_CANCEL = 0x04,        //  requester gives up on a corr id (no answer)
+    ZM_CMD_STREAM_OPEN = 0x10,   //  reserved: streaming (step 8)
+    ZM_CMD_STREAM_DATA = 0x11,   //  reserved: streaming
+    ZM_CMD_STREAM_END = 0x12,    //  reserved: streaming
+    ZM_CMD_STREAM_CANCEL = 0x13, //  reserved: streaming
+    ZM_CMD_EVENT = 0x20,         //  reserved: pub/sub
+    ZM_CMD_HELLO = 0x30,         //  reserved: discovery
+    ZM_CMD_PING = 0x40,          //  liveness probe; answered by PONG
+    ZM_CMD_PONG = 0x41,          //  answer to PING, same corr id
+    ZM_CMD_SYNC_FIRST = 0x50,    //  0x50..0x5f reserved: sync (Raft)
+    ZM_CMD_SYNC_LAST = 0x5f
+} zm_cmd_t;
+
+//  A protocol message: what zm_wire_decode fills and zm_wire_encode reads.
+//  Strings are NUL-terminated and point into header (decoded) or at the
+//  caller's memory (encoding); a field the message lacks is NULL.
+typedef struct {
+    uint8_t command; //  zm_cmd_t
+    uint64_t corr;   //  correlation id
+    //  REQUEST header (REPLY uses content_type and metadata only)
+    const char *service;      //  service name, 1..255 bytes
+    const char *endpoint;     //  endpoint name, 1..255 bytes
+    const char *content_type; //  body content type; decoded: never NULL
+    uint32_t timeout_ms;      //  budget left when sent, 1..3,600,000
+    const zm_val_t *metadata; //  map of str -> str, or NULL
+    const char *trace_id;     //  optional, <= 128 bytes
+    const char *span_id;      //  optional, <= 128 bytes
+    const char *caller;       //  optional, <= 255 bytes
+    const char *version;      //  optional required service version, <= 64 bytes
+    //  Owned by a decoded message, released by zm_wire_clear
+    zm_msg_t *header; //  decoded header map; NULL when it was empty
+    zframe_t *body;   //  body frame (may be 0 bytes); NULL on failure
+    //  Set when zm_wire_decode fails
+    bool answerable;    //  corr and command were readable: send an ERROR
+    uint8_t proto;      //  version byte received in frame 0
+    const char *reason; //  static one-line reason, NULL on success
+} zm_wire_t;
+
+//  Decode the 5 frames of one message (the ROUTER identity already popped).
+//  Takes ownership of *msg_p in every case and nulls it. max_body limits
+//  the body frame (0 means ZM_WIRE_MAX_BODY). Fills *wire (caller's
+//  storage, overwritten) and returns 0, or a zm_err_t: ZM_EPROTO (framing,
+//  header), ZM_ETOOBIG (a limit), ZM_EINVAL (unknown content type of a
+//  REQUEST, or no message), ZM_ENOMEM. On failure wire->reason says why,
+//  wire->command and wire->corr hold what was readable, wire->answerable
+//  tells whether the peer gets an ERROR (see zm_wire_answer) or the message
+//  is dropped and counted, and nothing is left to clear.
+//  Success does not mean the command is one the receiver handles: a server
+//  drops (never answers) REPLY, ERROR and PONG, and answers a reserved
+//  command it does not implement with an ERROR.
+int zm_wire_decode (zmsg_t **msg_p, size_t max_body, zm_wire_t *wire);
+
+//  Release what a decoded message owns (header, body) and zero the struct.
+//  Safe on a zeroed, failed or cleared struct.
+void zm_wire_clear (zm_wire_t *wire);
+
+//  Build the 5 frames of wire->command from the fields that command uses
+//  (REQUEST: all header fields; REPLY: content_type, metadata; others: an
+//  empty header). A content_type of NULL or "application/msgpack" is left
+//  out (it is the default). Takes *body_p on success and nulls it (NULL or
+//  *body_p NULL: empty body); on failure the caller still owns it. Returns
+//  0 and *msg_p (caller owns), or ZM_EINVAL (missing or empty service or
+//  endpoint, timeout 0, a string with a NUL byte, metadata not a map of
+//  strings), ZM_ETOOBIG (a field over its limit), ZM_ENOMEM. What it
+//  builds, zm_wire_decode accepts.
+int zm_wire_encode (const zm_wire_t *wire, zframe_t **body_p, zmsg_t **msg_p);
+
+//  Shorthands for zm_wire_encode. Return NULL on failure (when out of
+//  memory, or content_type too long), leaving *body_p to the caller.
+//  Caller owns return value.
+zmsg_t *zm_wire_reply (uint64_t corr, const char *content_type, zframe_t **body_p);
+zmsg_t *zm_wire_ping (uint64_t corr);
+zmsg_t *zm_wire_pong (uint64_t corr);
+zmsg_t *zm_wire_cancel (uint64_t corr);
+
+//  An ERROR message carrying error (body: the map of zm_error_to_msg).
+//  NULL when out of memory or error is NULL or has no error code (ZM_OK).
+//  Caller owns return value.
+zmsg_t *zm_wire_error (uint64_t corr, const zm_error_t *error);
+
+//  The ERROR answering a failed decode: rc's code, wire->reason as detail
+//  (naming both versions for a version mismatch), id "zmicro.wire", sent
+//  with wire->corr. NULL when the failure is not answerable or out of
+//  memory. Caller owns return value.
+zmsg_t *zm_wire_answer (const zm_wire_t *wire, int rc);
+
+//  The error an ERROR message carries. A body that is not a valid error
+//  map gives ZM_EPROTO "malformed ERROR body". NULL only when out of
+//  memory or wire is not an ERROR. Caller owns return value.
+zm_error_t *zm_wire_error_value (const zm_wire_t *wire);
+
+//  Is command one of the answers (REPLY, ERROR, PONG)? A server drops
+//  those, so that two peers can never answer each other forever.
+static inline bool
+zm_wire_is_answer (int command)
+{
+    return command == ZM_CMD_REPLY || command == ZM_CMD_ERROR || command == ZM_CMD_PONG;
+}
+
+//  Is command assigned in v1 (defined or reserved)?
+bool zm_wire_command_known (int command);
+
+//  Name of a command ("REQUEST"), "UNKNOWN" when unassigned.
+const char *zm_wire_command_name (int command);
+
+#endif
