@@ -17,5 +17,7 @@
 #include "zmicro/config.h"
 #include "zmicro/log.h"
 #include "zmicro/node.h"
+#include "zmicro/service.h"
+#include "zmicro/client.h"
 
 #endif

@@ -15,6 +15,7 @@
 */
 #include "zm_runtime.h"
 #include <poll.h>
+#include <sodium.h>
 #include <unistd.h>
 
 //  zm_node_run wakes on this pipe (write end is async-signal-safe).
@@ -75,6 +76,11 @@ zm_node_new (zm_config_t **config_p)
         }
     }
     zsys_init ();
+    if (sodium_init () < 0) {
+        zm_log_error ("node: libsodium failed to initialise");
+        zm_config_destroy (&config);
+        return NULL;
+    }
     pthread_once (&s_stop_once, s_stop_pipe_init);
 
     zm_node_t *self = (zm_node_t *) calloc (1, sizeof (zm_node_t));
@@ -82,9 +88,13 @@ zm_node_new (zm_config_t **config_p)
         zm_config_destroy (&config);
         return NULL;
     }
+    static atomic_uint_fast64_t epochs = 0;
     self->config = config;
+    self->epoch = atomic_fetch_add (&epochs, 1) + 1;
     pthread_rwlock_init (&self->dir_lock, NULL);
+    pthread_rwlock_init (&self->svc_lock, NULL);
     pthread_mutex_init (&self->ext_lock, NULL);
+    pthread_mutex_init (&self->client_lock, NULL);
 
     zm_log_set_level_name (zm_config_get_str (config, "log.level", "notice"));
     s_apply_log_sink (config);
@@ -119,11 +129,15 @@ zm_node_new (zm_config_t **config_p)
     zhashx_set_key_duplicator (self->directory, NULL);
     zhashx_set_key_destructor (self->directory, NULL);
 
-    self->reactors = (zm_reactor_t **) calloc (count, sizeof (zm_reactor_t *));
-    self->ext = (zsock_t **) calloc (count, sizeof (zsock_t *));
-    if (!self->reactors || !self->ext)
+    //  Room for dedicated reactors added later (zm_node_add_reactor).
+    self->reactors = (zm_reactor_t **) calloc (ZM_MAX_REACTORS, sizeof (zm_reactor_t *));
+    self->ext = (zsock_t **) calloc (ZM_MAX_REACTORS, sizeof (zsock_t *));
+    self->rpc_ports = (int *) calloc (ZM_MAX_REACTORS, sizeof (int));
+    self->clients = zlistx_new ();
+    if (!self->reactors || !self->ext || !self->rpc_ports || !self->clients)
         goto fail;
     self->reactor_count = count;
+    atomic_store (&self->reactor_total, count);
     for (int r = 0; r < count; r++) {
         self->ext[r] = zsock_new (ZMQ_PUSH);
         if (!self->ext[r])
@@ -138,6 +152,14 @@ zm_node_new (zm_config_t **config_p)
             zm_log_error ("node: reactor %d failed to start", r);
             goto fail;
         }
+    }
+    if (zm_node_services_init (self) != 0) {
+        zm_log_error ("node: cannot start the $node service");
+        goto fail;
+    }
+    if (*zm_config_get_str (config, "rpc.bind", "*") && zm_server_start (self) != 0) {
+        zm_log_error ("node: cannot start the RPC server");
+        goto fail;
     }
     zm_config_watch (config, s_on_config, self);
     //  Hot reload only when a file was loaded; no file is not an error.
@@ -157,8 +179,11 @@ s_shutdown (zm_node_t *self)
     pthread_mutex_unlock (&self->ext_lock);
     if (was || !self->reactors)
         return;
+    //  Callers get 503 and retry elsewhere; calls already taken finish.
+    if (self->rpc_ports)
+        zm_server_pause (self);
     int drain = (int) zm_config_get_int (self->config, "node.shutdown_timeout", 5000);
-    zm_reactors_shutdown (self->reactors, self->reactor_count, drain);
+    zm_reactors_shutdown (self->reactors, atomic_load (&self->reactor_total), drain);
 }
 
 void
@@ -173,11 +198,17 @@ zm_node_destroy (zm_node_t **self_p)
         zm_config_unwatch (self->config, s_on_config, self);
     s_shutdown (self);
     if (self->ext)
-        for (int r = 0; r < self->reactor_count; r++)
+        for (int r = 0; r < ZM_MAX_REACTORS; r++)
             zsock_destroy (&self->ext[r]);
     free (self->ext);
     free (self->reactors);
     free (self->name);
+    free (self->rpc_ports);
+    zm_clients_destroy (self);
+    zlistx_destroy (&self->clients);
+    zm_services_destroy (self);
+    pthread_rwlock_destroy (&self->svc_lock);
+    pthread_mutex_destroy (&self->client_lock);
     zhashx_destroy (&self->directory);
     zm_config_destroy (&self->config);
     pthread_rwlock_destroy (&self->dir_lock);
@@ -189,6 +220,9 @@ zm_node_destroy (zm_node_t **self_p)
 int
 zm_node_run (zm_node_t *self)
 {
+    int rc = zm_services_start_all (self);
+    if (rc)
+        zm_log_error ("node %s: a service failed to start: %s", self->uuid, zm_strerror (rc));
     zm_log_notice ("node %s: running (SIGINT or SIGTERM to stop)", self->uuid);
     //  Drain stale stop requests from an earlier run.
     char byte;
@@ -199,8 +233,7 @@ zm_node_run (zm_node_t *self)
         struct pollfd item = {s_stop_fds[0], POLLIN, 0};
         //  zsys's handler sets zsys_interrupted; poll wakes with EINTR or
         //  within the period.
-        int rc = poll (&item, 1, 200);
-        if (rc > 0)
+        if (poll (&item, 1, 200) > 0)
             while (read (s_stop_fds[0], &byte, 1) == 1)
                 ;
     }
@@ -256,7 +289,7 @@ zm_node_route (zm_node_t *self, zm_env_t *env)
         return 0;
     }
     int target = ZM_PID_REACTOR (env->to);
-    if (target < 0 || target >= self->reactor_count) {
+    if (target < 0 || target >= atomic_load (&self->reactor_total)) {
         zm_env_destroy (&env, ZM_ENOTFOUND);
         return ZM_ENOTFOUND;
     }
@@ -291,7 +324,7 @@ zm_lookup (zm_node_t *node, const char *name)
 {
     if (!node || !name)
         return 0;
-    pthread_rwlock_rdlock (&node->dir_lock);
+    pthread_rwlock_wrlock (&node->dir_lock);
     zm_pid_t pid = (zm_pid_t) (uintptr_t) zhashx_lookup (node->directory, name);
     pthread_rwlock_unlock (&node->dir_lock);
     return pid;
@@ -305,7 +338,7 @@ zm_spawn (zm_node_t *node, const char *name, const zm_actor_def_t *def, void *st
     if (!err_p)
         err_p = &dummy;
     *err_p = ZM_OK;
-    if (!node || !def || reactor < -1 || reactor >= node->reactor_count
+    if (!node || !def || reactor < -1 || reactor >= atomic_load (&node->reactor_total)
         || (name && !*name)) {
         *err_p = ZM_EINVAL;
         return 0;
@@ -356,12 +389,40 @@ zm_spawn (zm_node_t *node, const char *name, const zm_actor_def_t *def, void *st
 int
 zm_stop (zm_node_t *node, zm_pid_t pid)
 {
-    if (!node || ZM_PID_REACTOR (pid) < 0 || ZM_PID_REACTOR (pid) >= node->reactor_count)
+    if (!node || ZM_PID_REACTOR (pid) < 0
+        || ZM_PID_REACTOR (pid) >= atomic_load (&node->reactor_total))
         return ZM_ENOTFOUND;
     zm_env_t *env = zm_env_new (ZM_ENV_STOP, pid, 0, "$stop", NULL);
     if (!env)
         return ZM_ENOMEM;
     return zm_node_route (node, env);
+}
+
+int
+zm_node_add_reactor (zm_node_t *self)
+{
+    pthread_mutex_lock (&self->ext_lock);
+    int index = atomic_load (&self->reactor_total);
+    if (index >= ZM_MAX_REACTORS || atomic_load (&self->stopping)) {
+        pthread_mutex_unlock (&self->ext_lock);
+        return -1;
+    }
+    self->ext[index] = zsock_new (ZMQ_PUSH);
+    if (self->ext[index]) {
+        zsock_set_sndhwm (self->ext[index], 0);
+        zsock_connect (self->ext[index], "inproc://zm-%s-%d", self->uuid, index);
+    }
+    self->reactors[index] = self->ext[index] ? zm_reactor_new (self, index) : NULL;
+    if (!self->reactors[index]) {
+        zsock_destroy (&self->ext[index]);
+        pthread_mutex_unlock (&self->ext_lock);
+        return -1;
+    }
+    //  Published last: nobody routes to it before it runs.
+    atomic_store (&self->reactor_total, index + 1);
+    pthread_mutex_unlock (&self->ext_lock);
+    zm_log_info ("node %s: dedicated reactor %d started", self->name, index);
+    return index;
 }
 
 int

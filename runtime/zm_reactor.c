@@ -51,6 +51,14 @@ typedef struct {
     zm_env_t *tail; //  last
 } s_chain_t;
 
+//  A socket another module reads on this reactor (see zm_reactor_reader).
+typedef struct {
+    zm_reactor_t *reactor;    //  owner
+    zloop_reader_fn *fn;      //  the module's handler
+    void *arg;                //  its argument
+    zsock_t *sock;            //  the socket
+} s_reader_t;
+
 struct _zm_reactor_t {
     zm_node_t *node;                   //  owner
     int index;                         //  0..R-1
@@ -82,6 +90,10 @@ struct _zm_reactor_t {
     uint64_t dead_letters;             //  no such actor or handler
     uint64_t failures;                 //  handlers that returned an error
     uint64_t late_replies;             //  replies after their timeout
+    uint64_t expired;                  //  messages past their deadline
+    zlistx_t *readers;                 //  s_reader_t of other modules
+    void *modules[ZM_REACTOR_MODULES]; //  per-module state (zm_reactor_module)
+    zm_reactor_exec_fn *module_stop[ZM_REACTOR_MODULES]; //  run at quiesce
 };
 
 static __thread zm_reactor_t *s_current = NULL;
@@ -102,6 +114,8 @@ zm_env_new (int kind, zm_pid_t to, zm_pid_t from, const char *type, zm_msg_t **m
     env->to = to;
     env->from = from;
     env->ask_id = 0;
+    env->meta = NULL;
+    env->deadline = 0;
     env->error = NULL;
     env->waiter = NULL;
     env->status = ZM_OK;
@@ -158,6 +172,7 @@ zm_env_destroy (zm_env_t **env_p, int status)
         zm_waiter_unref (&env->waiter);
     }
     zm_msg_destroy (&env->msg);
+    zm_msg_destroy (&env->meta);
     zm_error_destroy (&env->error);
     if (env->type != env->inline_type)
         free (env->type);
@@ -320,7 +335,7 @@ zm_reactor_route (zm_reactor_t *self, zm_env_t *env)
     int target = ZM_PID_REACTOR (env->to);
     if (target == self->index)
         s_enqueue (self, env, env);
-    else if (target >= 0 && target < self->node->reactor_count) {
+    else if (target >= 0 && target < atomic_load (&self->node->reactor_total)) {
         s_chain_t *chain = &self->outbox[target];
         env->next = NULL;
         if (chain->tail)
@@ -348,10 +363,24 @@ s_free_chain (zm_env_t *head, int status)
 static void
 s_flush (zm_reactor_t *self)
 {
-    for (int r = 0; r < self->node->reactor_count; r++) {
+    int total = atomic_load (&self->node->reactor_total);
+    for (int r = 0; r < total; r++) {
         s_chain_t *chain = &self->outbox[r];
         if (!chain->head)
             continue;
+        if (!self->out[r]) {
+            //  A reactor started after this one (dedicated): connect now.
+            self->out[r] = zsock_new (ZMQ_PUSH);
+            if (self->out[r]) {
+                zsock_set_sndhwm (self->out[r], 0);
+                zsock_connect (self->out[r], "inproc://zm-%s-%d", self->node->uuid, r);
+            }
+        }
+        if (!self->out[r]) {
+            s_free_chain (chain->head, ZM_ENOMEM);
+            chain->head = chain->tail = NULL;
+            continue;
+        }
         if (zmq_send (zsock_resolve (self->out[r]), chain, sizeof (s_chain_t), 0) == -1) {
             zm_log_error ("reactor %d: send to reactor %d failed: %s", self->index, r,
                           zmq_strerror (zmq_errno ()));
@@ -612,6 +641,13 @@ s_deliver (zm_reactor_t *self, zm_env_t *env)
         zm_env_destroy (&env, 0);
         return;
     }
+    if (env->deadline && env->kind == ZM_ENV_ASK && zclock_mono () > env->deadline) {
+        //  The caller has given up: handling it now would be wasted work.
+        self->expired++;
+        s_reply_error (self, env, ZM_ETIMEOUT, "deadline passed before the request was handled");
+        zm_env_destroy (&env, ZM_ETIMEOUT);
+        return;
+    }
     if (!s_actor_start (self, actor)) {
         s_dead_letter (self, env, "actor failed to start");
         zm_env_destroy (&env, ZM_ENOTFOUND);
@@ -706,6 +742,12 @@ s_on_inbox (zloop_t *loop, zsock_t *sock, void *arg)
 static void
 s_quiesce (zm_reactor_t *self)
 {
+    //  Modules close their sockets first: nothing new comes in from outside.
+    for (int m = 0; m < ZM_REACTOR_MODULES; m++)
+        if (self->module_stop[m]) {
+            self->module_stop[m](self, self->modules[m]);
+            self->module_stop[m] = NULL;
+        }
     self->stopping = true;
     s_free_chain (self->rq_head, ZM_ECLOSED);
     self->rq_head = self->rq_tail = NULL;
@@ -742,6 +784,14 @@ s_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
         s_quiesce (self);
         zsock_signal (pipe, 0);
     }
+    else if (streq (command, "EXEC")) {
+        zm_reactor_exec_fn *fn;
+        void *fn_arg;
+        zsock_recv (pipe, "pp", &fn, &fn_arg);
+        int fn_rc = fn (self, fn_arg);
+        s_drain (self);
+        zsock_signal (pipe, (byte) fn_rc);
+    }
     else if (streq (command, "IDLE?")) {
         //  Idle: nothing queued, nothing waiting for a reply, nothing in the
         //  inbox. Outboxes are always empty between dispatch rounds.
@@ -762,17 +812,90 @@ s_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
     return rc;
 }
 
+static int
+s_on_reader (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    s_reader_t *reader = (s_reader_t *) arg;
+    int rc = reader->fn (loop, sock, reader->arg);
+    s_drain (reader->reactor);
+    return rc;
+}
+
+int
+zm_reactor_reader (zm_reactor_t *self, zsock_t *sock, zloop_reader_fn *fn, void *arg)
+{
+    s_reader_t *reader = (s_reader_t *) calloc (1, sizeof (s_reader_t));
+    if (!reader)
+        return ZM_ENOMEM;
+    reader->reactor = self;
+    reader->fn = fn;
+    reader->arg = arg;
+    reader->sock = sock;
+    if (zloop_reader (self->loop, sock, s_on_reader, reader) != 0) {
+        free (reader);
+        return ZM_EIO;
+    }
+    zlistx_add_end (self->readers, reader);
+    return 0;
+}
+
+void
+zm_reactor_reader_end (zm_reactor_t *self, zsock_t *sock)
+{
+    zloop_reader_end (self->loop, sock);
+    for (s_reader_t *reader = (s_reader_t *) zlistx_first (self->readers); reader;
+         reader = (s_reader_t *) zlistx_next (self->readers))
+        if (reader->sock == sock) {
+            zlistx_delete (self->readers, zlistx_cursor (self->readers));
+            free (reader);
+            break;
+        }
+}
+
+int
+zm_reactor_exec (zm_reactor_t *self, zm_reactor_exec_fn *fn, void *arg)
+{
+    if (zm_reactor_current () == self)
+        return fn (self, arg);
+    if (!self->thread || self->init_rc != 0)
+        return ZM_ECLOSED;
+    zstr_sendm (self->thread, "EXEC");
+    zsock_send (self->thread, "pp", fn, arg);
+    return zsock_wait (self->thread);
+}
+
+void **
+zm_reactor_module (zm_reactor_t *self, int module)
+{
+    return &self->modules[module];
+}
+
+void
+zm_reactor_set_module_stop (zm_reactor_t *self, int module, zm_reactor_exec_fn *stop)
+{
+    self->module_stop[module] = stop;
+}
+
+zloop_t *
+zm_reactor_loop (zm_reactor_t *self)
+{
+    return self->loop;
+}
+
 static void
 s_reactor_thread (zsock_t *pipe, void *args)
 {
     zm_reactor_t *self = (zm_reactor_t *) args;
     s_current = self;
-    int count = self->node->reactor_count;
+    int count = atomic_load (&self->node->reactor_total);
+    if (self->index >= count)
+        count = self->index + 1; //  a dedicated reactor being added
     self->inbox = zsock_new (ZMQ_PULL);
-    self->out = (zsock_t **) calloc (count, sizeof (zsock_t *));
-    self->outbox = (s_chain_t *) calloc (count, sizeof (s_chain_t));
+    self->out = (zsock_t **) calloc (ZM_MAX_REACTORS, sizeof (zsock_t *));
+    self->outbox = (s_chain_t *) calloc (ZM_MAX_REACTORS, sizeof (s_chain_t));
     self->loop = zloop_new ();
-    if (!self->inbox || !self->out || !self->outbox || !self->loop)
+    self->readers = zlistx_new ();
+    if (!self->inbox || !self->out || !self->outbox || !self->loop || !self->readers)
         goto fail;
     //  Unbounded inproc queues: two reactors telling each other must never
     //  block each other (a bounded pipe would deadlock them).
@@ -810,15 +933,23 @@ fail:
         zsock_signal (pipe, 0);
     }
 done:
+    //  Modules own their sockets; they were told to close them (EXEC) before
+    //  $TERM. What readers are left are freed here.
+    if (self->readers) {
+        s_reader_t *reader;
+        while ((reader = (s_reader_t *) zlistx_detach (self->readers, NULL)))
+            free (reader);
+    }
     zloop_destroy (&self->loop);
     if (self->out)
-        for (int r = 0; r < count; r++)
+        for (int r = 0; r < ZM_MAX_REACTORS; r++)
             zsock_destroy (&self->out[r]);
     free (self->out);
     self->out = NULL;
     free (self->outbox);
     self->outbox = NULL;
     zsock_destroy (&self->inbox);
+    zlistx_destroy (&self->readers);
     s_current = NULL;
 }
 

@@ -56,6 +56,8 @@ struct _zm_env_t {
     zm_pid_t from;                        //  sender actor, 0 from outside
     uint64_t ask_id;                      //  ask: its id; reply: the id answered
     zm_msg_t *msg;                        //  body, may be NULL
+    zm_msg_t *meta;                       //  RPC call header (metadata, trace), or NULL
+    int64_t deadline;                     //  zclock_mono ms; 0: none
     zm_error_t *error;                    //  reply: error value, or NULL
     zm_waiter_t *waiter;                  //  ask from a plain thread: who waits
     char *type;                           //  message type (inline or heap)
@@ -106,18 +108,50 @@ struct _zm_node_t {
     zm_config_t *config;                //  owned
     char uuid[33];                      //  identity
     char *name;                         //  node.name, or the host name
-    int reactor_count;                  //  R
+    int reactor_count;                  //  R general reactors (spawn -1, RPC)
+    atomic_int reactor_total;           //  R + dedicated reactors (routing)
     zm_reactor_t **reactors;            //  R reactors
     atomic_int next_reactor;            //  round robin for spawn (-1)
     atomic_bool stopping;               //  no new work once set
     atomic_bool stop_requested;         //  zm_node_stop was called
+    //  Both tables are czmq zhashx, whose lookup writes a cache field: every
+    //  access, lookups too, takes the lock exclusively.
     pthread_rwlock_t dir_lock;          //  guards directory
     zhashx_t *directory;                //  name -> actor pid
     pthread_mutex_t ext_lock;           //  guards ext sockets
     zsock_t **ext;                      //  PUSH per reactor, plain threads
     zsock_t *run_pipe[2];               //  zm_node_stop wakes zm_node_run
     int ask_timeout;                    //  default ask timeout, ms
+    uint64_t epoch;                     //  unique per node in the process
+    pthread_rwlock_t svc_lock;          //  guards services
+    zhashx_t *services;                 //  name -> zm_service_t
+    int *rpc_ports;                     //  per reactor, 0 when not bound
+    pthread_mutex_t client_lock;        //  guards clients and peers below
+    zlistx_t *clients;                  //  per-thread RPC clients (zm_client.c)
+    void *registry;                     //  static-peer registry (zm_client.c)
+    void *selector;                     //  instance stats, breakers (zm_client.c)
 };
+
+//  Services (zm_service.c)
+typedef struct _zm_endpoint_t zm_endpoint_t;
+zm_service_t *zm_service_lookup (zm_node_t *node, const char *name);
+//  Instance to handle a request arriving on reactor r; 0 when none.
+zm_pid_t zm_service_pick (zm_service_t *self, int reactor);
+zm_endpoint_t *zm_service_endpoint (zm_service_t *self, const char *name);
+const char *zm_endpoint_name (zm_endpoint_t *self);
+void zm_endpoint_account (zm_endpoint_t *self, int status, const char *detail,
+                          int64_t latency_us);
+int zm_services_start_all (zm_node_t *node);
+void zm_services_destroy (zm_node_t *node);
+int zm_node_services_init (zm_node_t *node);
+
+//  RPC server on every reactor (zm_server.c)
+int zm_server_start (zm_node_t *node);
+//  Stop taking new requests (in-flight ones go on). Any thread.
+void zm_server_pause (zm_node_t *node);
+
+//  Per-thread clients (zm_client.c)
+void zm_clients_destroy (zm_node_t *node);
 
 //  Envelopes
 zm_env_t *zm_env_new (int kind, zm_pid_t to, zm_pid_t from, const char *type,
@@ -135,6 +169,8 @@ void zm_waiter_complete (zm_waiter_t *waiter, int status, zm_msg_t **msg_p,
 
 //  Reactors
 zm_reactor_t *zm_reactor_new (zm_node_t *node, int index);
+//  Start one more reactor for a service that blocks; its index, or -1.
+int zm_node_add_reactor (zm_node_t *node);
 //  Phase 1 of shutdown: stop delivering, destroy every actor. Blocks.
 void zm_reactor_quiesce (zm_reactor_t *self);
 //  End the thread and free; for a reactor that quiesced and drained, or
@@ -159,6 +195,22 @@ int zm_reactor_ask (zm_reactor_t *self, zm_env_t *env, const char *reply_type, i
 //  Send a reply from any thread of the node (routing as needed).
 void zm_reactor_send_reply (zm_node_t *node, zm_reply_t *to, int status, zm_msg_t **msg_p,
                             zm_error_t **error_p);
+
+//  Hooks for modules that live on every reactor (the RPC server, later the
+//  broker): a socket read on the reactor thread, with a dispatch round after
+//  each read; a function run on the reactor thread, synchronously; and a
+//  state slot per module.
+#define ZM_REACTOR_MODULES 4
+#define ZM_MODULE_SERVER   0
+typedef int (zm_reactor_exec_fn) (zm_reactor_t *self, void *arg);
+int zm_reactor_reader (zm_reactor_t *self, zsock_t *sock, zloop_reader_fn *fn, void *arg);
+void zm_reactor_reader_end (zm_reactor_t *self, zsock_t *sock);
+//  Returns fn's result (0..255) or ZM_ECLOSED.
+int zm_reactor_exec (zm_reactor_t *self, zm_reactor_exec_fn *fn, void *arg);
+void **zm_reactor_module (zm_reactor_t *self, int module);
+//  stop (self, module state) runs on the reactor thread when it quiesces.
+void zm_reactor_set_module_stop (zm_reactor_t *self, int module, zm_reactor_exec_fn *stop);
+zloop_t *zm_reactor_loop (zm_reactor_t *self);
 
 //  Node
 //  Route an envelope from any thread: reactor routing when called on one of

@@ -1,0 +1,64 @@
+/*  =========================================================================
+    zmicro/client.h - calling services on other nodes
+
+    zm_call calls SERVICE.ENDPOINT somewhere in the cluster and waits for
+    the answer. It runs on the calling thread (main, a worker thread, a
+    test): that thread keeps its own pooled DEALER connection per remote RPC
+    endpoint, so a call is one round trip on the wire with no hop through
+    another thread. From a reactor thread (inside a handler) it refuses with
+    ZM_EBLOCKING.
+
+    Where instances come from (until discovery lands): opts->address names
+    one endpoint; otherwise the node asks its static peers (config
+    registry.peers) and itself for their "$node" descriptions and keeps them
+    for registry.ttl ms.
+
+    Every call has a deadline (opts->timeout_ms or rpc.timeout) that covers
+    retries; it travels in the request, and the server drops work whose
+    deadline passed. A connection failure, an attempt timeout or a 503 is
+    retried (rpc.retries, backoff rpc.backoff doubling) on an instance not
+    tried yet; handler errors are not retried. An instance that keeps
+    failing is put aside for rpc.breaker_cooldown ms (circuit breaker), then
+    given one trial call. A reply that arrives after its attempt gave up is
+    dropped: no call is ever answered twice.
+    =========================================================================
+*/
+#ifndef ZMICRO_CLIENT_H_INCLUDED
+#define ZMICRO_CLIENT_H_INCLUDED
+
+#include "zmicro/node.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int timeout_ms;             //  deadline, retries included; 0: rpc.timeout
+    int retries;                //  further attempts; -1: rpc.retries
+    const char *address;        //  "tcp://host:port": call only this endpoint
+    const char *content_type;   //  of request and reply; NULL: msgpack
+    const char *version;        //  only instances of this service version
+    const char *selector;       //  random, round_robin, least_outstanding; NULL: rpc.selector
+    const zm_msg_t *metadata;   //  map of str -> str sent with the call, or NULL
+    const char *trace_id;       //  NULL: a new random one
+} zm_call_opts_t;
+
+//  Defaults for every field.
+#define ZM_CALL_OPTS_DEFAULT {0, -1, NULL, NULL, NULL, NULL, NULL, NULL}
+
+//  Call an endpoint and wait. Takes *req_p (may be NULL or point to NULL:
+//  no body). On 0, *rep_p is the reply (NULL when the handler replied with
+//  no body; caller owns it). On failure returns the code and, when error_p
+//  is not NULL, the error value (caller owns it): ZM_ENOTFOUND (no such
+//  service, endpoint or instance), ZM_ETIMEOUT, ZM_EUNAVAIL (every
+//  instance failed or is put aside), ZM_EBLOCKING, or the handler's own.
+//  opts may be NULL.
+int
+    zm_call (zm_node_t *node, const char *service, const char *endpoint, zm_msg_t **req_p,
+             zm_msg_t **rep_p, zm_error_t **error_p, const zm_call_opts_t *opts);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,710 @@
+/*  =========================================================================
+    zm_client - blocking calls from plain threads: registry, selector, retry
+
+    Three pieces, all behind zm_call:
+      - the per-thread client: a DEALER per remote endpoint, created on first
+        use with ZMQ_IMMEDIATE (a send to a peer that is not connected fails
+        at once instead of queueing, which is how a dead instance is noticed
+        without waiting out a timeout) and a correlation counter;
+      - the static registry: what "$node describe" said on each static peer
+        (registry.peers) and on this node, kept for registry.ttl ms;
+      - the selector: per endpoint address, calls outstanding and the circuit
+        breaker (consecutive failures, put aside until, trial in flight),
+        shared by every thread of the node under client_lock.
+
+    A thread's client belongs to one node: it is registered with the node,
+    which frees it when destroyed. The thread finds its client through a
+    thread-local pointer tagged with the node's epoch, so a client of a
+    destroyed node is never touched again.
+    =========================================================================
+*/
+#include "zm_runtime.h"
+#include "zm_wire.h"
+#include <sodium.h>
+
+#define ZM_MAX_CANDIDATES 256
+
+typedef struct {
+    zm_node_t *node;          //  owner
+    zhashx_t *dealers;        //  address -> zsock_t (DEALER)
+    uint64_t next_corr;       //  correlation ids of this thread
+} s_client_t;
+
+static __thread s_client_t *s_client = NULL;
+static __thread uint64_t s_client_epoch = 0;
+
+//  One callable endpoint of a service.
+typedef struct {
+    char address[128];        //  tcp://host:port
+    char version[72];         //  service version there
+} s_instance_t;
+
+typedef struct {
+    zhashx_t *services;       //  name -> zlistx of s_instance_t
+    int64_t refreshed;        //  zclock_mono of the last refresh, 0: never
+} s_registry_t;
+
+typedef struct {
+    int outstanding;          //  calls in flight
+    int failures;             //  consecutive failures
+    int64_t open_until;       //  breaker open until (zclock_mono), 0: closed
+    bool trial;               //  a half-open trial is in flight
+    unsigned turn;            //  round robin position (per service, see below)
+} s_stat_t;
+
+typedef struct {
+    zhashx_t *stats;          //  address -> s_stat_t
+    zhashx_t *turns;          //  service -> unsigned round robin counter
+} s_selector_t;
+
+//  --------------------------------------------------------------------------
+//  The per-thread client
+
+static void
+s_dealer_free (void **item)
+{
+    zsock_destroy ((zsock_t **) item);
+}
+
+static s_client_t *
+s_client_get (zm_node_t *node)
+{
+    if (s_client && s_client_epoch == node->epoch)
+        return s_client;
+    s_client_t *client = (s_client_t *) calloc (1, sizeof (s_client_t));
+    if (!client)
+        return NULL;
+    client->node = node;
+    client->dealers = zhashx_new ();
+    if (!client->dealers) {
+        free (client);
+        return NULL;
+    }
+    zhashx_set_destructor (client->dealers, s_dealer_free);
+    //  Correlation ids start at a random point: a restarted caller never
+    //  mistakes an old reply for a new one.
+    randombytes_buf (&client->next_corr, sizeof client->next_corr);
+    client->next_corr >>= 1;
+    pthread_mutex_lock (&node->client_lock);
+    zlistx_add_end (node->clients, client);
+    pthread_mutex_unlock (&node->client_lock);
+    s_client = client;
+    s_client_epoch = node->epoch;
+    return client;
+}
+
+static zsock_t *
+s_dealer (s_client_t *client, const char *address)
+{
+    zsock_t *dealer = (zsock_t *) zhashx_lookup (client->dealers, address);
+    if (dealer)
+        return dealer;
+    dealer = zsock_new (ZMQ_DEALER);
+    if (!dealer)
+        return NULL;
+    zsock_set_immediate (dealer, 1);
+    zsock_set_linger (dealer, 0);
+    if (zsock_connect (dealer, "%s", address) != 0) {
+        zsock_destroy (&dealer);
+        return NULL;
+    }
+    zhashx_insert (client->dealers, address, dealer);
+    return dealer;
+}
+
+static void
+s_dealer_drop (s_client_t *client, const char *address)
+{
+    //  A fresh socket after a failure: nothing stale queued in it.
+    zhashx_delete (client->dealers, address);
+}
+
+void
+zm_clients_destroy (zm_node_t *node)
+{
+    if (node->clients) {
+        s_client_t *client;
+        while ((client = (s_client_t *) zlistx_detach (node->clients, NULL))) {
+            zhashx_destroy (&client->dealers);
+            free (client);
+        }
+    }
+    s_registry_t *registry = (s_registry_t *) node->registry;
+    if (registry) {
+        zhashx_destroy (&registry->services);
+        free (registry);
+        node->registry = NULL;
+    }
+    s_selector_t *selector = (s_selector_t *) node->selector;
+    if (selector) {
+        zhashx_destroy (&selector->stats);
+        zhashx_destroy (&selector->turns);
+        free (selector);
+        node->selector = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  One attempt on one address
+
+static void
+s_free_frame (void *data, void *hint)
+{
+    zframe_t *frame = (zframe_t *) hint;
+    zframe_destroy (&frame);
+}
+
+typedef struct {
+    const char *service;          //  what is called
+    const char *endpoint;         //  which endpoint
+    const char *content_type;     //  request and reply
+    const char *version;          //  required version or NULL
+    const zm_msg_t *metadata;     //  sent along
+    char trace_id[33];            //  sent along
+    const void *body;             //  encoded request
+    size_t body_size;             //  its size
+} s_call_t;
+
+//  Returns 0 (reply in *rep_p), a retryable failure (ZM_EUNAVAIL: not
+//  connected or 503; ZM_ETIMEOUT: attempt timed out) or the answer's error.
+static int
+s_attempt (s_client_t *client, const char *address, s_call_t *call, int64_t attempt_ms,
+           int64_t deadline, zm_msg_t **rep_p, zm_error_t **error_p)
+{
+    zsock_t *dealer = s_dealer (client, address);
+    if (!dealer) {
+        *error_p = zm_error_new (ZM_EINVAL, "zmicro.client", "cannot connect to %s", address);
+        return ZM_EINVAL;
+    }
+    void *handle = zsock_resolve (dealer);
+    int64_t until = zclock_mono () + attempt_ms;
+    //  With ZMQ_IMMEDIATE the socket is writable only once connected.
+    zmq_pollitem_t item = {handle, 0, ZMQ_POLLOUT, 0};
+    if (zmq_poll (&item, 1, (long) attempt_ms) <= 0 || !(item.revents & ZMQ_POLLOUT)) {
+        *error_p = zm_error_new (ZM_EUNAVAIL, "zmicro.client", "cannot connect to %s", address);
+        return ZM_EUNAVAIL;
+    }
+    uint64_t corr = ++client->next_corr;
+    int64_t left = deadline - zclock_mono ();
+    zm_wire_t wire = {0};
+    wire.command = ZM_CMD_REQUEST;
+    wire.corr = corr;
+    wire.service = call->service;
+    wire.endpoint = call->endpoint;
+    wire.content_type = call->content_type;
+    wire.timeout_ms = (uint32_t) (left > 0 ? left : 1);
+    wire.metadata = call->metadata ? zm_msg_root (call->metadata) : NULL;
+    wire.trace_id = call->trace_id;
+    wire.caller = client->node->name;
+    wire.version = call->version;
+    zframe_t *body = zframe_new (call->body, call->body_size);
+    zmsg_t *msg = NULL;
+    int rc = body ? zm_wire_encode (&wire, &body, &msg) : ZM_ENOMEM;
+    zframe_destroy (&body);
+    if (rc) {
+        *error_p = zm_error_new (rc, "zmicro.client", "cannot build the request");
+        return rc;
+    }
+    if (zmsg_send (&msg, dealer) != 0) {
+        zmsg_destroy (&msg);
+        *error_p = zm_error_new (ZM_EUNAVAIL, "zmicro.client", "cannot send to %s", address);
+        return ZM_EUNAVAIL;
+    }
+    while (true) {
+        int64_t wait = until - zclock_mono ();
+        item.events = ZMQ_POLLIN;
+        item.revents = 0;
+        if (wait <= 0 || zmq_poll (&item, 1, (long) wait) <= 0) {
+            if (zsys_interrupted || wait <= 0 || zmq_errno () != EINTR) {
+                *error_p = zm_error_new (ZM_ETIMEOUT, "zmicro.client",
+                                         "no answer from %s within %" PRId64 " ms", address,
+                                         attempt_ms);
+                return ZM_ETIMEOUT;
+            }
+            continue;
+        }
+        zmsg_t *answer = zmsg_recv (dealer);
+        if (!answer)
+            continue;
+        zm_wire_t got;
+        rc = zm_wire_decode (&answer, 0, &got);
+        if (rc || got.corr != corr) {
+            //  Malformed, or the late answer of an earlier attempt: never
+            //  delivered to this call.
+            zm_wire_clear (&got);
+            continue;
+        }
+        if (got.command == ZM_CMD_REPLY) {
+            rc = 0;
+            if (rep_p && got.body && zframe_size (got.body) > 0) {
+                const char *reason = NULL;
+                rc = zm_msg_decode_inplace (got.content_type, zframe_data (got.body),
+                                            zframe_size (got.body), s_free_frame, got.body,
+                                            rep_p, &reason);
+                if (rc == 0)
+                    got.body = NULL;
+                else
+                    *error_p = zm_error_new (rc, "zmicro.client", "cannot decode the reply: %s",
+                                             reason ? reason : zm_strerror (rc));
+            }
+            zm_wire_clear (&got);
+            return rc;
+        }
+        if (got.command == ZM_CMD_ERROR) {
+            *error_p = zm_wire_error_value (&got);
+            rc = *error_p ? zm_error_err (*error_p) : ZM_ENOMEM;
+            zm_wire_clear (&got);
+            return rc ? rc : ZM_EINTERNAL;
+        }
+        zm_wire_clear (&got); //  anything else is not an answer to a request
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Registry: what static peers and this node serve
+
+static void
+s_instances_free (void **item)
+{
+    zlistx_destroy ((zlistx_t **) item);
+}
+
+static s_registry_t *
+s_registry (zm_node_t *node)
+{
+    if (!node->registry) {
+        s_registry_t *registry = (s_registry_t *) calloc (1, sizeof (s_registry_t));
+        if (!registry)
+            return NULL;
+        registry->services = zhashx_new ();
+        if (!registry->services) {
+            free (registry);
+            return NULL;
+        }
+        zhashx_set_destructor (registry->services, s_instances_free);
+        node->registry = registry;
+    }
+    return (s_registry_t *) node->registry;
+}
+
+//  Host part of tcp://host:port, into host.
+static bool
+s_host_of (const char *address, char *host, size_t size)
+{
+    if (strncmp (address, "tcp://", 6) != 0)
+        return false;
+    const char *start = address + 6;
+    const char *colon = strrchr (start, ':');
+    if (!colon || colon == start || (size_t) (colon - start) >= size)
+        return false;
+    memcpy (host, start, colon - start);
+    host[colon - start] = 0;
+    return true;
+}
+
+//  Add what a "$node describe" answer says, reached at host.
+static void
+s_registry_add (s_registry_t *registry, const char *host, const zm_msg_t *describe)
+{
+    const zm_val_t *root = zm_msg_root (describe);
+    const zm_val_t *ports = zm_val_get (root, "rpc_ports");
+    const zm_val_t *services = zm_val_get (root, "services");
+    for (size_t i = 0; i < zm_val_size (services); i++) {
+        const zm_val_t *svc = zm_val_at (services, i);
+        const char *name = zm_val_str (zm_val_get (svc, "name"), NULL, NULL);
+        const char *version = zm_val_str (zm_val_get (svc, "version"), "", NULL);
+        if (!name || !*name)
+            continue;
+        zlistx_t *list = (zlistx_t *) zhashx_lookup (registry->services, name);
+        if (!list) {
+            list = zlistx_new ();
+            if (!list)
+                return;
+            zlistx_set_destructor (list, (zlistx_destructor_fn *) zstr_free);
+            zhashx_insert (registry->services, name, list);
+        }
+        for (size_t p = 0; p < zm_val_size (ports); p++) {
+            uint64_t port = zm_val_uint (zm_val_at (ports, p), 0);
+            if (port == 0 || port > 65535)
+                continue;
+            s_instance_t *instance = (s_instance_t *) calloc (1, sizeof (s_instance_t));
+            if (!instance)
+                return;
+            snprintf (instance->address, sizeof instance->address, "tcp://%s:%" PRIu64, host,
+                      port);
+            snprintf (instance->version, sizeof instance->version, "%s", version);
+            zlistx_add_end (list, instance);
+        }
+    }
+}
+
+static int
+s_describe (s_client_t *client, const char *address, zm_msg_t **describe_p)
+{
+    s_call_t call = {"$node", "describe", NULL, NULL, NULL, "", NULL, 0};
+    zm_error_t *error = NULL;
+    int rc = s_attempt (client, address, &call, 1000, zclock_mono () + 1000, describe_p, &error);
+    if (rc) {
+        zm_log_warning ("registry: peer %s did not describe itself: %s", address,
+                        zm_error_detail (error));
+        s_dealer_drop (client, address);
+    }
+    zm_error_destroy (&error);
+    return rc;
+}
+
+//  Ask every static peer and this node again. Called without client_lock.
+static void
+s_registry_refresh (s_client_t *client)
+{
+    zm_node_t *node = client->node;
+    s_registry_t *fresh = (s_registry_t *) calloc (1, sizeof (s_registry_t));
+    if (!fresh || !(fresh->services = zhashx_new ())) {
+        free (fresh);
+        return;
+    }
+    zhashx_set_destructor (fresh->services, s_instances_free);
+    char self[64];
+    snprintf (self, sizeof self, "tcp://127.0.0.1:%d", node->rpc_ports[0]);
+    char *peers = strdup (zm_config_get_str (node->config, "registry.peers", ""));
+    zlistx_t *addresses = zlistx_new ();
+    if (peers && addresses) {
+        if (node->rpc_ports[0])
+            zlistx_add_end (addresses, self);
+        for (char *save = NULL, *peer = strtok_r (peers, ", ", &save); peer;
+             peer = strtok_r (NULL, ", ", &save))
+            zlistx_add_end (addresses, peer);
+        for (char *address = (char *) zlistx_first (addresses); address;
+             address = (char *) zlistx_next (addresses)) {
+            char host[100];
+            zm_msg_t *describe = NULL;
+            if (!s_host_of (address, host, sizeof host)) {
+                zm_log_warning ("registry: '%s' is not tcp://host:port", address);
+                continue;
+            }
+            if (s_describe (client, address, &describe) == 0 && describe)
+                s_registry_add (fresh, host, describe);
+            zm_msg_destroy (&describe);
+        }
+    }
+    zlistx_destroy (&addresses);
+    free (peers);
+    fresh->refreshed = zclock_mono ();
+    pthread_mutex_lock (&node->client_lock);
+    s_registry_t *old = s_registry (node);
+    if (old) {
+        zhashx_destroy (&old->services);
+        free (old);
+    }
+    node->registry = fresh;
+    pthread_mutex_unlock (&node->client_lock);
+}
+
+//  Copy the addresses of a service's instances (matching version) into out.
+static int
+s_candidates (zm_node_t *node, const char *service, const char *version,
+              char out[][128], int max)
+{
+    int count = 0;
+    pthread_mutex_lock (&node->client_lock);
+    s_registry_t *registry = s_registry (node);
+    zlistx_t *list = registry ? (zlistx_t *) zhashx_lookup (registry->services, service) : NULL;
+    if (list)
+        for (s_instance_t *instance = (s_instance_t *) zlistx_first (list);
+             instance && count < max; instance = (s_instance_t *) zlistx_next (list))
+            if (!version || streq (version, instance->version))
+                snprintf (out[count++], 128, "%s", instance->address);
+    pthread_mutex_unlock (&node->client_lock);
+    return count;
+}
+
+static bool
+s_registry_stale (zm_node_t *node, const char *service)
+{
+    int64_t ttl = zm_config_get_int (node->config, "registry.ttl", 10000);
+    pthread_mutex_lock (&node->client_lock);
+    s_registry_t *registry = s_registry (node);
+    bool stale = !registry || !registry->refreshed
+                 || zclock_mono () - registry->refreshed > ttl
+                 || !zhashx_lookup (registry->services, service);
+    //  A service nobody serves is asked about again at most every 100 ms.
+    if (registry && registry->refreshed && zclock_mono () - registry->refreshed < 100)
+        stale = false;
+    pthread_mutex_unlock (&node->client_lock);
+    return stale;
+}
+
+//  --------------------------------------------------------------------------
+//  Selector and circuit breaker
+
+static s_selector_t *
+s_selector (zm_node_t *node)
+{
+    if (!node->selector) {
+        s_selector_t *selector = (s_selector_t *) calloc (1, sizeof (s_selector_t));
+        if (!selector)
+            return NULL;
+        selector->stats = zhashx_new ();
+        selector->turns = zhashx_new ();
+        if (!selector->stats || !selector->turns) {
+            zhashx_destroy (&selector->stats);
+            zhashx_destroy (&selector->turns);
+            free (selector);
+            return NULL;
+        }
+        zhashx_set_destructor (selector->stats, (zhashx_destructor_fn *) zstr_free);
+        zhashx_set_destructor (selector->turns, (zhashx_destructor_fn *) zstr_free);
+        node->selector = selector;
+    }
+    return (s_selector_t *) node->selector;
+}
+
+static s_stat_t *
+s_stat (s_selector_t *selector, const char *address)
+{
+    s_stat_t *stat = (s_stat_t *) zhashx_lookup (selector->stats, address);
+    if (!stat && (stat = (s_stat_t *) calloc (1, sizeof (s_stat_t))))
+        zhashx_insert (selector->stats, address, stat);
+    return stat;
+}
+
+typedef enum { S_RANDOM, S_ROUND_ROBIN, S_LEAST } s_strategy_t;
+
+//  Pick an address among candidates not tried yet; -1 when none is usable.
+//  Marks the pick outstanding (and as the breaker's trial when half open).
+static int
+s_pick (zm_node_t *node, const char *service, char candidates[][128], int count,
+        const bool *tried, s_strategy_t strategy)
+{
+    int usable[ZM_MAX_CANDIDATES];
+    int n = 0;
+    int64_t now = zclock_mono ();
+    pthread_mutex_lock (&node->client_lock);
+    s_selector_t *selector = s_selector (node);
+    if (!selector) {
+        pthread_mutex_unlock (&node->client_lock);
+        return -1;
+    }
+    for (int i = 0; i < count; i++) {
+        if (tried[i])
+            continue;
+        s_stat_t *stat = s_stat (selector, candidates[i]);
+        if (!stat)
+            continue;
+        //  Closed, or open with its cooldown over and no trial running.
+        if (stat->open_until && (now < stat->open_until || stat->trial))
+            continue;
+        usable[n++] = i;
+    }
+    int pick = -1;
+    if (n > 0) {
+        if (strategy == S_ROUND_ROBIN) {
+            unsigned *turn = (unsigned *) zhashx_lookup (selector->turns, service);
+            if (!turn && (turn = (unsigned *) calloc (1, sizeof (unsigned))))
+                zhashx_insert (selector->turns, service, turn);
+            pick = usable[turn ? (*turn)++ % (unsigned) n : 0];
+        }
+        else if (strategy == S_LEAST) {
+            int best = INT32_MAX;
+            unsigned start = randombytes_uniform ((uint32_t) n);
+            for (int k = 0; k < n; k++) {
+                int i = usable[(start + (unsigned) k) % (unsigned) n];
+                int outstanding = s_stat (selector, candidates[i])->outstanding;
+                if (outstanding < best) {
+                    best = outstanding;
+                    pick = i;
+                }
+            }
+        }
+        else
+            pick = usable[randombytes_uniform ((uint32_t) n)];
+        s_stat_t *stat = s_stat (selector, candidates[pick]);
+        stat->outstanding++;
+        if (stat->open_until)
+            stat->trial = true;
+    }
+    pthread_mutex_unlock (&node->client_lock);
+    return pick;
+}
+
+static void
+s_done (zm_node_t *node, const char *address, bool failed)
+{
+    int threshold = (int) zm_config_get_int (node->config, "rpc.breaker_failures", 5);
+    int cooldown = (int) zm_config_get_int (node->config, "rpc.breaker_cooldown", 5000);
+    pthread_mutex_lock (&node->client_lock);
+    s_selector_t *selector = s_selector (node);
+    s_stat_t *stat = selector ? s_stat (selector, address) : NULL;
+    if (stat) {
+        stat->outstanding--;
+        bool trial = stat->trial;
+        stat->trial = false;
+        if (!failed) {
+            if (stat->open_until)
+                zm_log_notice ("rpc: %s answers again; breaker closed", address);
+            stat->failures = 0;
+            stat->open_until = 0;
+        }
+        else if (trial || ++stat->failures >= threshold) {
+            if (!stat->open_until || trial)
+                zm_log_warning ("rpc: %s failed %d time(s); put aside for %d ms", address,
+                                stat->failures, cooldown);
+            stat->open_until = zclock_mono () + cooldown;
+        }
+    }
+    pthread_mutex_unlock (&node->client_lock);
+}
+
+//  --------------------------------------------------------------------------
+//  zm_call
+
+static bool
+s_retryable (int rc)
+{
+    return rc == ZM_EUNAVAIL || rc == ZM_ETIMEOUT || rc == ZM_ECLOSED;
+}
+
+int
+zm_call (zm_node_t *node, const char *service, const char *endpoint, zm_msg_t **req_p,
+         zm_msg_t **rep_p, zm_error_t **error_p, const zm_call_opts_t *opts)
+{
+    static const zm_call_opts_t defaults = ZM_CALL_OPTS_DEFAULT;
+    zm_error_t *error = NULL;
+    zm_msg_t *req = req_p ? *req_p : NULL;
+    if (req_p)
+        *req_p = NULL;
+    if (rep_p)
+        *rep_p = NULL;
+    if (error_p)
+        *error_p = NULL;
+    if (!opts)
+        opts = &defaults;
+    int rc = 0;
+    void *body = NULL;
+    char (*candidates)[128] = NULL;
+    s_call_t call = {service, endpoint, opts->content_type ? opts->content_type : ZM_CT_MSGPACK,
+                     opts->version, opts->metadata, "", NULL, 0};
+    if (!node || !service || !endpoint || !*service || !*endpoint) {
+        rc = ZM_EINVAL;
+        error = zm_error_new (rc, "zmicro.client", "service and endpoint are required");
+        goto done;
+    }
+    if (zm_reactor_current ()) {
+        rc = ZM_EBLOCKING;
+        error = zm_error_new (rc, "zmicro.client",
+                              "zm_call blocks; from a handler, ask an actor instead");
+        goto done;
+    }
+    if (atomic_load (&node->stopping)) {
+        rc = ZM_ECLOSED;
+        error = zm_error_new (rc, "zmicro.client", "node is stopping");
+        goto done;
+    }
+    s_client_t *client = s_client_get (node);
+    if (!client) {
+        rc = ZM_ENOMEM;
+        goto done;
+    }
+    int timeout = opts->timeout_ms > 0
+                      ? opts->timeout_ms
+                      : (int) zm_config_get_int (node->config, "rpc.timeout", 5000);
+    int retries = opts->retries >= 0 ? opts->retries
+                                     : (int) zm_config_get_int (node->config, "rpc.retries", 1);
+    int backoff = (int) zm_config_get_int (node->config, "rpc.backoff", 10);
+    const char *strategy_name = opts->selector ? opts->selector
+                                               : zm_config_get_str (node->config, "rpc.selector",
+                                                                    "random");
+    s_strategy_t strategy = streq (strategy_name, "round_robin")         ? S_ROUND_ROBIN
+                            : streq (strategy_name, "least_outstanding") ? S_LEAST
+                                                                         : S_RANDOM;
+    int64_t deadline = zclock_mono () + timeout;
+    if (opts->trace_id)
+        snprintf (call.trace_id, sizeof call.trace_id, "%s", opts->trace_id);
+    else {
+        unsigned char random[16];
+        randombytes_buf (random, sizeof random);
+        sodium_bin2hex (call.trace_id, sizeof call.trace_id, random, sizeof random);
+    }
+    if (req) {
+        rc = zm_msg_encode (req, call.content_type, &body, &call.body_size);
+        if (rc) {
+            error = zm_error_new (rc, "zmicro.client", "cannot encode the request as %s",
+                                  call.content_type);
+            goto done;
+        }
+        call.body = body;
+    }
+
+    candidates = calloc (ZM_MAX_CANDIDATES, sizeof *candidates);
+    if (!candidates) {
+        rc = ZM_ENOMEM;
+        goto done;
+    }
+    int count;
+    if (opts->address) {
+        snprintf (candidates[0], 128, "%s", opts->address);
+        count = 1;
+    }
+    else {
+        if (s_registry_stale (node, service))
+            s_registry_refresh (client);
+        count = s_candidates (node, service, opts->version, candidates, ZM_MAX_CANDIDATES);
+    }
+    if (count == 0) {
+        rc = ZM_ENOTFOUND;
+        error = zm_error_new (rc, "zmicro.client", "no instance of service '%s'%s%s", service,
+                              opts->version ? " version " : "", opts->version ? opts->version : "");
+        goto done;
+    }
+    bool tried[ZM_MAX_CANDIDATES] = {false};
+    int attempts = retries + 1;
+    for (int attempt = 0; attempt < attempts; attempt++) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0) {
+            if (!error)
+                error = zm_error_new (ZM_ETIMEOUT, "zmicro.client", "deadline passed");
+            rc = ZM_ETIMEOUT;
+            break;
+        }
+        int pick = s_pick (node, service, candidates, count, tried, strategy);
+        if (pick < 0 && opts->address == NULL && attempt > 0) {
+            //  Every instance was tried once: allow a second round.
+            memset (tried, 0, sizeof tried);
+            pick = s_pick (node, service, candidates, count, tried, strategy);
+        }
+        if (pick < 0) {
+            if (!error)
+                error = zm_error_new (ZM_EUNAVAIL, "zmicro.client",
+                                      "every instance of '%s' is put aside", service);
+            rc = ZM_EUNAVAIL;
+            break;
+        }
+        tried[pick] = true;
+        zm_error_destroy (&error);
+        //  Each attempt gets its share of what is left of the deadline.
+        int64_t share = left / (attempts - attempt);
+        rc = s_attempt (client, candidates[pick], &call, share > 0 ? share : 1, deadline, rep_p,
+                        &error);
+        bool failed = s_retryable (rc);
+        s_done (node, candidates[pick], failed);
+        if (!failed)
+            break;
+        s_dealer_drop (client, candidates[pick]);
+        if (attempt + 1 < attempts && backoff > 0) {
+            int64_t pause = (int64_t) backoff << (attempt < 10 ? attempt : 10);
+            int64_t room = deadline - zclock_mono ();
+            zclock_sleep ((int) (pause < room ? pause : (room > 0 ? room : 0)));
+        }
+    }
+done:
+    free (candidates);
+    free (body);
+    zm_msg_destroy (&req);
+    if (rc && !error)
+        error = zm_error_new (rc, "zmicro.client", "%s", zm_strerror (rc));
+    if (error_p)
+        *error_p = error;
+    else
+        zm_error_destroy (&error);
+    return rc;
+}

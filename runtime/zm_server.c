@@ -1,0 +1,393 @@
+/*  =========================================================================
+    zm_server - the RPC server that every reactor runs
+
+    Each reactor binds its own ROUTER (config rpc.bind / rpc.port) and reads
+    it on its own thread: one hop from the wire to the handler. A REQUEST
+    becomes an ask from this reactor's gateway actor to an instance of the
+    service (on this reactor when it has one), with the caller's deadline as
+    the ask timeout and the call header (metadata, trace ids) attached. The
+    answer comes back to the gateway as a "$rpc.reply" message, which turns
+    it into a REPLY or ERROR for the caller's identity and correlation id.
+    Reusing the actor ask machinery means one code path decides timeouts,
+    late replies and failed handlers for local asks and remote calls alike.
+
+    Malformed input never reaches a handler: zm_wire_decode answers what it
+    can (an ERROR with the caller's correlation id) and the rest is dropped
+    and counted. Answers (REPLY, ERROR, PONG) sent to a server are dropped so
+    two peers can never answer each other forever.
+    =========================================================================
+*/
+#include "zm_runtime.h"
+#include "zm_wire.h"
+
+#define ZM_SERVER_READ_BUDGET 256
+
+typedef struct {
+    zm_node_t *node;          //  owner
+    zm_reactor_t *reactor;    //  where this server runs
+    int index;                //  reactor index
+    zsock_t *router;          //  bound RPC socket
+    zm_pid_t gateway;         //  gateway actor on this reactor
+    zhashx_t *calls;          //  ask id -> s_call_t
+    size_t max_body;          //  rpc.max_body
+    bool paused;              //  stopping: new requests get 503
+    uint64_t requests;        //  requests taken
+    uint64_t malformed;       //  messages that failed to decode
+    uint64_t dropped;         //  messages dropped without an answer
+} s_server_t;
+
+//  A request being handled: where its answer goes.
+typedef struct {
+    zframe_t *identity;        //  caller's ROUTER identity
+    uint64_t corr;             //  caller's correlation id
+    char *content_type;        //  the request's, used for the reply
+    zm_service_t *service;     //  for error ids
+    zm_endpoint_t *endpoint;   //  for statistics
+    int64_t start_us;          //  arrival, zclock_usecs
+} s_call_t;
+
+static void
+s_call_free (void **item)
+{
+    s_call_t *call = (s_call_t *) *item;
+    if (call) {
+        zframe_destroy (&call->identity);
+        free (call->content_type);
+        free (call);
+        *item = NULL;
+    }
+}
+
+//  Send msg to the peer; takes msg, borrows identity.
+static void
+s_send (s_server_t *self, zframe_t *identity, zmsg_t **msg_p)
+{
+    if (!*msg_p)
+        return;
+    zframe_t *copy = zframe_dup (identity);
+    if (!copy || zmsg_prepend (*msg_p, &copy) != 0 || zmsg_send (msg_p, self->router) != 0) {
+        zframe_destroy (&copy);
+        zmsg_destroy (msg_p);
+        self->dropped++;
+    }
+}
+
+static void
+s_send_error (s_server_t *self, zframe_t *identity, uint64_t corr, int code, const char *id,
+              const char *format, ...)
+{
+    char detail[256];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (detail, sizeof detail, format, args);
+    va_end (args);
+    zm_error_t *error = zm_error_new (code, id, "%s", detail);
+    zmsg_t *msg = error ? zm_wire_error (corr, error) : NULL;
+    zm_error_destroy (&error);
+    s_send (self, identity, &msg);
+}
+
+static void
+s_free_frame (void *data, void *hint)
+{
+    zframe_t *frame = (zframe_t *) hint;
+    zframe_destroy (&frame);
+}
+
+static void
+s_request (s_server_t *self, zframe_t *identity, zm_wire_t *wire)
+{
+    self->requests++;
+    if (self->paused) {
+        s_send_error (self, identity, wire->corr, ZM_EUNAVAIL, "zmicro.server",
+                      "node %s is stopping", self->node->name);
+        return;
+    }
+    zm_service_t *service = zm_service_lookup (self->node, wire->service);
+    if (!service) {
+        s_send_error (self, identity, wire->corr, ZM_ENOTFOUND, "zmicro.server",
+                      "no service '%s' on node %s", wire->service, self->node->name);
+        return;
+    }
+    if (wire->version && !streq (wire->version, zm_service_version (service))) {
+        s_send_error (self, identity, wire->corr, ZM_ENOTFOUND, "zmicro.server",
+                      "service '%s' is version %s, not %s", wire->service,
+                      zm_service_version (service), wire->version);
+        return;
+    }
+    zm_endpoint_t *endpoint = zm_service_endpoint (service, wire->endpoint);
+    if (!endpoint) {
+        s_send_error (self, identity, wire->corr, ZM_ENOTFOUND, "zmicro.server",
+                      "service '%s' has no endpoint '%s'", wire->service, wire->endpoint);
+        return;
+    }
+    //  The body: read in place from its frame, which the message then owns.
+    zm_msg_t *body = NULL;
+    size_t size = zframe_size (wire->body);
+    if (size > 0) {
+        const char *reason = NULL;
+        int rc = zm_msg_decode_inplace (wire->content_type, zframe_data (wire->body), size,
+                                        s_free_frame, wire->body, &body, &reason);
+        if (rc) {
+            s_send_error (self, identity, wire->corr, rc, "zmicro.server",
+                          "cannot decode %s body: %s", wire->content_type,
+                          reason ? reason : zm_strerror (rc));
+            return;
+        }
+        wire->body = NULL; //  the message owns it now
+    }
+    s_call_t *call = (s_call_t *) calloc (1, sizeof (s_call_t));
+    char *type = call ? strdup (wire->content_type) : NULL;
+    zm_pid_t instance = zm_service_pick (service, self->index);
+    zm_env_t *env = type ? zm_env_new (ZM_ENV_ASK, instance, self->gateway, wire->endpoint,
+                                       &body)
+                         : NULL;
+    if (!env) {
+        free (call);
+        free (type);
+        zm_msg_destroy (&body);
+        s_send_error (self, identity, wire->corr, ZM_ENOMEM, "zmicro.server", "out of memory");
+        return;
+    }
+    call->identity = zframe_dup (identity);
+    call->corr = wire->corr;
+    call->content_type = type;
+    call->service = service;
+    call->endpoint = endpoint;
+    call->start_us = zclock_usecs ();
+    env->deadline = zclock_mono () + wire->timeout_ms;
+    env->meta = wire->header; //  metadata and trace ids go with the call
+    wire->header = NULL;
+    int rc = zm_reactor_ask (self->reactor, env, "$rpc.reply", (int) wire->timeout_ms);
+    if (rc || !call->identity) {
+        s_call_t *doomed = call;
+        s_call_free ((void **) &doomed);
+        zm_env_destroy (&env, rc);
+        s_send_error (self, identity, wire->corr, ZM_ENOMEM, "zmicro.server", "out of memory");
+        return;
+    }
+    zhashx_insert (self->calls, (void *) (uintptr_t) env->ask_id, call);
+    zm_reactor_route (self->reactor, env);
+}
+
+static int
+s_on_router (zloop_t *loop, zsock_t *router, void *arg)
+{
+    s_server_t *self = (s_server_t *) arg;
+    for (int n = 0; n < ZM_SERVER_READ_BUDGET && (zsock_events (router) & ZMQ_POLLIN); n++) {
+        zmsg_t *msg = zmsg_recv (router);
+        if (!msg)
+            break;
+        zframe_t *identity = zmsg_pop (msg);
+        zm_wire_t wire;
+        int rc = zm_wire_decode (&msg, self->max_body, &wire);
+        if (rc) {
+            self->malformed++;
+            zmsg_t *answer = zm_wire_answer (&wire, rc);
+            if (answer && identity)
+                s_send (self, identity, &answer);
+            else {
+                zmsg_destroy (&answer);
+                self->dropped++;
+            }
+            zm_log_debug ("rpc: reactor %d: bad message: %s", self->index,
+                          wire.reason ? wire.reason : zm_strerror (rc));
+        }
+        else if (wire.command == ZM_CMD_REQUEST)
+            s_request (self, identity, &wire);
+        else if (wire.command == ZM_CMD_PING) {
+            zmsg_t *pong = zm_wire_pong (wire.corr);
+            s_send (self, identity, &pong);
+        }
+        else if (wire.command == ZM_CMD_CANCEL || zm_wire_is_answer (wire.command))
+            self->dropped++; //  nothing to answer; an answer to an answer loops
+        else
+            s_send_error (self, identity, wire.corr, ZM_EPROTO, "zmicro.server",
+                          "command %s is not served by this node",
+                          zm_wire_command_name (wire.command));
+        zm_wire_clear (&wire);
+        zframe_destroy (&identity);
+    }
+    return 0;
+}
+
+//  The gateway actor: turns the answer of an instance into wire frames.
+static int
+s_gateway_reply (zm_ctx_t *ctx, zm_msg_t *msg)
+{
+    s_server_t *self = (s_server_t *) zm_ctx_state (ctx);
+    void *key = (void *) (uintptr_t) zm_ctx_ask_id (ctx);
+    s_call_t *call = (s_call_t *) zhashx_lookup (self->calls, key);
+    if (!call)
+        return 0;
+    zhashx_delete (self->calls, key); //  no destructor: the call is ours now
+    int status = zm_ctx_status (ctx);
+    zmsg_t *out = NULL;
+    const char *detail = NULL;
+    if (status == ZM_OK) {
+        void *data = NULL;
+        size_t size = 0;
+        int rc = msg ? zm_msg_encode (msg, call->content_type, &data, &size) : 0;
+        zframe_t *body = rc == 0 ? zframe_new (data, size) : NULL;
+        free (data);
+        if (body)
+            out = zm_wire_reply (call->corr, call->content_type, &body);
+        zframe_destroy (&body);
+        if (!out) {
+            status = rc ? rc : ZM_ENOMEM;
+            detail = "cannot encode the reply";
+        }
+    }
+    if (status != ZM_OK) {
+        //  The error names its origin, service.endpoint, unless the
+        //  handler's error already names one.
+        const zm_error_t *error = zm_ctx_error (ctx);
+        zm_error_t *made = NULL;
+        if (!error || detail || !*zm_error_id (error)) {
+            made = zm_error_new (status, NULL, "%s",
+                                 detail ? detail
+                                        : (error ? zm_error_detail (error) : zm_strerror (status)));
+            error = made;
+        }
+        char origin[520];
+        snprintf (origin, sizeof origin, "%s.%s", zm_service_name (call->service),
+                  zm_endpoint_name (call->endpoint));
+        if (made) {
+            zm_error_t *named = zm_error_new (status, origin, "%s", zm_error_detail (made));
+            zm_error_destroy (&made);
+            made = named;
+            error = made;
+        }
+        detail = zm_error_detail (error);
+        out = error ? zm_wire_error (call->corr, error) : NULL;
+        zm_endpoint_account (call->endpoint, status, detail, zclock_usecs () - call->start_us);
+        zm_error_destroy (&made);
+    }
+    else
+        zm_endpoint_account (call->endpoint, ZM_OK, NULL, zclock_usecs () - call->start_us);
+    s_send (self, call->identity, &out);
+    s_call_free ((void **) &call);
+    return 0;
+}
+
+static const zm_actor_def_t s_gateway = {.kind = "$rpc.gateway", .fallback = s_gateway_reply};
+
+static int
+s_server_stop_on (zm_reactor_t *reactor, void *arg)
+{
+    s_server_t *self = (s_server_t *) arg;
+    if (!self)
+        return 0;
+    zm_reactor_reader_end (reactor, self->router);
+    zsock_destroy (&self->router);
+    //  Calls still unanswered when the drain ran out: their callers time out.
+    for (void *call = zhashx_first (self->calls); call; call = zhashx_next (self->calls))
+        s_call_free (&call);
+    zhashx_destroy (&self->calls);
+    free (self);
+    *zm_reactor_module (reactor, ZM_MODULE_SERVER) = NULL;
+    return 0;
+}
+
+static size_t
+s_id_hash (const void *key)
+{
+    uint64_t x = (uint64_t) (uintptr_t) key;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    return (size_t) (x ^ (x >> 33));
+}
+
+static int
+s_id_compare (const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) a, y = (uintptr_t) b;
+    return x < y ? -1 : x > y;
+}
+
+static int
+s_server_start_on (zm_reactor_t *reactor, void *arg)
+{
+    zm_node_t *node = (zm_node_t *) arg;
+    int index = zm_reactor_index (reactor);
+    s_server_t *self = (s_server_t *) calloc (1, sizeof (s_server_t));
+    if (!self)
+        return ZM_ENOMEM;
+    self->node = node;
+    self->reactor = reactor;
+    self->index = index;
+    self->max_body = (size_t) zm_config_get_int (node->config, "rpc.max_body", 16 << 20);
+    self->calls = zhashx_new ();
+    self->router = zsock_new (ZMQ_ROUTER);
+    if (!self->calls || !self->router)
+        goto fail;
+    zhashx_set_key_hasher (self->calls, s_id_hash);
+    zhashx_set_key_comparator (self->calls, s_id_compare);
+    zhashx_set_key_duplicator (self->calls, NULL);
+    zhashx_set_key_destructor (self->calls, NULL);
+    //  Answers already queued when the node stops still get out.
+    zsock_set_linger (self->router, 500);
+    const char *host = zm_config_get_str (node->config, "rpc.bind", "*");
+    int port = (int) zm_config_get_int (node->config, "rpc.port", 0);
+    int bound = port ? zsock_bind (self->router, "tcp://%s:%d", host, port + index)
+                     : zsock_bind (self->router, "tcp://%s:*", host);
+    if (bound <= 0) {
+        zm_log_error ("rpc: reactor %d cannot bind tcp://%s:%s: %s", index, host,
+                      port ? "port" : "*", zmq_strerror (zmq_errno ()));
+        goto fail;
+    }
+    if (zm_reactor_reader (reactor, self->router, s_on_router, self) != 0)
+        goto fail;
+    int err = 0;
+    self->gateway = zm_spawn (node, NULL, &s_gateway, self, index, &err);
+    if (!self->gateway) {
+        zm_reactor_reader_end (reactor, self->router);
+        goto fail;
+    }
+    *zm_reactor_module (reactor, ZM_MODULE_SERVER) = self;
+    zm_reactor_set_module_stop (reactor, ZM_MODULE_SERVER, s_server_stop_on);
+    node->rpc_ports[index] = bound;
+    zm_log_info ("rpc: reactor %d listening on tcp://%s:%d", index, host, bound);
+    return 0;
+fail:
+    zsock_destroy (&self->router);
+    zhashx_destroy (&self->calls);
+    free (self);
+    return ZM_EIO;
+}
+
+int
+zm_server_start (zm_node_t *node)
+{
+    for (int r = 0; r < node->reactor_count; r++) {
+        int rc = zm_reactor_exec (node->reactors[r], s_server_start_on, node);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int
+s_server_pause_on (zm_reactor_t *reactor, void *arg)
+{
+    s_server_t *self = (s_server_t *) *zm_reactor_module (reactor, ZM_MODULE_SERVER);
+    if (self)
+        self->paused = true;
+    return 0;
+}
+
+void
+zm_server_pause (zm_node_t *node)
+{
+    for (int r = 0; r < node->reactor_count; r++)
+        if (node->reactors[r])
+            zm_reactor_exec (node->reactors[r], s_server_pause_on, NULL);
+}
+
+int
+zm_node_rpc_port (zm_node_t *node, int reactor)
+{
+    if (!node || reactor < 0 || reactor >= node->reactor_count || !node->rpc_ports)
+        return 0;
+    return node->rpc_ports[reactor];
+}

@@ -1,0 +1,450 @@
+/*  =========================================================================
+    zm_service - named, versioned services and the built-in "$node" service
+
+    A service is an actor definition built from its endpoints (each endpoint
+    is a message type of the instances) plus the bookkeeping RPC needs:
+    version, metadata, instance pids and per-endpoint statistics. The
+    statistics are atomics because every reactor's RPC server accounts for
+    the requests it answered.
+
+    The table of services is written before start and read by every reactor
+    afterwards (svc_lock is a read-write lock, and a started service never
+    changes shape).
+    =========================================================================
+*/
+#include "zm_runtime.h"
+
+struct _zm_endpoint_t {
+    char *name;                     //  "Say.Hello"
+    zm_actor_fn *fn;                //  handler
+    atomic_uint_fast64_t requests;  //  answered (success or error)
+    atomic_uint_fast64_t errors;    //  answered with an error
+    atomic_uint_fast64_t total_us;  //  latency summed
+    atomic_uint_fast64_t max_us;    //  worst latency
+    atomic_int last_error;          //  zm_err_t of the last error
+    pthread_mutex_t detail_lock;    //  guards last_detail
+    char last_detail[160];          //  detail of the last error
+};
+
+struct _zm_service_t {
+    zm_node_t *node;                //  owner
+    char *name;                     //  service name
+    char *version;                  //  its version
+    zhashx_t *meta;                 //  metadata, str -> str
+    zm_endpoint_t **endpoints;      //  endpoints, in order added
+    int endpoint_count;             //  how many
+    zm_handler_t *handlers;         //  built at start
+    zm_actor_def_t def;             //  the instances' definition
+    zm_actor_fn *init;              //  per-instance init
+    zm_actor_fn *destroy;           //  per-instance destroy
+    void *arg;                      //  initial instance state
+    int instances;                  //  how many instances
+    bool dedicated;                 //  instances get a reactor of their own
+    zm_pid_t *pids;                 //  their pids (after start)
+    atomic_uint next;               //  round robin among instances
+    atomic_bool started;            //  open to calls
+};
+
+static bool
+s_name_ok (const char *name, size_t max)
+{
+    if (!name || !*name || strlen (name) > max)
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!(isalnum ((unsigned char) *c) || *c == '.' || *c == '_' || *c == '-'
+              || *c == '$'))
+            return false;
+    return true;
+}
+
+static void
+s_service_free (void **item)
+{
+    zm_service_t *self = (zm_service_t *) *item;
+    if (!self)
+        return;
+    for (int i = 0; i < self->endpoint_count; i++) {
+        pthread_mutex_destroy (&self->endpoints[i]->detail_lock);
+        free (self->endpoints[i]->name);
+        free (self->endpoints[i]);
+    }
+    free (self->endpoints);
+    free (self->handlers);
+    free (self->pids);
+    zhashx_destroy (&self->meta);
+    free (self->name);
+    free (self->version);
+    free (self);
+    *item = NULL;
+}
+
+zm_service_t *
+zm_service_new (zm_node_t *node, const char *name, const char *version)
+{
+    if (!node || !s_name_ok (name, 255) || !version || !*version || strlen (version) > 64)
+        return NULL;
+    if (name[0] == '$' && !streq (name, "$node"))
+        return NULL; //  '$' names are the runtime's
+    zm_service_t *self = (zm_service_t *) calloc (1, sizeof (zm_service_t));
+    if (!self)
+        return NULL;
+    self->node = node;
+    self->name = strdup (name);
+    self->version = strdup (version);
+    self->meta = zhashx_new ();
+    self->instances = 1;
+    if (!self->name || !self->version || !self->meta)
+        goto fail;
+    zhashx_set_destructor (self->meta, (zhashx_destructor_fn *) zstr_free);
+    pthread_rwlock_wrlock (&node->svc_lock);
+    int rc = zhashx_insert (node->services, self->name, self);
+    pthread_rwlock_unlock (&node->svc_lock);
+    if (rc != 0)
+        goto fail;
+    return self;
+fail:
+    s_service_free ((void **) &self);
+    return NULL;
+}
+
+int
+zm_service_handle (zm_service_t *self, const char *endpoint, zm_actor_fn *fn)
+{
+    if (!self || !fn || !s_name_ok (endpoint, 255) || endpoint[0] == '$')
+        return ZM_EINVAL;
+    if (atomic_load (&self->started))
+        return ZM_ECONFLICT;
+    if (zm_service_endpoint (self, endpoint))
+        return ZM_ECONFLICT;
+    zm_endpoint_t *ep = (zm_endpoint_t *) calloc (1, sizeof (zm_endpoint_t));
+    zm_endpoint_t **grown = (zm_endpoint_t **) realloc (
+        self->endpoints, (self->endpoint_count + 1) * sizeof (zm_endpoint_t *));
+    if (!ep || !grown || !(ep->name = strdup (endpoint))) {
+        free (ep);
+        if (grown)
+            self->endpoints = grown;
+        return ZM_ENOMEM;
+    }
+    ep->fn = fn;
+    pthread_mutex_init (&ep->detail_lock, NULL);
+    self->endpoints = grown;
+    self->endpoints[self->endpoint_count++] = ep;
+    return 0;
+}
+
+int
+zm_service_set_meta (zm_service_t *self, const char *key, const char *value)
+{
+    if (!self || !key || !*key || !value || strlen (key) > 255 || strlen (value) > 4096)
+        return ZM_EINVAL;
+    if (atomic_load (&self->started))
+        return ZM_ECONFLICT;
+    char *copy = strdup (value);
+    if (!copy)
+        return ZM_ENOMEM;
+    zhashx_update (self->meta, key, copy);
+    return 0;
+}
+
+int
+zm_service_set_instances (zm_service_t *self, int instances)
+{
+    if (!self || instances < 1 || instances > 1024)
+        return ZM_EINVAL;
+    if (atomic_load (&self->started))
+        return ZM_ECONFLICT;
+    self->instances = instances;
+    return 0;
+}
+
+int
+zm_service_set_dedicated (zm_service_t *self, bool dedicated)
+{
+    if (!self)
+        return ZM_EINVAL;
+    if (atomic_load (&self->started))
+        return ZM_ECONFLICT;
+    self->dedicated = dedicated;
+    return 0;
+}
+
+int
+zm_service_set_state (zm_service_t *self, zm_actor_fn *init, zm_actor_fn *destroy, void *arg)
+{
+    if (!self)
+        return ZM_EINVAL;
+    if (atomic_load (&self->started))
+        return ZM_ECONFLICT;
+    self->init = init;
+    self->destroy = destroy;
+    self->arg = arg;
+    return 0;
+}
+
+int
+zm_service_start (zm_service_t *self)
+{
+    if (!self)
+        return ZM_EINVAL;
+    if (atomic_load (&self->started))
+        return 0;
+    if (self->endpoint_count == 0)
+        return ZM_EINVAL;
+    self->handlers = (zm_handler_t *) calloc (self->endpoint_count + 1, sizeof (zm_handler_t));
+    self->pids = (zm_pid_t *) calloc (self->instances, sizeof (zm_pid_t));
+    if (!self->handlers || !self->pids)
+        return ZM_ENOMEM;
+    for (int i = 0; i < self->endpoint_count; i++) {
+        self->handlers[i].type = self->endpoints[i]->name;
+        self->handlers[i].fn = self->endpoints[i]->fn;
+    }
+    self->def.kind = self->name;
+    self->def.handlers = self->handlers;
+    self->def.init = self->init;
+    self->def.destroy = self->destroy;
+    int reactors = zm_node_reactors (self->node);
+    int dedicated = -1;
+    if (self->dedicated && (dedicated = zm_node_add_reactor (self->node)) < 0)
+        return ZM_ETOOMANY;
+    for (int i = 0; i < self->instances; i++) {
+        int err = 0;
+        int reactor = dedicated >= 0 ? dedicated : i % reactors;
+        self->pids[i] = zm_spawn (self->node, NULL, &self->def, self->arg, reactor, &err);
+        if (!self->pids[i])
+            return err;
+    }
+    atomic_store (&self->started, true);
+    zm_log_info ("service %s %s: %d endpoint(s), %d instance(s)", self->name, self->version,
+                 self->endpoint_count, self->instances);
+    return 0;
+}
+
+const char *
+zm_service_name (zm_service_t *self)
+{
+    return self->name;
+}
+
+const char *
+zm_service_version (zm_service_t *self)
+{
+    return self->version;
+}
+
+//  --------------------------------------------------------------------------
+//  Internal: lookups for the RPC server
+
+zm_service_t *
+zm_service_lookup (zm_node_t *node, const char *name)
+{
+    pthread_rwlock_wrlock (&node->svc_lock);
+    zm_service_t *self = (zm_service_t *) zhashx_lookup (node->services, name);
+    pthread_rwlock_unlock (&node->svc_lock);
+    return self && atomic_load (&self->started) ? self : NULL;
+}
+
+zm_pid_t
+zm_service_pick (zm_service_t *self, int reactor)
+{
+    //  An instance on the arriving reactor saves a thread hop; among several
+    //  there, and otherwise among all, take them in turn.
+    unsigned turn = atomic_fetch_add (&self->next, 1);
+    for (int i = 0; i < self->instances; i++) {
+        zm_pid_t pid = self->pids[(turn + i) % self->instances];
+        if (zm_pid_reactor (pid) == reactor)
+            return pid;
+    }
+    return self->pids[turn % self->instances];
+}
+
+zm_endpoint_t *
+zm_service_endpoint (zm_service_t *self, const char *name)
+{
+    for (int i = 0; i < self->endpoint_count; i++)
+        if (streq (self->endpoints[i]->name, name))
+            return self->endpoints[i];
+    return NULL;
+}
+
+const char *
+zm_endpoint_name (zm_endpoint_t *self)
+{
+    return self->name;
+}
+
+void
+zm_endpoint_account (zm_endpoint_t *self, int status, const char *detail, int64_t latency_us)
+{
+    atomic_fetch_add (&self->requests, 1);
+    uint64_t us = latency_us > 0 ? (uint64_t) latency_us : 0;
+    atomic_fetch_add (&self->total_us, us);
+    uint64_t max = atomic_load (&self->max_us);
+    while (us > max && !atomic_compare_exchange_weak (&self->max_us, &max, us))
+        ;
+    if (status != ZM_OK) {
+        atomic_fetch_add (&self->errors, 1);
+        atomic_store (&self->last_error, status);
+        pthread_mutex_lock (&self->detail_lock);
+        snprintf (self->last_detail, sizeof self->last_detail, "%s",
+                  detail ? detail : zm_strerror (status));
+        pthread_mutex_unlock (&self->detail_lock);
+    }
+}
+
+int
+zm_services_start_all (zm_node_t *node)
+{
+    int rc = 0;
+    //  The write lock: zhashx iteration moves the table's own cursor.
+    pthread_rwlock_wrlock (&node->svc_lock);
+    for (zm_service_t *self = (zm_service_t *) zhashx_first (node->services); self;
+         self = (zm_service_t *) zhashx_next (node->services))
+        if (!atomic_load (&self->started) && self->endpoint_count > 0) {
+            int one = zm_service_start (self);
+            if (one && !rc)
+                rc = one;
+        }
+    pthread_rwlock_unlock (&node->svc_lock);
+    return rc;
+}
+
+void
+zm_services_destroy (zm_node_t *node)
+{
+    zhashx_destroy (&node->services);
+}
+
+//  --------------------------------------------------------------------------
+//  Inside handlers: the call's header
+
+const char *
+zm_ctx_meta (zm_ctx_t *ctx, const char *key)
+{
+    if (!ctx || !ctx->env || !ctx->env->meta || !key)
+        return NULL;
+    const zm_val_t *meta = zm_val_get (zm_msg_root (ctx->env->meta), "metadata");
+    return zm_val_str (zm_val_get (meta, key), NULL, NULL);
+}
+
+const char *
+zm_ctx_trace_id (zm_ctx_t *ctx)
+{
+    if (!ctx || !ctx->env || !ctx->env->meta)
+        return NULL;
+    return zm_msg_get_str (ctx->env->meta, "trace_id", NULL);
+}
+
+int64_t
+zm_ctx_remaining (zm_ctx_t *ctx)
+{
+    if (!ctx || !ctx->env || !ctx->env->deadline)
+        return -1;
+    int64_t left = ctx->env->deadline - zclock_mono ();
+    return left > 0 ? left : 0;
+}
+
+//  --------------------------------------------------------------------------
+//  The built-in "$node" service
+
+static int
+s_node_describe (zm_ctx_t *ctx, zm_msg_t *msg)
+{
+    zm_node_t *node = zm_ctx_node (ctx);
+    zm_msg_t *reply = zm_msg_new ();
+    if (!reply)
+        return ZM_ENOMEM;
+    zm_msg_set_str (reply, "uuid", node->uuid);
+    zm_msg_set_str (reply, "name", node->name);
+    zm_msg_set_str (reply, "zmicro", ZM_VERSION_STRING);
+    zm_val_t *root = zm_msg_root_mut (reply);
+    zm_val_t *ports = zm_val_set_array (root, "rpc_ports");
+    for (int r = 0; r < node->reactor_count; r++)
+        if (node->rpc_ports[r])
+            zm_val_push_uint (ports, (uint64_t) node->rpc_ports[r]);
+    zm_val_t *services = zm_val_set_array (root, "services");
+    pthread_rwlock_wrlock (&node->svc_lock);
+    for (zm_service_t *svc = (zm_service_t *) zhashx_first (node->services); svc;
+         svc = (zm_service_t *) zhashx_next (node->services)) {
+        if (!atomic_load (&svc->started))
+            continue;
+        zm_val_t *entry = zm_val_push_map (services);
+        zm_val_set_str (entry, "name", svc->name);
+        zm_val_set_str (entry, "version", svc->version);
+        zm_val_set_int (entry, "instances", svc->instances);
+        zm_val_t *endpoints = zm_val_set_array (entry, "endpoints");
+        for (int i = 0; i < svc->endpoint_count; i++)
+            zm_val_push_str (endpoints, svc->endpoints[i]->name);
+        zm_val_t *meta = zm_val_set_map (entry, "metadata");
+        for (const char *value = (const char *) zhashx_first (svc->meta); value;
+             value = (const char *) zhashx_next (svc->meta))
+            zm_val_set_str (meta, (const char *) zhashx_cursor (svc->meta), value);
+    }
+    pthread_rwlock_unlock (&node->svc_lock);
+    return zm_reply (ctx, &reply);
+}
+
+static int
+s_node_health (zm_ctx_t *ctx, zm_msg_t *msg)
+{
+    zm_node_t *node = zm_ctx_node (ctx);
+    zm_msg_t *reply = zm_msg_new ();
+    if (!reply)
+        return ZM_ENOMEM;
+    bool ready = !atomic_load (&node->stopping);
+    zm_msg_set_bool (reply, "live", true);
+    zm_msg_set_bool (reply, "ready", ready);
+    zm_msg_set_str (reply, "status", ready ? "serving" : "stopping");
+    return zm_reply (ctx, &reply);
+}
+
+static int
+s_node_stats (zm_ctx_t *ctx, zm_msg_t *msg)
+{
+    zm_node_t *node = zm_ctx_node (ctx);
+    zm_msg_t *reply = zm_msg_new ();
+    if (!reply)
+        return ZM_ENOMEM;
+    zm_val_t *services = zm_val_set_map (zm_msg_root_mut (reply), "services");
+    pthread_rwlock_wrlock (&node->svc_lock);
+    for (zm_service_t *svc = (zm_service_t *) zhashx_first (node->services); svc;
+         svc = (zm_service_t *) zhashx_next (node->services)) {
+        zm_val_t *entry = zm_val_set_map (services, svc->name);
+        for (int i = 0; i < svc->endpoint_count; i++) {
+            zm_endpoint_t *ep = svc->endpoints[i];
+            zm_val_t *stats = zm_val_set_map (entry, ep->name);
+            uint64_t requests = atomic_load (&ep->requests);
+            zm_val_set_uint (stats, "requests", requests);
+            zm_val_set_uint (stats, "errors", atomic_load (&ep->errors));
+            zm_val_set_uint (stats, "latency_avg_us",
+                             requests ? atomic_load (&ep->total_us) / requests : 0);
+            zm_val_set_uint (stats, "latency_max_us", atomic_load (&ep->max_us));
+            int last = atomic_load (&ep->last_error);
+            if (last) {
+                zm_val_set_int (stats, "last_error_code", zm_err_http (last));
+                pthread_mutex_lock (&ep->detail_lock);
+                zm_val_set_str (stats, "last_error", ep->last_detail);
+                pthread_mutex_unlock (&ep->detail_lock);
+            }
+        }
+    }
+    pthread_rwlock_unlock (&node->svc_lock);
+    return zm_reply (ctx, &reply);
+}
+
+int
+zm_node_services_init (zm_node_t *node)
+{
+    node->services = zhashx_new ();
+    if (!node->services)
+        return ZM_ENOMEM;
+    //  Keys are the services' own names; the table owns the services.
+    zhashx_set_key_duplicator (node->services, NULL);
+    zhashx_set_key_destructor (node->services, NULL);
+    zhashx_set_destructor (node->services, s_service_free);
+    zm_service_t *self = zm_service_new (node, "$node", ZM_VERSION_STRING);
+    if (!self || zm_service_handle (self, "describe", s_node_describe)
+        || zm_service_handle (self, "health", s_node_health)
+        || zm_service_handle (self, "stats", s_node_stats))
+        return ZM_ENOMEM;
+    return zm_service_start (self);
+}
