@@ -4,6 +4,9 @@
     tcp://127.0.0.1, with a 64-byte body:
       rtt_1_in_flight      p50 / p99 round trip of zm_call, one call at a time,
                            vs a raw DEALER -> ROUTER echo, one message at a time
+      throughput_64_in_flight  calls per second from one actor keeping 64
+                           zm_call_async in flight, vs one raw DEALER keeping
+                           64 messages in flight
       throughput_16_threads  calls per second from 16 threads each calling in
                            a loop, vs 16 raw DEALERs doing the same
 
@@ -128,6 +131,86 @@ s_raw_worker (void *arg)
     return NULL;
 }
 
+//  (b) 64 in flight from one client: an actor keeps 64 async calls going.
+#define IN_FLIGHT 64
+
+typedef struct {
+    const char *address;   //  server
+    int left;              //  calls still to start
+    int done;              //  answers in
+    int total;             //  calls to make
+    int failures;          //  answers that were errors
+    zm_reply_t *waiter;    //  the main thread's deferred ask
+} pump_t;
+
+static int
+s_pump_next (zm_ctx_t *ctx, pump_t *self)
+{
+    zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
+    opts.address = self->address;
+    self->left--;
+    zm_msg_t *req = s_request ();
+    return zm_call_async (ctx, "echo", "Echo", &req, "echoed", &opts, NULL);
+}
+
+static int
+s_pump_run (zm_ctx_t *ctx, zm_msg_t *msg)
+{
+    pump_t *self = (pump_t *) zm_ctx_state (ctx);
+    self->waiter = zm_ctx_defer (ctx);
+    for (int i = 0; i < IN_FLIGHT && self->left > 0; i++)
+        s_pump_next (ctx, self);
+    return 0;
+}
+
+static int
+s_pump_echoed (zm_ctx_t *ctx, zm_msg_t *msg)
+{
+    pump_t *self = (pump_t *) zm_ctx_state (ctx);
+    self->done++;
+    if (zm_ctx_status (ctx))
+        self->failures++;
+    if (self->left > 0)
+        return s_pump_next (ctx, self);
+    if (self->done == self->total)
+        zm_reply_send (zm_ctx_node (ctx), &self->waiter, NULL, 0, NULL);
+    return 0;
+}
+
+static const zm_handler_t s_pump_handlers[] = {
+    {"run", s_pump_run}, {"echoed", s_pump_echoed}, {NULL, NULL}};
+static const zm_actor_def_t s_pump = {.kind = "pump", .handlers = s_pump_handlers};
+
+static double
+s_raw_pipelined (int port, int total)
+{
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    zsock_t *dealer = zsock_new_dealer (endpoint);
+    char body[BODY];
+    memset (body, 'x', sizeof body);
+    int64_t start = s_now_us ();
+    int sent = 0;
+    for (; sent < IN_FLIGHT && sent < total; sent++) {
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addmem (msg, body, BODY);
+        zmsg_send (&msg, dealer);
+    }
+    for (int got = 0; got < total; got++) {
+        zmsg_t *msg = zmsg_recv (dealer);
+        zmsg_destroy (&msg);
+        if (sent < total) {
+            msg = zmsg_new ();
+            zmsg_addmem (msg, body, BODY);
+            zmsg_send (&msg, dealer);
+            sent++;
+        }
+    }
+    double rate = (double) total * 1e6 / (double) (s_now_us () - start);
+    zsock_destroy (&dealer);
+    return rate;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -206,6 +289,21 @@ main (int argc, char **argv)
     fflush (stdout);
     free (ours);
     free (base);
+
+    //  (b) 64 in flight from one client actor
+    int total = calls * 5;
+    double raw_pipe = s_raw_pipelined (raw.port, total);
+    pump_t pump = {address, total, 0, total, 0, NULL};
+    zm_pid_t pumper = zm_spawn (client, "pump", &s_pump, &pump, 0, NULL);
+    int64_t pump_start = s_now_us ();
+    int pump_rc = zm_node_ask (client, pumper, "run", NULL, NULL, NULL, 600000);
+    double our_pipe = (double) total * 1e6 / (double) (s_now_us () - pump_start);
+    printf ("{\"bench\":\"rpc\",\"case\":\"throughput_64_in_flight\",\"calls\":%d,"
+            "\"body_bytes\":%d,\"calls_per_s\":%.0f,\"failures\":%d,\"rc\":%d,"
+            "\"baseline\":\"raw DEALER, 64 in flight\",\"baseline_calls_per_s\":%.0f,"
+            "\"ratio\":%.2f,\"target\":0.5}\n",
+            total, BODY, our_pipe, pump.failures, pump_rc, raw_pipe, our_pipe / raw_pipe);
+    fflush (stdout);
 
     //  (c) 16 client threads
     int per_thread = calls / THREADS > 100 ? calls / THREADS : 100;

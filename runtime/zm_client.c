@@ -160,10 +160,34 @@ typedef struct {
     const char *content_type;     //  request and reply
     const char *version;          //  required version or NULL
     const zm_msg_t *metadata;     //  sent along
-    char trace_id[33];            //  sent along
+    char trace_id[129];           //  sent along
     const void *body;             //  encoded request
     size_t body_size;             //  its size
+    const zm_val_t *metadata_val; //  metadata passed on from a handler's call
 } s_call_t;
+
+//  Build the REQUEST frames of a call.
+static int
+s_request_msg (s_call_t *call, uint64_t corr, int64_t left, const char *caller, zmsg_t **msg_p)
+{
+    zm_wire_t wire = {0};
+    wire.command = ZM_CMD_REQUEST;
+    wire.corr = corr;
+    wire.service = call->service;
+    wire.endpoint = call->endpoint;
+    wire.content_type = call->content_type;
+    wire.timeout_ms = (uint32_t) (left > 0 ? left : 1);
+    wire.metadata = call->metadata_val ? call->metadata_val
+                    : call->metadata  ? zm_msg_root (call->metadata)
+                                      : NULL;
+    wire.trace_id = call->trace_id;
+    wire.caller = caller;
+    wire.version = call->version;
+    zframe_t *body = zframe_new (call->body, call->body_size);
+    int rc = body ? zm_wire_encode (&wire, &body, msg_p) : ZM_ENOMEM;
+    zframe_destroy (&body);
+    return rc;
+}
 
 //  Returns 0 (reply in *rep_p), a retryable failure (ZM_EUNAVAIL: not
 //  connected or 503; ZM_ETIMEOUT: attempt timed out) or the answer's error.
@@ -185,22 +209,8 @@ s_attempt (s_client_t *client, const char *address, s_call_t *call, int64_t atte
         return ZM_EUNAVAIL;
     }
     uint64_t corr = ++client->next_corr;
-    int64_t left = deadline - zclock_mono ();
-    zm_wire_t wire = {0};
-    wire.command = ZM_CMD_REQUEST;
-    wire.corr = corr;
-    wire.service = call->service;
-    wire.endpoint = call->endpoint;
-    wire.content_type = call->content_type;
-    wire.timeout_ms = (uint32_t) (left > 0 ? left : 1);
-    wire.metadata = call->metadata ? zm_msg_root (call->metadata) : NULL;
-    wire.trace_id = call->trace_id;
-    wire.caller = client->node->name;
-    wire.version = call->version;
-    zframe_t *body = zframe_new (call->body, call->body_size);
     zmsg_t *msg = NULL;
-    int rc = body ? zm_wire_encode (&wire, &body, &msg) : ZM_ENOMEM;
-    zframe_destroy (&body);
+    int rc = s_request_msg (call, corr, deadline - zclock_mono (), client->node->name, &msg);
     if (rc) {
         *error_p = zm_error_new (rc, "zmicro.client", "cannot build the request");
         return rc;
@@ -341,7 +351,7 @@ s_registry_add (s_registry_t *registry, const char *host, const zm_msg_t *descri
 static int
 s_describe (s_client_t *client, const char *address, zm_msg_t **describe_p)
 {
-    s_call_t call = {"$node", "describe", NULL, NULL, NULL, "", NULL, 0};
+    s_call_t call = {"$node", "describe", NULL, NULL, NULL, "", NULL, 0, NULL};
     zm_error_t *error = NULL;
     int rc = s_attempt (client, address, &call, 1000, zclock_mono () + 1000, describe_p, &error);
     if (rc) {
@@ -421,7 +431,7 @@ s_candidates (zm_node_t *node, const char *service, const char *version,
 static bool
 s_registry_stale (zm_node_t *node, const char *service)
 {
-    int64_t ttl = zm_config_get_int (node->config, "registry.ttl", 10000);
+    int64_t ttl = atomic_load (&node->registry_ttl);
     pthread_mutex_lock (&node->client_lock);
     s_registry_t *registry = s_registry (node);
     bool stale = !registry || !registry->refreshed
@@ -468,7 +478,10 @@ s_stat (s_selector_t *selector, const char *address)
     return stat;
 }
 
-typedef enum { S_RANDOM, S_ROUND_ROBIN, S_LEAST } s_strategy_t;
+typedef zm_select_t s_strategy_t;
+#define S_RANDOM      ZM_SELECT_RANDOM
+#define S_ROUND_ROBIN ZM_SELECT_ROUND_ROBIN
+#define S_LEAST       ZM_SELECT_LEAST
 
 //  Pick an address among candidates not tried yet; -1 when none is usable.
 //  Marks the pick outstanding (and as the breaker's trial when half open).
@@ -530,8 +543,8 @@ s_pick (zm_node_t *node, const char *service, char candidates[][128], int count,
 static void
 s_done (zm_node_t *node, const char *address, bool failed)
 {
-    int threshold = (int) zm_config_get_int (node->config, "rpc.breaker_failures", 5);
-    int cooldown = (int) zm_config_get_int (node->config, "rpc.breaker_cooldown", 5000);
+    int threshold = atomic_load (&node->breaker_failures);
+    int cooldown = atomic_load (&node->breaker_cooldown);
     pthread_mutex_lock (&node->client_lock);
     s_selector_t *selector = s_selector (node);
     s_stat_t *stat = selector ? s_stat (selector, address) : NULL;
@@ -583,7 +596,7 @@ zm_call (zm_node_t *node, const char *service, const char *endpoint, zm_msg_t **
     void *body = NULL;
     char (*candidates)[128] = NULL;
     s_call_t call = {service, endpoint, opts->content_type ? opts->content_type : ZM_CT_MSGPACK,
-                     opts->version, opts->metadata, "", NULL, 0};
+                     opts->version, opts->metadata, "", NULL, 0, NULL};
     if (!node || !service || !endpoint || !*service || !*endpoint) {
         rc = ZM_EINVAL;
         error = zm_error_new (rc, "zmicro.client", "service and endpoint are required");
@@ -605,18 +618,11 @@ zm_call (zm_node_t *node, const char *service, const char *endpoint, zm_msg_t **
         rc = ZM_ENOMEM;
         goto done;
     }
-    int timeout = opts->timeout_ms > 0
-                      ? opts->timeout_ms
-                      : (int) zm_config_get_int (node->config, "rpc.timeout", 5000);
-    int retries = opts->retries >= 0 ? opts->retries
-                                     : (int) zm_config_get_int (node->config, "rpc.retries", 1);
-    int backoff = (int) zm_config_get_int (node->config, "rpc.backoff", 10);
-    const char *strategy_name = opts->selector ? opts->selector
-                                               : zm_config_get_str (node->config, "rpc.selector",
-                                                                    "random");
-    s_strategy_t strategy = streq (strategy_name, "round_robin")         ? S_ROUND_ROBIN
-                            : streq (strategy_name, "least_outstanding") ? S_LEAST
-                                                                         : S_RANDOM;
+    int timeout = opts->timeout_ms > 0 ? opts->timeout_ms : atomic_load (&node->rpc_timeout);
+    int retries = opts->retries >= 0 ? opts->retries : atomic_load (&node->rpc_retries);
+    int backoff = atomic_load (&node->rpc_backoff);
+    s_strategy_t strategy = opts->selector ? (s_strategy_t) zm_select_parse (opts->selector)
+                                           : (s_strategy_t) atomic_load (&node->rpc_selector);
     int64_t deadline = zclock_mono () + timeout;
     if (opts->trace_id)
         snprintf (call.trace_id, sizeof call.trace_id, "%s", opts->trace_id);
@@ -635,7 +641,7 @@ zm_call (zm_node_t *node, const char *service, const char *endpoint, zm_msg_t **
         call.body = body;
     }
 
-    candidates = calloc (ZM_MAX_CANDIDATES, sizeof *candidates);
+    candidates = calloc (opts->address ? 1 : ZM_MAX_CANDIDATES, sizeof *candidates);
     if (!candidates) {
         rc = ZM_ENOMEM;
         goto done;
@@ -706,5 +712,314 @@ done:
         *error_p = error;
     else
         zm_error_destroy (&error);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Asynchronous calls from handlers: the reactor's own DEALERs
+//
+//  The request goes out on a DEALER this reactor owns and reads; the
+//  answer comes back to the calling actor as a message of its reply type,
+//  through the same pending-reply table that asks use, so timeouts and late
+//  answers behave exactly as for local asks. A call that times out is not
+//  retried (its actor decides); the breaker keeps a dead instance aside.
+
+typedef struct {
+    char address[128];    //  where it went
+    zm_pid_t asker;       //  who gets the answer
+    int64_t deadline;     //  zclock_mono, for the breaker's bookkeeping
+} s_inflight_t;
+
+typedef struct {
+    zm_node_t *node;      //  owner
+    zm_reactor_t *reactor;//  where it runs
+    zhashx_t *dealers;    //  address -> zsock_t
+    zhashx_t *inflight;   //  id -> s_inflight_t
+    int sweep_timer;      //  zloop timer for expired calls
+} s_rclient_t;
+
+static size_t
+s_id_hash (const void *key)
+{
+    uint64_t x = (uint64_t) (uintptr_t) key;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    return (size_t) (x ^ (x >> 33));
+}
+
+static int
+s_id_compare (const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) a, y = (uintptr_t) b;
+    return x < y ? -1 : x > y;
+}
+
+static int
+s_rclient_on_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
+{
+    s_rclient_t *self = (s_rclient_t *) arg;
+    for (int n = 0; n < 256 && (zsock_events (dealer) & ZMQ_POLLIN); n++) {
+        zmsg_t *answer = zmsg_recv (dealer);
+        if (!answer)
+            break;
+        zm_wire_t got;
+        if (zm_wire_decode (&answer, 0, &got) != 0) {
+            zm_wire_clear (&got);
+            continue;
+        }
+        void *key = (void *) (uintptr_t) got.corr;
+        s_inflight_t *call = (s_inflight_t *) zhashx_lookup (self->inflight, key);
+        if (!call || (got.command != ZM_CMD_REPLY && got.command != ZM_CMD_ERROR)) {
+            zm_wire_clear (&got); //  late (timed out and swept) or not an answer
+            continue;
+        }
+        zm_env_t *env = zm_env_new (ZM_ENV_REPLY, call->asker, 0, "", NULL);
+        bool failed = false;
+        if (env) {
+            env->ask_id = got.corr;
+            if (got.command == ZM_CMD_REPLY) {
+                if (got.body && zframe_size (got.body) > 0) {
+                    const char *reason = NULL;
+                    int rc = zm_msg_decode_inplace (got.content_type, zframe_data (got.body),
+                                                    zframe_size (got.body), s_free_frame,
+                                                    got.body, &env->msg, &reason);
+                    if (rc == 0)
+                        got.body = NULL;
+                    else {
+                        env->status = rc;
+                        env->error = zm_error_new (rc, "zmicro.client",
+                                                   "cannot decode the reply: %s",
+                                                   reason ? reason : zm_strerror (rc));
+                    }
+                }
+            }
+            else {
+                env->error = zm_wire_error_value (&got);
+                env->status = env->error ? zm_error_err (env->error) : ZM_EINTERNAL;
+                failed = s_retryable (env->status);
+            }
+        }
+        s_done (self->node, call->address, failed);
+        zhashx_delete (self->inflight, key);
+        zm_wire_clear (&got);
+        if (env)
+            zm_reactor_route (self->reactor, env);
+    }
+    return 0;
+}
+
+static int
+s_rclient_sweep (zloop_t *loop, int timer_id, void *arg)
+{
+    //  Calls whose deadline passed: the actor got its timeout from the
+    //  pending table; here the instance is charged with the failure.
+    s_rclient_t *self = (s_rclient_t *) arg;
+    int64_t now = zclock_mono ();
+    zlistx_t *expired = zlistx_new ();
+    for (s_inflight_t *call = (s_inflight_t *) zhashx_first (self->inflight); call;
+         call = (s_inflight_t *) zhashx_next (self->inflight))
+        if (call->deadline < now)
+            zlistx_add_end (expired, (void *) zhashx_cursor (self->inflight));
+    for (void *key = zlistx_first (expired); key; key = zlistx_next (expired)) {
+        s_inflight_t *call = (s_inflight_t *) zhashx_lookup (self->inflight, key);
+        s_done (self->node, call->address, true);
+        zhashx_delete (self->inflight, key);
+    }
+    zlistx_destroy (&expired);
+    return 0;
+}
+
+static int
+s_rclient_stop (zm_reactor_t *reactor, void *arg)
+{
+    s_rclient_t *self = (s_rclient_t *) arg;
+    if (!self)
+        return 0;
+    for (zsock_t *dealer = (zsock_t *) zhashx_first (self->dealers); dealer;
+         dealer = (zsock_t *) zhashx_next (self->dealers))
+        zm_reactor_reader_end (reactor, dealer);
+    zhashx_destroy (&self->dealers);
+    zhashx_destroy (&self->inflight);
+    if (self->sweep_timer != -1)
+        zloop_timer_end (zm_reactor_loop (reactor), self->sweep_timer);
+    free (self);
+    *zm_reactor_module (reactor, ZM_MODULE_CLIENT) = NULL;
+    return 0;
+}
+
+//  Send every frame without blocking; -1 when the socket cannot take the
+//  message now (with ZMQ_IMMEDIATE: no connected peer). Destroys msg on 0.
+static int
+s_send_dontwait (zmsg_t **msg_p, zsock_t *dealer)
+{
+    void *handle = zsock_resolve (dealer);
+    size_t count = zmsg_size (*msg_p), index = 0;
+    for (zframe_t *frame = zmsg_first (*msg_p); frame; frame = zmsg_next (*msg_p), index++) {
+        int flags = ZMQ_DONTWAIT | (index + 1 < count ? ZMQ_SNDMORE : 0);
+        //  Parts of a message go together: only the first can be refused.
+        if (zmq_send (handle, zframe_data (frame), zframe_size (frame), flags) == -1)
+            return -1;
+    }
+    zmsg_destroy (msg_p);
+    return 0;
+}
+
+static s_rclient_t *
+s_rclient (zm_reactor_t *reactor)
+{
+    s_rclient_t **slot = (s_rclient_t **) zm_reactor_module (reactor, ZM_MODULE_CLIENT);
+    if (*slot)
+        return *slot;
+    s_rclient_t *self = (s_rclient_t *) calloc (1, sizeof (s_rclient_t));
+    if (!self)
+        return NULL;
+    self->node = zm_reactor_node (reactor);
+    self->reactor = reactor;
+    self->dealers = zhashx_new ();
+    self->inflight = zhashx_new ();
+    if (!self->dealers || !self->inflight) {
+        zhashx_destroy (&self->dealers);
+        zhashx_destroy (&self->inflight);
+        free (self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->dealers, s_dealer_free);
+    zhashx_set_key_hasher (self->inflight, s_id_hash);
+    zhashx_set_key_comparator (self->inflight, s_id_compare);
+    zhashx_set_key_duplicator (self->inflight, NULL);
+    zhashx_set_key_destructor (self->inflight, NULL);
+    zhashx_set_destructor (self->inflight, (zhashx_destructor_fn *) zstr_free);
+    self->sweep_timer = zloop_timer (zm_reactor_loop (reactor), 100, 0, s_rclient_sweep, self);
+    *slot = self;
+    zm_reactor_set_module_stop (reactor, ZM_MODULE_CLIENT, s_rclient_stop);
+    return self;
+}
+
+static zsock_t *
+s_rclient_dealer (s_rclient_t *self, const char *address)
+{
+    zsock_t *dealer = (zsock_t *) zhashx_lookup (self->dealers, address);
+    if (dealer)
+        return dealer;
+    dealer = zsock_new (ZMQ_DEALER);
+    if (!dealer)
+        return NULL;
+    //  No ZMQ_IMMEDIATE here: a reactor cannot wait for a fresh connection,
+    //  so requests queue until it is up. A dead instance costs a timeout
+    //  (and the breaker counts it); work that arrives late is dropped by the
+    //  server's deadline check, and its answer by the pending table.
+    zsock_set_linger (dealer, 0);
+    if (zsock_connect (dealer, "%s", address) != 0
+        || zm_reactor_reader (self->reactor, dealer, s_rclient_on_dealer, self) != 0) {
+        zsock_destroy (&dealer);
+        return NULL;
+    }
+    zhashx_insert (self->dealers, address, dealer);
+    return dealer;
+}
+
+int
+zm_call_async (zm_ctx_t *ctx, const char *service, const char *endpoint, zm_msg_t **req_p,
+               const char *reply_type, const zm_call_opts_t *opts, uint64_t *id_p)
+{
+    static const zm_call_opts_t defaults = ZM_CALL_OPTS_DEFAULT;
+    zm_msg_t *req = req_p ? *req_p : NULL;
+    if (req_p)
+        *req_p = NULL;
+    if (!opts)
+        opts = &defaults;
+    void *body = NULL;
+    int rc = 0;
+    if (!ctx || !service || !endpoint || !reply_type || !*service || !*endpoint) {
+        rc = ZM_EINVAL;
+        goto done;
+    }
+    //  Forwarding the request being handled: it leaves that envelope.
+    if (req && ctx->env && ctx->env->msg == req)
+        ctx->env->msg = NULL;
+    zm_node_t *node = zm_ctx_node (ctx);
+    s_rclient_t *self = s_rclient (ctx->reactor);
+    if (!self) {
+        rc = ZM_ENOMEM;
+        goto done;
+    }
+    s_call_t call = {service, endpoint, opts->content_type ? opts->content_type : ZM_CT_MSGPACK,
+                     opts->version, opts->metadata, "", NULL, 0, NULL};
+    //  A call made while handling a call passes its metadata and trace on.
+    const zm_msg_t *incoming = ctx->env ? ctx->env->meta : NULL;
+    if (!opts->metadata && incoming)
+        call.metadata_val = zm_val_get (zm_msg_root (incoming), "metadata");
+    const char *trace = opts->trace_id ? opts->trace_id
+                                       : incoming ? zm_msg_get_str (incoming, "trace_id", NULL)
+                                                  : NULL;
+    if (trace)
+        snprintf (call.trace_id, sizeof call.trace_id, "%s", trace);
+    else {
+        unsigned char random[16];
+        randombytes_buf (random, sizeof random);
+        sodium_bin2hex (call.trace_id, sizeof call.trace_id, random, sizeof random);
+    }
+    if (req && (rc = zm_msg_encode (req, call.content_type, &body, &call.body_size)))
+        goto done;
+    call.body = body;
+    int timeout = opts->timeout_ms > 0 ? opts->timeout_ms : atomic_load (&node->rpc_timeout);
+    //  Within a call, never outlive the caller's own deadline.
+    int64_t remaining = zm_ctx_remaining (ctx);
+    if (remaining >= 0 && remaining < timeout)
+        timeout = remaining > 0 ? (int) remaining : 1;
+    s_strategy_t strategy = opts->selector ? (s_strategy_t) zm_select_parse (opts->selector)
+                                           : (s_strategy_t) atomic_load (&node->rpc_selector);
+    //  One entry is enough for an explicit address: no 32 KiB per call.
+    char (*candidates)[128] = calloc (opts->address ? 1 : ZM_MAX_CANDIDATES, sizeof *candidates);
+    if (!candidates) {
+        rc = ZM_ENOMEM;
+        goto done;
+    }
+    int count = 0;
+    if (opts->address)
+        snprintf (candidates[count++], 128, "%s", opts->address);
+    else
+        //  No blocking refresh on a reactor: what the registry knows now.
+        count = s_candidates (node, service, opts->version, candidates, ZM_MAX_CANDIDATES);
+    bool tried[ZM_MAX_CANDIDATES] = {false};
+    rc = count ? ZM_EUNAVAIL : ZM_ENOTFOUND;
+    for (int attempt = 0; attempt < count; attempt++) {
+        int pick = s_pick (node, service, candidates, count, tried, strategy);
+        if (pick < 0)
+            break;
+        tried[pick] = true;
+        zsock_t *dealer = s_rclient_dealer (self, candidates[pick]);
+        uint64_t id = dealer ? zm_reactor_expect (ctx->reactor, ctx->actor->pid, reply_type,
+                                                  timeout)
+                             : 0;
+        zmsg_t *msg = NULL;
+        if (!id || s_request_msg (&call, id, timeout, node->name, &msg) != 0) {
+            s_done (node, candidates[pick], false);
+            rc = ZM_ENOMEM;
+            break;
+        }
+        //  A full queue (the peer is slow or gone) refuses at once.
+        if (s_send_dontwait (&msg, dealer) != 0) {
+            zmsg_destroy (&msg);
+            s_done (node, candidates[pick], true);
+            zm_reactor_forget (ctx->reactor, id);
+            continue;
+        }
+        s_inflight_t *inflight = (s_inflight_t *) calloc (1, sizeof (s_inflight_t));
+        if (inflight) {
+            snprintf (inflight->address, sizeof inflight->address, "%s", candidates[pick]);
+            inflight->asker = ctx->actor->pid;
+            inflight->deadline = zclock_mono () + timeout;
+            zhashx_insert (self->inflight, (void *) (uintptr_t) id, inflight);
+        }
+        if (id_p)
+            *id_p = id;
+        rc = 0;
+        break;
+    }
+    free (candidates);
+done:
+    free (body);
+    zm_msg_destroy (&req);
     return rc;
 }

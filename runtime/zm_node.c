@@ -52,6 +52,8 @@ s_on_config (zm_config_t *config, const char *const *keys, size_t count, void *a
             s_apply_log_sink (config);
         else if (streq (keys[i], "actor.ask_timeout"))
             self->ask_timeout = (int) zm_config_get_int (config, "actor.ask_timeout", 5000);
+        else if (strncmp (keys[i], "rpc.", 4) == 0 || strncmp (keys[i], "registry.", 9) == 0)
+            zm_node_cache_rpc_config (self);
         else if (streq (keys[i], "reactors"))
             zm_log_warning ("node %s: 'reactors' changed; it takes effect on restart",
                             self->uuid);
@@ -99,6 +101,7 @@ zm_node_new (zm_config_t **config_p)
     zm_log_set_level_name (zm_config_get_str (config, "log.level", "notice"));
     s_apply_log_sink (config);
     self->ask_timeout = (int) zm_config_get_int (config, "actor.ask_timeout", 5000);
+    zm_node_cache_rpc_config (self);
     int count = (int) zm_config_get_int (config, "reactors", 1);
     if (count < 1 || count > ZM_MAX_REACTORS) {
         zm_log_error ("node: reactors must be 1..%d, not %d", ZM_MAX_REACTORS, count);
@@ -396,6 +399,30 @@ zm_stop (zm_node_t *node, zm_pid_t pid)
     if (!env)
         return ZM_ENOMEM;
     return zm_node_route (node, env);
+}
+
+int
+zm_select_parse (const char *name)
+{
+    return name && streq (name, "round_robin")         ? ZM_SELECT_ROUND_ROBIN
+           : name && streq (name, "least_outstanding") ? ZM_SELECT_LEAST
+                                                       : ZM_SELECT_RANDOM;
+}
+
+void
+zm_node_cache_rpc_config (zm_node_t *self)
+{
+    zm_config_t *config = self->config;
+    atomic_store (&self->rpc_timeout, (int) zm_config_get_int (config, "rpc.timeout", 5000));
+    atomic_store (&self->rpc_retries, (int) zm_config_get_int (config, "rpc.retries", 1));
+    atomic_store (&self->rpc_backoff, (int) zm_config_get_int (config, "rpc.backoff", 10));
+    atomic_store (&self->rpc_selector,
+                  zm_select_parse (zm_config_get_str (config, "rpc.selector", "random")));
+    atomic_store (&self->breaker_failures,
+                  (int) zm_config_get_int (config, "rpc.breaker_failures", 5));
+    atomic_store (&self->breaker_cooldown,
+                  (int) zm_config_get_int (config, "rpc.breaker_cooldown", 5000));
+    atomic_store (&self->registry_ttl, (int) zm_config_get_int (config, "registry.ttl", 10000));
 }
 
 int

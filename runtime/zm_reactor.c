@@ -465,16 +465,25 @@ s_pending_free (s_pending_t *pending)
 int
 zm_reactor_ask (zm_reactor_t *self, zm_env_t *env, const char *reply_type, int timeout_ms)
 {
+    uint64_t id = zm_reactor_expect (self, env->from, reply_type, timeout_ms);
+    if (!id)
+        return ZM_ENOMEM;
+    env->ask_id = id;
+    return 0;
+}
+
+uint64_t
+zm_reactor_expect (zm_reactor_t *self, zm_pid_t asker, const char *reply_type, int timeout_ms)
+{
     s_pending_t *pending = (s_pending_t *) calloc (1, sizeof (s_pending_t));
     if (!pending || !(pending->reply_type = strdup (reply_type))) {
         free (pending);
-        return ZM_ENOMEM;
+        return 0;
     }
     pending->id = self->next_ask_id++;
-    pending->asker = env->from;
+    pending->asker = asker;
     pending->timeout = timeout_ms;
     pending->deadline = zclock_mono () + timeout_ms;
-    env->ask_id = pending->id;
     zhashx_insert (self->pending, (void *) (uintptr_t) pending->id, pending);
     //  Deadlines mostly arrive in order: insert from the tail.
     s_pending_t *after = self->pend_tail;
@@ -491,7 +500,18 @@ zm_reactor_ask (zm_reactor_t *self, zm_env_t *env, const char *reply_type, int t
     else
         self->pend_head = pending;
     s_arm_timer (self);
-    return 0;
+    return pending->id;
+}
+
+void
+zm_reactor_forget (zm_reactor_t *self, uint64_t id)
+{
+    s_pending_t *pending
+        = (s_pending_t *) zhashx_lookup (self->pending, (void *) (uintptr_t) id);
+    if (pending) {
+        s_pending_unlink (self, pending);
+        s_pending_free (pending);
+    }
 }
 
 static int

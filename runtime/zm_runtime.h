@@ -130,7 +130,22 @@ struct _zm_node_t {
     zlistx_t *clients;                  //  per-thread RPC clients (zm_client.c)
     void *registry;                     //  static-peer registry (zm_client.c)
     void *selector;                     //  instance stats, breakers (zm_client.c)
+    //  Client knobs read on every call, cached from the config (and kept
+    //  current by the node's config watcher) so a call takes no lock for them.
+    atomic_int rpc_timeout;             //  rpc.timeout
+    atomic_int rpc_retries;             //  rpc.retries
+    atomic_int rpc_backoff;             //  rpc.backoff
+    atomic_int rpc_selector;            //  rpc.selector as zm_select_t
+    atomic_int breaker_failures;        //  rpc.breaker_failures
+    atomic_int breaker_cooldown;        //  rpc.breaker_cooldown
+    atomic_int registry_ttl;            //  registry.ttl
 };
+
+//  Selection strategies (rpc.selector)
+typedef enum { ZM_SELECT_RANDOM = 0, ZM_SELECT_ROUND_ROBIN, ZM_SELECT_LEAST } zm_select_t;
+int zm_select_parse (const char *name);
+//  Reload the cached client knobs from the config.
+void zm_node_cache_rpc_config (zm_node_t *node);
 
 //  Services (zm_service.c)
 typedef struct _zm_endpoint_t zm_endpoint_t;
@@ -192,6 +207,13 @@ zm_pid_t zm_reactor_add_actor (zm_reactor_t *self, const zm_actor_def_t *def, vo
                                char *name, int *err_p);
 //  Next ask id of this reactor and registration of its pending reply.
 int zm_reactor_ask (zm_reactor_t *self, zm_env_t *env, const char *reply_type, int timeout_ms);
+//  Register a reply the reactor waits for on behalf of actor asker: it is
+//  delivered as reply_type when a REPLY envelope with the returned id comes
+//  (zm_reactor_route), or as a timeout after timeout_ms. 0 when out of memory.
+uint64_t zm_reactor_expect (zm_reactor_t *self, zm_pid_t asker, const char *reply_type,
+                            int timeout_ms);
+//  Stop waiting for a reply registered with zm_reactor_expect.
+void zm_reactor_forget (zm_reactor_t *self, uint64_t id);
 //  Send a reply from any thread of the node (routing as needed).
 void zm_reactor_send_reply (zm_node_t *node, zm_reply_t *to, int status, zm_msg_t **msg_p,
                             zm_error_t **error_p);
@@ -202,6 +224,7 @@ void zm_reactor_send_reply (zm_node_t *node, zm_reply_t *to, int status, zm_msg_
 //  state slot per module.
 #define ZM_REACTOR_MODULES 4
 #define ZM_MODULE_SERVER   0
+#define ZM_MODULE_CLIENT   1
 typedef int (zm_reactor_exec_fn) (zm_reactor_t *self, void *arg);
 int zm_reactor_reader (zm_reactor_t *self, zsock_t *sock, zloop_reader_fn *fn, void *arg);
 void zm_reactor_reader_end (zm_reactor_t *self, zsock_t *sock);

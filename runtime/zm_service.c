@@ -22,6 +22,7 @@ struct _zm_endpoint_t {
     atomic_uint_fast64_t total_us;  //  latency summed
     atomic_uint_fast64_t max_us;    //  worst latency
     atomic_int last_error;          //  zm_err_t of the last error
+    bool internal;                  //  a message type, not callable over RPC
     pthread_mutex_t detail_lock;    //  guards last_detail
     char last_detail[160];          //  detail of the last error
 };
@@ -107,15 +108,16 @@ fail:
     return NULL;
 }
 
-int
-zm_service_handle (zm_service_t *self, const char *endpoint, zm_actor_fn *fn)
+static int
+s_add_handler (zm_service_t *self, const char *endpoint, zm_actor_fn *fn, bool internal)
 {
     if (!self || !fn || !s_name_ok (endpoint, 255) || endpoint[0] == '$')
         return ZM_EINVAL;
     if (atomic_load (&self->started))
         return ZM_ECONFLICT;
-    if (zm_service_endpoint (self, endpoint))
-        return ZM_ECONFLICT;
+    for (int i = 0; i < self->endpoint_count; i++)
+        if (streq (self->endpoints[i]->name, endpoint))
+            return ZM_ECONFLICT;
     zm_endpoint_t *ep = (zm_endpoint_t *) calloc (1, sizeof (zm_endpoint_t));
     zm_endpoint_t **grown = (zm_endpoint_t **) realloc (
         self->endpoints, (self->endpoint_count + 1) * sizeof (zm_endpoint_t *));
@@ -126,10 +128,23 @@ zm_service_handle (zm_service_t *self, const char *endpoint, zm_actor_fn *fn)
         return ZM_ENOMEM;
     }
     ep->fn = fn;
+    ep->internal = internal;
     pthread_mutex_init (&ep->detail_lock, NULL);
     self->endpoints = grown;
     self->endpoints[self->endpoint_count++] = ep;
     return 0;
+}
+
+int
+zm_service_handle (zm_service_t *self, const char *endpoint, zm_actor_fn *fn)
+{
+    return s_add_handler (self, endpoint, fn, false);
+}
+
+int
+zm_service_on (zm_service_t *self, const char *type, zm_actor_fn *fn)
+{
+    return s_add_handler (self, type, fn, true);
 }
 
 int
@@ -261,7 +276,7 @@ zm_endpoint_t *
 zm_service_endpoint (zm_service_t *self, const char *name)
 {
     for (int i = 0; i < self->endpoint_count; i++)
-        if (streq (self->endpoints[i]->name, name))
+        if (!self->endpoints[i]->internal && streq (self->endpoints[i]->name, name))
             return self->endpoints[i];
     return NULL;
 }
@@ -373,7 +388,8 @@ s_node_describe (zm_ctx_t *ctx, zm_msg_t *msg)
         zm_val_set_int (entry, "instances", svc->instances);
         zm_val_t *endpoints = zm_val_set_array (entry, "endpoints");
         for (int i = 0; i < svc->endpoint_count; i++)
-            zm_val_push_str (endpoints, svc->endpoints[i]->name);
+            if (!svc->endpoints[i]->internal)
+                zm_val_push_str (endpoints, svc->endpoints[i]->name);
         zm_val_t *meta = zm_val_set_map (entry, "metadata");
         for (const char *value = (const char *) zhashx_first (svc->meta); value;
              value = (const char *) zhashx_next (svc->meta))
@@ -411,6 +427,8 @@ s_node_stats (zm_ctx_t *ctx, zm_msg_t *msg)
         zm_val_t *entry = zm_val_set_map (services, svc->name);
         for (int i = 0; i < svc->endpoint_count; i++) {
             zm_endpoint_t *ep = svc->endpoints[i];
+            if (ep->internal)
+                continue;
             zm_val_t *stats = zm_val_set_map (entry, ep->name);
             uint64_t requests = atomic_load (&ep->requests);
             zm_val_set_uint (stats, "requests", requests);

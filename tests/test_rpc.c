@@ -561,3 +561,101 @@ Test (rpc, malformed_frames_get_their_documented_answer, .timeout = 60)
     zsock_destroy (&dealer);
     s_kill (&a, SIGTERM);
 }
+
+//  relay: a local service whose endpoint calls greeter.Echo on another node
+//  asynchronously and answers with what came back.
+typedef struct {
+    zm_reply_t *pending;   //  the deferred answer to our own caller
+    uint64_t call_id;      //  id of the async call
+} relay_t;
+
+static int
+s_relay_init (zm_ctx_t *ctx, zm_msg_t *msg)
+{
+    zm_ctx_set_state (ctx, calloc (1, sizeof (relay_t)));
+    return 0;
+}
+
+static int
+s_relay_destroy (zm_ctx_t *ctx, zm_msg_t *msg)
+{
+    free (zm_ctx_state (ctx));
+    return 0;
+}
+
+static int
+s_relay (zm_ctx_t *ctx, zm_msg_t *req)
+{
+    relay_t *self = (relay_t *) zm_ctx_state (ctx);
+    zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
+    opts.address = zm_msg_get_str (req, "to", NULL);
+    zm_msg_t *echo = zm_msg_new ();
+    zm_msg_set_int (echo, "seq", 7);
+    int rc = zm_call_async (ctx, "greeter", "Echo", &echo, "relayed", &opts, &self->call_id);
+    if (rc)
+        return zm_error (ctx, rc, "async call failed");
+    self->pending = zm_ctx_defer (ctx);
+    return 0;
+}
+
+static int
+s_relayed (zm_ctx_t *ctx, zm_msg_t *rep)
+{
+    relay_t *self = (relay_t *) zm_ctx_state (ctx);
+    if (zm_ctx_ask_id (ctx) != self->call_id)
+        return zm_error (ctx, ZM_EINTERNAL, "answer to another call");
+    if (zm_ctx_status (ctx))
+        return zm_reply_send (zm_ctx_node (ctx), &self->pending, NULL, zm_ctx_status (ctx),
+                              zm_error_detail (zm_ctx_error (ctx)));
+    zm_msg_t *out = zm_ctx_take (ctx);
+    return zm_reply_send (zm_ctx_node (ctx), &self->pending, &out, 0, NULL);
+}
+
+Test (rpc, async_call_passes_metadata_and_trace_on, .timeout = 30)
+{
+    peer_t a = s_start ("alpha", NULL);
+    zm_config_t *config = zm_config_new ();
+    zm_config_set (config, "log.level", "error", NULL);
+    zm_config_set (config, "node.name", "relay-node", NULL);
+    zm_node_t *node = zm_node_new (&config);
+    zm_service_t *relay = zm_service_new (node, "relay", "1.0.0");
+    cr_assert_eq (zm_service_handle (relay, "Relay", s_relay), 0);
+    cr_assert_eq (zm_service_on (relay, "relayed", s_relayed), 0);
+    cr_assert_eq (zm_service_set_state (relay, s_relay_init, s_relay_destroy, NULL), 0);
+    cr_assert_eq (zm_service_start (relay), 0);
+
+    //  Caller -> relay (this node) -> greeter (alpha), and back.
+    char self_address[64];
+    snprintf (self_address, sizeof self_address, "tcp://127.0.0.1:%d",
+              zm_node_rpc_port (node, 0));
+    zm_msg_t *meta = zm_msg_new ();
+    zm_msg_set_str (meta, "user", "grace");
+    zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
+    opts.address = self_address;
+    opts.metadata = meta;
+    opts.trace_id = "trace-relay";
+    zm_msg_t *req = zm_msg_new ();
+    zm_msg_set_str (req, "to", s_address (&a));
+    zm_msg_t *rep = NULL;
+    zm_error_t *error = NULL;
+    int rc = zm_call (node, "relay", "Relay", &req, &rep, &error, &opts);
+    cr_assert_eq (rc, 0, "relay: %s", zm_error_detail (error));
+    cr_assert_str_eq (zm_msg_get_str (rep, "node", ""), "alpha");
+    cr_assert_eq (zm_msg_get_int (rep, "seq", -1), 7);
+    cr_assert_str_eq (zm_msg_get_str (rep, "meta_user", ""), "grace", "metadata passed on");
+    cr_assert_str_eq (zm_msg_get_str (rep, "trace_id", ""), "trace-relay", "trace passed on");
+    int64_t remaining = zm_msg_get_int (rep, "remaining", -1);
+    cr_assert (remaining > 0 && remaining <= 5000, "the deadline shrinks along: %" PRId64,
+               remaining);
+    zm_msg_destroy (&rep);
+
+    //  An async call to nowhere: the error comes back as the reply message.
+    req = zm_msg_new ();
+    zm_msg_set_str (req, "to", "tcp://127.0.0.1:1");
+    rc = zm_call (node, "relay", "Relay", &req, &rep, &error, &opts);
+    cr_assert_neq (rc, 0);
+    zm_error_destroy (&error);
+    zm_msg_destroy (&meta);
+    zm_node_destroy (&node);
+    s_kill (&a, SIGTERM);
+}

@@ -57,6 +57,24 @@ int
     zm_call (zm_node_t *node, const char *service, const char *endpoint, zm_msg_t **req_p,
              zm_msg_t **rep_p, zm_error_t **error_p, const zm_call_opts_t *opts);
 
+//  Call from inside a handler without blocking. The answer comes back to
+//  this actor as a message of reply_type, exactly once: the reply
+//  (zm_ctx_status () == 0), the error (ZM_ENOTFOUND, ZM_EUNAVAIL, the
+//  handler's own, with zm_ctx_error ()), or ZM_ETIMEOUT; zm_ctx_ask_id ()
+//  matches it to *id_p. Instances come from opts->address or from what the
+//  registry already holds (it is never refreshed from a reactor: a service
+//  no zm_call has looked up yet is ZM_ENOTFOUND). A request to an instance
+//  not connected yet waits in its queue until the deadline; a timed-out
+//  call is not retried, and the circuit breaker puts the instance aside.
+//  Called while handling an RPC request, the call passes on that request's
+//  metadata and trace id (unless opts sets them) and never waits past its
+//  deadline. Takes *req_p. Returns 0, or an error when nothing will be
+//  delivered (ZM_EINVAL, ZM_ENOTFOUND, ZM_EUNAVAIL, ZM_ENOMEM).
+int
+    zm_call_async (zm_ctx_t *ctx, const char *service, const char *endpoint,
+                   zm_msg_t **req_p, const char *reply_type, const zm_call_opts_t *opts,
+                   uint64_t *id_p);
+
 #ifdef __cplusplus
 }
 #endif

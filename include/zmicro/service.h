@@ -40,6 +40,12 @@ zm_service_t *
 int
     zm_service_handle (zm_service_t *self, const char *endpoint, zm_actor_fn *fn);
 
+//  Handle a message type the instances receive that is not an endpoint:
+//  the reply type of their zm_ask or zm_call_async, or tells between
+//  instances. Not callable over RPC, not listed. Before start.
+int
+    zm_service_on (zm_service_t *self, const char *type, zm_actor_fn *fn);
+
 //  Set a metadata pair, visible in "$node" describe and to selectors.
 //  Before start. Returns 0 or ZM_EINVAL.
 int
