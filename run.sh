@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # zmicro's one entry point for a fresh Debian machine.
 #
-#   ./run.sh demo     install what is missing, build, run the demo cluster
+#   ./run.sh demo     install what is missing, build, run the demo: two greeter
+#                     services and a client calling them, then the actor demo
 #   ./run.sh test     install what is missing, build, run the whole suite:
 #                     every Criterion test (debug build), the same suite under
 #                     ASan+UBSan, and every fuzz target for a bounded time
@@ -16,7 +17,8 @@ JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 BUILD_PKGS="build-essential pkg-config scons libzmq3-dev libczmq-dev libmsgpack-dev \
 libsodium-dev liblmdb-dev"
-TEST_PKGS="libcriterion-dev clang libclang-rt-14-dev iproute2 procps"
+TEST_PKGS="libcriterion-dev clang libclang-rt-14-dev iproute2 procps python3 python3-zmq \
+python3-msgpack"
 
 need_packages() {
     local missing=()
@@ -94,8 +96,41 @@ case "${1:-}" in
 demo)
     need_packages $BUILD_PKGS
     build release
-    echo "== running the demo"
-    exec build/release/examples/demo
+    # Part 1: two greeter services on loopback (ephemeral ports, read from
+    # their READY lines) and a client calling them in turn. The servers are
+    # stopped by pid however this script ends.
+    echo "== demo 1/2: two greeter_server nodes and a greeter_client calling them"
+    ex=build/release/examples
+    dir=$(mktemp -d)
+    pids=()
+    trap 'kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
+    trap 'exit 130' INT TERM
+    peers=""
+    for name in alpha beta; do
+        "$ex/greeter_server" --node.name="$name" --rpc.bind=127.0.0.1 \
+            --node.shutdown_timeout=1000 >"$dir/$name.out" &
+        pid=$!
+        pids+=("$pid")
+        port=""
+        for _ in $(seq 100); do # up to 5 s
+            port=$(sed -n 's/^READY \([0-9]*\)$/\1/p' "$dir/$name.out")
+            if [ -n "$port" ] || ! kill -0 "$pid" 2>/dev/null; then break; fi
+            sleep 0.05
+        done
+        if [ -z "$port" ]; then
+            echo "!! greeter_server $name did not start:" >&2
+            cat "$dir/$name.out" >&2
+            exit 1
+        fi
+        echo "greeter_server $name: pid $pid, tcp://127.0.0.1:$port"
+        peers="$peers${peers:+,}tcp://127.0.0.1:$port"
+    done
+    status=0
+    "$ex/greeter_client" "$peers" 6 || status=$?
+    # Part 2: actors on one node, no network.
+    echo "== demo 2/2: one node, 8 worker actors over 2 reactors counting primes"
+    "$ex/demo" || status=$?
+    exit $status
     ;;
 test)
     need_packages $BUILD_PKGS $TEST_PKGS
