@@ -349,11 +349,12 @@ s_registry_add (s_registry_t *registry, const char *host, const zm_msg_t *descri
 }
 
 static int
-s_describe (s_client_t *client, const char *address, zm_msg_t **describe_p)
+s_describe (s_client_t *client, const char *address, int64_t budget, zm_msg_t **describe_p)
 {
     s_call_t call = {"$node", "describe", NULL, NULL, NULL, "", NULL, 0, NULL};
     zm_error_t *error = NULL;
-    int rc = s_attempt (client, address, &call, 1000, zclock_mono () + 1000, describe_p, &error);
+    int rc = s_attempt (client, address, &call, budget, zclock_mono () + budget, describe_p,
+                        &error);
     if (rc) {
         zm_log_warning ("registry: peer %s did not describe itself: %s", address,
                         zm_error_detail (error));
@@ -363,10 +364,15 @@ s_describe (s_client_t *client, const char *address, zm_msg_t **describe_p)
     return rc;
 }
 
-//  Ask every static peer and this node again. Called without client_lock.
+//  Ask every static peer and this node again, each for at most a third of
+//  budget (and 1 s), so that a dead peer cannot eat a caller's whole
+//  deadline. Called without client_lock.
 static void
-s_registry_refresh (s_client_t *client)
+s_registry_refresh (s_client_t *client, int64_t budget)
 {
+    int64_t each = budget / 3 < 1000 ? budget / 3 : 1000;
+    if (each < 20)
+        each = 20;
     zm_node_t *node = client->node;
     s_registry_t *fresh = (s_registry_t *) calloc (1, sizeof (s_registry_t));
     if (!fresh || !(fresh->services = zhashx_new ())) {
@@ -392,7 +398,7 @@ s_registry_refresh (s_client_t *client)
                 zm_log_warning ("registry: '%s' is not tcp://host:port", address);
                 continue;
             }
-            if (s_describe (client, address, &describe) == 0 && describe)
+            if (s_describe (client, address, each, &describe) == 0 && describe)
                 s_registry_add (fresh, host, describe);
             zm_msg_destroy (&describe);
         }
@@ -653,7 +659,7 @@ zm_call (zm_node_t *node, const char *service, const char *endpoint, zm_msg_t **
     }
     else {
         if (s_registry_stale (node, service))
-            s_registry_refresh (client);
+            s_registry_refresh (client, deadline - zclock_mono ());
         count = s_candidates (node, service, opts->version, candidates, ZM_MAX_CANDIDATES);
     }
     if (count == 0) {
