@@ -139,6 +139,10 @@ struct _zm_node_t {
     atomic_int breaker_failures;        //  rpc.breaker_failures
     atomic_int breaker_cooldown;        //  rpc.breaker_cooldown
     atomic_int registry_ttl;            //  registry.ttl
+    //  RPC server counters, summed over reactors, reported by $node stats
+    atomic_uint_fast64_t rpc_requests;  //  requests taken
+    atomic_uint_fast64_t rpc_malformed; //  messages that failed to decode
+    atomic_uint_fast64_t rpc_dropped;   //  messages dropped unanswered
 };
 
 //  Selection strategies (rpc.selector)

@@ -31,9 +31,6 @@ typedef struct {
     zhashx_t *calls;          //  ask id -> s_call_t
     size_t max_body;          //  rpc.max_body
     bool paused;              //  stopping: new requests get 503
-    uint64_t requests;        //  requests taken
-    uint64_t malformed;       //  messages that failed to decode
-    uint64_t dropped;         //  messages dropped without an answer
 } s_server_t;
 
 //  A request being handled: where its answer goes.
@@ -68,7 +65,7 @@ s_send (s_server_t *self, zframe_t *identity, zmsg_t **msg_p)
     if (!copy || zmsg_prepend (*msg_p, &copy) != 0 || zmsg_send (msg_p, self->router) != 0) {
         zframe_destroy (&copy);
         zmsg_destroy (msg_p);
-        self->dropped++;
+        atomic_fetch_add (&self->node->rpc_dropped, 1);
     }
 }
 
@@ -97,7 +94,7 @@ s_free_frame (void *data, void *hint)
 static void
 s_request (s_server_t *self, zframe_t *identity, zm_wire_t *wire)
 {
-    self->requests++;
+    atomic_fetch_add (&self->node->rpc_requests, 1);
     if (self->paused) {
         s_send_error (self, identity, wire->corr, ZM_EUNAVAIL, "zmicro.server",
                       "node %s is stopping", self->node->name);
@@ -182,13 +179,13 @@ s_on_router (zloop_t *loop, zsock_t *router, void *arg)
         zm_wire_t wire;
         int rc = zm_wire_decode (&msg, self->max_body, &wire);
         if (rc) {
-            self->malformed++;
+            atomic_fetch_add (&self->node->rpc_malformed, 1);
             zmsg_t *answer = zm_wire_answer (&wire, rc);
             if (answer && identity)
                 s_send (self, identity, &answer);
             else {
                 zmsg_destroy (&answer);
-                self->dropped++;
+                atomic_fetch_add (&self->node->rpc_dropped, 1);
             }
             zm_log_debug ("rpc: reactor %d: bad message: %s", self->index,
                           wire.reason ? wire.reason : zm_strerror (rc));
@@ -200,7 +197,7 @@ s_on_router (zloop_t *loop, zsock_t *router, void *arg)
             s_send (self, identity, &pong);
         }
         else if (wire.command == ZM_CMD_CANCEL || zm_wire_is_answer (wire.command))
-            self->dropped++; //  nothing to answer; an answer to an answer loops
+            atomic_fetch_add (&self->node->rpc_dropped, 1); //  nothing to answer; an answer to an answer loops
         else
             s_send_error (self, identity, wire.corr, ZM_EPROTO, "zmicro.server",
                           "command %s is not served by this node",

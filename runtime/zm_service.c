@@ -420,7 +420,12 @@ s_node_stats (zm_ctx_t *ctx, zm_msg_t *msg)
     zm_msg_t *reply = zm_msg_new ();
     if (!reply)
         return ZM_ENOMEM;
-    zm_val_t *services = zm_val_set_map (zm_msg_root_mut (reply), "services");
+    zm_val_t *root = zm_msg_root_mut (reply);
+    zm_val_t *server = zm_val_set_map (root, "rpc");
+    zm_val_set_uint (server, "requests", atomic_load (&node->rpc_requests));
+    zm_val_set_uint (server, "malformed", atomic_load (&node->rpc_malformed));
+    zm_val_set_uint (server, "dropped", atomic_load (&node->rpc_dropped));
+    zm_val_t *services = zm_val_set_map (root, "services");
     pthread_rwlock_wrlock (&node->svc_lock);
     for (zm_service_t *svc = (zm_service_t *) zhashx_first (node->services); svc;
          svc = (zm_service_t *) zhashx_next (node->services)) {

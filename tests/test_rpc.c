@@ -556,6 +556,14 @@ Test (rpc, malformed_frames_get_their_documented_answer, .timeout = 60)
     zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
     opts.address = s_address (&a);
     cr_assert_eq (zm_call (node, "greeter", "Echo", NULL, NULL, NULL, &opts), 0);
+    //  What was dropped or malformed is counted where operators look.
+    zm_msg_t *stats = NULL;
+    cr_assert_eq (zm_call (node, "$node", "stats", NULL, &stats, NULL, &opts), 0);
+    const zm_val_t *rpc = zm_val_get (zm_msg_root (stats), "rpc");
+    cr_assert (zm_val_uint (zm_val_get (rpc, "malformed"), 0) >= 5000 + 8,
+               "malformed counted: %" PRIu64, zm_val_uint (zm_val_get (rpc, "malformed"), 0));
+    cr_assert (zm_val_uint (zm_val_get (rpc, "dropped"), 0) >= 5000 + 4);
+    zm_msg_destroy (&stats);
     zm_node_destroy (&node);
     zsock_destroy (&silent);
     zsock_destroy (&dealer);
