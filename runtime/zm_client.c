@@ -744,22 +744,6 @@ typedef struct {
     int sweep_timer;      //  zloop timer for expired calls
 } s_rclient_t;
 
-static size_t
-s_id_hash (const void *key)
-{
-    uint64_t x = (uint64_t) (uintptr_t) key;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    return (size_t) (x ^ (x >> 33));
-}
-
-static int
-s_id_compare (const void *a, const void *b)
-{
-    uintptr_t x = (uintptr_t) a, y = (uintptr_t) b;
-    return x < y ? -1 : x > y;
-}
-
 static int
 s_rclient_on_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
 {
@@ -882,7 +866,7 @@ s_rclient (zm_reactor_t *reactor)
     self->node = zm_reactor_node (reactor);
     self->reactor = reactor;
     self->dealers = zhashx_new ();
-    self->inflight = zhashx_new ();
+    self->inflight = zm_id_table_new ();
     if (!self->dealers || !self->inflight) {
         zhashx_destroy (&self->dealers);
         zhashx_destroy (&self->inflight);
@@ -890,10 +874,6 @@ s_rclient (zm_reactor_t *reactor)
         return NULL;
     }
     zhashx_set_destructor (self->dealers, s_dealer_free);
-    zhashx_set_key_hasher (self->inflight, s_id_hash);
-    zhashx_set_key_comparator (self->inflight, s_id_compare);
-    zhashx_set_key_duplicator (self->inflight, NULL);
-    zhashx_set_key_destructor (self->inflight, NULL);
     zhashx_set_destructor (self->inflight, (zhashx_destructor_fn *) zstr_free);
     self->sweep_timer = zloop_timer (zm_reactor_loop (reactor), 100, 0, s_rclient_sweep, self);
     *slot = self;

@@ -982,8 +982,7 @@ s_id_hash (const void *key)
     uint64_t x = (uint64_t) (uintptr_t) key;
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return (size_t) x;
+    return (size_t) (x ^ (x >> 33));
 }
 
 static int
@@ -991,6 +990,19 @@ s_id_compare (const void *a, const void *b)
 {
     uintptr_t x = (uintptr_t) a, y = (uintptr_t) b;
     return x < y ? -1 : x > y;
+}
+
+zhashx_t *
+zm_id_table_new (void)
+{
+    zhashx_t *table = zhashx_new ();
+    if (table) {
+        zhashx_set_key_hasher (table, s_id_hash);
+        zhashx_set_key_comparator (table, s_id_compare);
+        zhashx_set_key_duplicator (table, NULL);
+        zhashx_set_key_destructor (table, NULL);
+    }
+    return table;
 }
 
 zm_reactor_t *
@@ -1006,13 +1018,9 @@ zm_reactor_new (zm_node_t *node, int index)
     self->init_rc = ZM_EIO;
     pthread_mutex_init (&self->slot_lock, NULL);
     snprintf (self->endpoint, sizeof self->endpoint, "inproc://zm-%s-%d", node->uuid, index);
-    self->pending = zhashx_new ();
+    self->pending = zm_id_table_new ();
     if (!self->pending)
         goto fail;
-    zhashx_set_key_hasher (self->pending, s_id_hash);
-    zhashx_set_key_comparator (self->pending, s_id_compare);
-    zhashx_set_key_duplicator (self->pending, NULL);
-    zhashx_set_key_destructor (self->pending, NULL);
     self->thread = zactor_new (s_reactor_thread, self);
     if (!self->thread || self->init_rc != 0)
         goto fail;

@@ -172,6 +172,10 @@ void zm_server_pause (zm_node_t *node);
 //  Per-thread clients (zm_client.c)
 void zm_clients_destroy (zm_node_t *node);
 
+//  A zhashx keyed by 64-bit ids stored in the key pointer itself (asks,
+//  calls): no key copies, an integer hash. Caller owns return value.
+zhashx_t *zm_id_table_new (void);
+
 //  Envelopes
 zm_env_t *zm_env_new (int kind, zm_pid_t to, zm_pid_t from, const char *type,
                       zm_msg_t **msg_p);

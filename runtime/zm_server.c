@@ -286,22 +286,6 @@ s_server_stop_on (zm_reactor_t *reactor, void *arg)
     return 0;
 }
 
-static size_t
-s_id_hash (const void *key)
-{
-    uint64_t x = (uint64_t) (uintptr_t) key;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    return (size_t) (x ^ (x >> 33));
-}
-
-static int
-s_id_compare (const void *a, const void *b)
-{
-    uintptr_t x = (uintptr_t) a, y = (uintptr_t) b;
-    return x < y ? -1 : x > y;
-}
-
 static int
 s_server_start_on (zm_reactor_t *reactor, void *arg)
 {
@@ -314,20 +298,19 @@ s_server_start_on (zm_reactor_t *reactor, void *arg)
     self->reactor = reactor;
     self->index = index;
     self->max_body = (size_t) zm_config_get_int (node->config, "rpc.max_body", 16 << 20);
-    self->calls = zhashx_new ();
+    self->calls = zm_id_table_new ();
     self->router = zsock_new (ZMQ_ROUTER);
     if (!self->calls || !self->router)
         goto fail;
-    zhashx_set_key_hasher (self->calls, s_id_hash);
-    zhashx_set_key_comparator (self->calls, s_id_compare);
-    zhashx_set_key_duplicator (self->calls, NULL);
-    zhashx_set_key_destructor (self->calls, NULL);
     //  Answers already queued when the node stops still get out.
     zsock_set_linger (self->router, 500);
     const char *host = zm_config_get_str (node->config, "rpc.bind", "*");
     int port = (int) zm_config_get_int (node->config, "rpc.port", 0);
+    //  An ephemeral port is picked at random ("!"), not the first free one:
+    //  a node that restarts, or a neighbour, does not land on the port a
+    //  dead node just left, where its callers would still be knocking.
     int bound = port ? zsock_bind (self->router, "tcp://%s:%d", host, port + index)
-                     : zsock_bind (self->router, "tcp://%s:*", host);
+                     : zsock_bind (self->router, "tcp://%s:!", host);
     if (bound <= 0) {
         zm_log_error ("rpc: reactor %d cannot bind tcp://%s:%s: %s", index, host,
                       port ? "port" : "*", zmq_strerror (zmq_errno ()));
