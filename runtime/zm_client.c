@@ -58,6 +58,56 @@ typedef struct {
 } s_selector_t;
 
 //  --------------------------------------------------------------------------
+//  Per-thread pseudo-random numbers, for picking instances and making trace
+//  ids: splitmix64 seeded once from libsodium. randombytes_* asks the
+//  kernel on every call, which showed as a syscall per RPC. Not for
+//  secrets. A forked child reseeds (it would repeat its parent otherwise).
+
+static __thread uint64_t s_rand_state = 0;
+static pthread_once_t s_rand_once = PTHREAD_ONCE_INIT;
+
+static void
+s_rand_forked (void)
+{
+    s_rand_state = 0;
+}
+
+static void
+s_rand_setup (void)
+{
+    pthread_atfork (NULL, NULL, s_rand_forked);
+}
+
+static uint64_t
+s_rand64 (void)
+{
+    if (!s_rand_state) {
+        pthread_once (&s_rand_once, s_rand_setup);
+        randombytes_buf (&s_rand_state, sizeof s_rand_state);
+        s_rand_state |= 1;
+    }
+    uint64_t z = (s_rand_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+//  Uniform in 0..n-1 (n > 0)
+static uint32_t
+s_rand_below (uint32_t n)
+{
+    return (uint32_t) (((s_rand64 () >> 32) * n) >> 32);
+}
+
+//  A new trace id: 32 hex digits
+static void
+s_trace_new (char *trace_id, size_t size)
+{
+    uint64_t high = s_rand64 (), low = s_rand64 ();
+    snprintf (trace_id, size, "%016" PRIx64 "%016" PRIx64, high, low);
+}
+
+//  --------------------------------------------------------------------------
 //  The per-thread client
 
 static void
@@ -166,9 +216,11 @@ typedef struct {
     const zm_val_t *metadata_val; //  metadata passed on from a handler's call
 } s_call_t;
 
-//  Build the REQUEST frames of a call.
+//  Send the REQUEST of a call on a DEALER: 0, ZM_EUNAVAIL when the socket
+//  refused it (flags ZMQ_DONTWAIT), or an encoding error.
 static int
-s_request_msg (s_call_t *call, uint64_t corr, int64_t left, const char *caller, zmsg_t **msg_p)
+s_request_send (void *handle, s_call_t *call, uint64_t corr, int64_t left, const char *caller,
+                int flags)
 {
     zm_wire_t wire = {0};
     wire.command = ZM_CMD_REQUEST;
@@ -183,10 +235,7 @@ s_request_msg (s_call_t *call, uint64_t corr, int64_t left, const char *caller, 
     wire.trace_id = call->trace_id;
     wire.caller = caller;
     wire.version = call->version;
-    zframe_t *body = zframe_new (call->body, call->body_size);
-    int rc = body ? zm_wire_encode (&wire, &body, msg_p) : ZM_ENOMEM;
-    zframe_destroy (&body);
-    return rc;
+    return zm_wire_send (handle, NULL, &wire, call->body, call->body_size, flags);
 }
 
 //  Returns 0 (reply in *rep_p), a retryable failure (ZM_EUNAVAIL: not
@@ -209,16 +258,15 @@ s_attempt (s_client_t *client, const char *address, s_call_t *call, int64_t atte
         return ZM_EUNAVAIL;
     }
     uint64_t corr = ++client->next_corr;
-    zmsg_t *msg = NULL;
-    int rc = s_request_msg (call, corr, deadline - zclock_mono (), client->node->name, &msg);
+    int rc = s_request_send (handle, call, corr, deadline - zclock_mono (), client->node->name,
+                             ZMQ_DONTWAIT);
+    if (rc == ZM_EUNAVAIL) {
+        *error_p = zm_error_new (ZM_EUNAVAIL, "zmicro.client", "cannot send to %s", address);
+        return ZM_EUNAVAIL;
+    }
     if (rc) {
         *error_p = zm_error_new (rc, "zmicro.client", "cannot build the request");
         return rc;
-    }
-    if (zmsg_send (&msg, dealer) != 0) {
-        zmsg_destroy (&msg);
-        *error_p = zm_error_new (ZM_EUNAVAIL, "zmicro.client", "cannot send to %s", address);
-        return ZM_EUNAVAIL;
     }
     while (true) {
         int64_t wait = until - zclock_mono ();
@@ -233,11 +281,10 @@ s_attempt (s_client_t *client, const char *address, s_call_t *call, int64_t atte
             }
             continue;
         }
-        zmsg_t *answer = zmsg_recv (dealer);
-        if (!answer)
-            continue;
         zm_wire_t got;
-        rc = zm_wire_decode (&answer, 0, &got);
+        rc = zm_wire_recv (handle, NULL, 0, &got);
+        if (rc == -1)
+            continue;
         if (rc || got.corr != corr) {
             //  Malformed, or the late answer of an earlier attempt: never
             //  delivered to this call.
@@ -525,7 +572,7 @@ s_pick (zm_node_t *node, const char *service, char candidates[][128], int count,
         }
         else if (strategy == S_LEAST) {
             int best = INT32_MAX;
-            unsigned start = randombytes_uniform ((uint32_t) n);
+            unsigned start = s_rand_below ((uint32_t) n);
             for (int k = 0; k < n; k++) {
                 int i = usable[(start + (unsigned) k) % (unsigned) n];
                 int outstanding = s_stat (selector, candidates[i])->outstanding;
@@ -536,7 +583,7 @@ s_pick (zm_node_t *node, const char *service, char candidates[][128], int count,
             }
         }
         else
-            pick = usable[randombytes_uniform ((uint32_t) n)];
+            pick = usable[s_rand_below ((uint32_t) n)];
         s_stat_t *stat = s_stat (selector, candidates[pick]);
         stat->outstanding++;
         if (stat->open_until)
@@ -632,11 +679,8 @@ zm_call (zm_node_t *node, const char *service, const char *endpoint, zm_msg_t **
     int64_t deadline = zclock_mono () + timeout;
     if (opts->trace_id)
         snprintf (call.trace_id, sizeof call.trace_id, "%s", opts->trace_id);
-    else {
-        unsigned char random[16];
-        randombytes_buf (random, sizeof random);
-        sodium_bin2hex (call.trace_id, sizeof call.trace_id, random, sizeof random);
-    }
+    else
+        s_trace_new (call.trace_id, sizeof call.trace_id);
     if (req) {
         rc = zm_msg_encode (req, call.content_type, &body, &call.body_size);
         if (rc) {
@@ -748,12 +792,13 @@ static int
 s_rclient_on_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
 {
     s_rclient_t *self = (s_rclient_t *) arg;
-    for (int n = 0; n < 256 && (zsock_events (dealer) & ZMQ_POLLIN); n++) {
-        zmsg_t *answer = zmsg_recv (dealer);
-        if (!answer)
-            break;
+    void *handle = zsock_resolve (dealer);
+    for (int n = 0; n < 256; n++) {
         zm_wire_t got;
-        if (zm_wire_decode (&answer, 0, &got) != 0) {
+        int rc = zm_wire_recv (handle, NULL, 0, &got);
+        if (rc == -1)
+            break; //  nothing more waiting
+        if (rc) {
             zm_wire_clear (&got);
             continue;
         }
@@ -770,9 +815,9 @@ s_rclient_on_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
             if (got.command == ZM_CMD_REPLY) {
                 if (got.body && zframe_size (got.body) > 0) {
                     const char *reason = NULL;
-                    int rc = zm_msg_decode_inplace (got.content_type, zframe_data (got.body),
-                                                    zframe_size (got.body), s_free_frame,
-                                                    got.body, &env->msg, &reason);
+                    rc = zm_msg_decode_inplace (got.content_type, zframe_data (got.body),
+                                                zframe_size (got.body), s_free_frame, got.body,
+                                                &env->msg, &reason);
                     if (rc == 0)
                         got.body = NULL;
                     else {
@@ -834,23 +879,6 @@ s_rclient_stop (zm_reactor_t *reactor, void *arg)
         zloop_timer_end (zm_reactor_loop (reactor), self->sweep_timer);
     free (self);
     *zm_reactor_module (reactor, ZM_MODULE_CLIENT) = NULL;
-    return 0;
-}
-
-//  Send every frame without blocking; -1 when the socket cannot take the
-//  message now (with ZMQ_IMMEDIATE: no connected peer). Destroys msg on 0.
-static int
-s_send_dontwait (zmsg_t **msg_p, zsock_t *dealer)
-{
-    void *handle = zsock_resolve (dealer);
-    size_t count = zmsg_size (*msg_p), index = 0;
-    for (zframe_t *frame = zmsg_first (*msg_p); frame; frame = zmsg_next (*msg_p), index++) {
-        int flags = ZMQ_DONTWAIT | (index + 1 < count ? ZMQ_SNDMORE : 0);
-        //  Parts of a message go together: only the first can be refused.
-        if (zmq_send (handle, zframe_data (frame), zframe_size (frame), flags) == -1)
-            return -1;
-    }
-    zmsg_destroy (msg_p);
     return 0;
 }
 
@@ -940,11 +968,8 @@ zm_call_async (zm_ctx_t *ctx, const char *service, const char *endpoint, zm_msg_
                                                   : NULL;
     if (trace)
         snprintf (call.trace_id, sizeof call.trace_id, "%s", trace);
-    else {
-        unsigned char random[16];
-        randombytes_buf (random, sizeof random);
-        sodium_bin2hex (call.trace_id, sizeof call.trace_id, random, sizeof random);
-    }
+    else
+        s_trace_new (call.trace_id, sizeof call.trace_id);
     if (req && (rc = zm_msg_encode (req, call.content_type, &body, &call.body_size)))
         goto done;
     call.body = body;
@@ -978,18 +1003,21 @@ zm_call_async (zm_ctx_t *ctx, const char *service, const char *endpoint, zm_msg_
         uint64_t id = dealer ? zm_reactor_expect (ctx->reactor, ctx->actor->pid, reply_type,
                                                   timeout)
                              : 0;
-        zmsg_t *msg = NULL;
-        if (!id || s_request_msg (&call, id, timeout, node->name, &msg) != 0) {
-            s_done (node, candidates[pick], false);
-            rc = ZM_ENOMEM;
-            break;
-        }
+        int sent = id ? s_request_send (zsock_resolve (dealer), &call, id, timeout, node->name,
+                                        ZMQ_DONTWAIT)
+                      : ZM_ENOMEM;
         //  A full queue (the peer is slow or gone) refuses at once.
-        if (s_send_dontwait (&msg, dealer) != 0) {
-            zmsg_destroy (&msg);
+        if (sent == ZM_EUNAVAIL) {
             s_done (node, candidates[pick], true);
             zm_reactor_forget (ctx->reactor, id);
             continue;
+        }
+        if (sent) {
+            if (id)
+                zm_reactor_forget (ctx->reactor, id);
+            s_done (node, candidates[pick], false);
+            rc = sent;
+            break;
         }
         s_inflight_t *inflight = (s_inflight_t *) calloc (1, sizeof (s_inflight_t));
         if (inflight) {

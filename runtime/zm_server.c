@@ -35,9 +35,9 @@ typedef struct {
 
 //  A request being handled: where its answer goes.
 typedef struct {
-    zframe_t *identity;        //  caller's ROUTER identity
+    zm_wire_peer_t peer;       //  caller's ROUTER routing id
     uint64_t corr;             //  caller's correlation id
-    char *content_type;        //  the request's, used for the reply
+    char content_type[ZM_WIRE_MAX_NAME + 1]; //  the request's, used for the reply
     zm_service_t *service;     //  for error ids
     zm_endpoint_t *endpoint;   //  for statistics
     int64_t start_us;          //  arrival, zclock_usecs
@@ -48,29 +48,26 @@ s_call_free (void **item)
 {
     s_call_t *call = (s_call_t *) *item;
     if (call) {
-        zframe_destroy (&call->identity);
-        free (call->content_type);
         free (call);
         *item = NULL;
     }
 }
 
-//  Send msg to the peer; takes msg, borrows identity.
+//  Send msg to the peer; takes msg, borrows peer.
 static void
-s_send (s_server_t *self, zframe_t *identity, zmsg_t **msg_p)
+s_send (s_server_t *self, const zm_wire_peer_t *peer, zmsg_t **msg_p)
 {
     if (!*msg_p)
         return;
-    zframe_t *copy = zframe_dup (identity);
-    if (!copy || zmsg_prepend (*msg_p, &copy) != 0 || zmsg_send (msg_p, self->router) != 0) {
-        zframe_destroy (&copy);
+    if (zmsg_pushmem (*msg_p, peer->data, peer->size) != 0
+        || zmsg_send (msg_p, self->router) != 0) {
         zmsg_destroy (msg_p);
         atomic_fetch_add (&self->node->rpc_dropped, 1);
     }
 }
 
 static void
-s_send_error (s_server_t *self, zframe_t *identity, uint64_t corr, int code, const char *id,
+s_send_error (s_server_t *self, const zm_wire_peer_t *peer, uint64_t corr, int code, const char *id,
               const char *format, ...)
 {
     char detail[256];
@@ -81,7 +78,7 @@ s_send_error (s_server_t *self, zframe_t *identity, uint64_t corr, int code, con
     zm_error_t *error = zm_error_new (code, id, "%s", detail);
     zmsg_t *msg = error ? zm_wire_error (corr, error) : NULL;
     zm_error_destroy (&error);
-    s_send (self, identity, &msg);
+    s_send (self, peer, &msg);
 }
 
 static void
@@ -92,29 +89,29 @@ s_free_frame (void *data, void *hint)
 }
 
 static void
-s_request (s_server_t *self, zframe_t *identity, zm_wire_t *wire)
+s_request (s_server_t *self, const zm_wire_peer_t *peer, zm_wire_t *wire)
 {
     atomic_fetch_add (&self->node->rpc_requests, 1);
     if (self->paused) {
-        s_send_error (self, identity, wire->corr, ZM_EUNAVAIL, "zmicro.server",
+        s_send_error (self, peer, wire->corr, ZM_EUNAVAIL, "zmicro.server",
                       "node %s is stopping", self->node->name);
         return;
     }
     zm_service_t *service = zm_service_lookup (self->node, wire->service);
     if (!service) {
-        s_send_error (self, identity, wire->corr, ZM_ENOTFOUND, "zmicro.server",
+        s_send_error (self, peer, wire->corr, ZM_ENOTFOUND, "zmicro.server",
                       "no service '%s' on node %s", wire->service, self->node->name);
         return;
     }
     if (wire->version && !streq (wire->version, zm_service_version (service))) {
-        s_send_error (self, identity, wire->corr, ZM_ENOTFOUND, "zmicro.server",
+        s_send_error (self, peer, wire->corr, ZM_ENOTFOUND, "zmicro.server",
                       "service '%s' is version %s, not %s", wire->service,
                       zm_service_version (service), wire->version);
         return;
     }
     zm_endpoint_t *endpoint = zm_service_endpoint (service, wire->endpoint);
     if (!endpoint) {
-        s_send_error (self, identity, wire->corr, ZM_ENOTFOUND, "zmicro.server",
+        s_send_error (self, peer, wire->corr, ZM_ENOTFOUND, "zmicro.server",
                       "service '%s' has no endpoint '%s'", wire->service, wire->endpoint);
         return;
     }
@@ -126,29 +123,28 @@ s_request (s_server_t *self, zframe_t *identity, zm_wire_t *wire)
         int rc = zm_msg_decode_inplace (wire->content_type, zframe_data (wire->body), size,
                                         s_free_frame, wire->body, &body, &reason);
         if (rc) {
-            s_send_error (self, identity, wire->corr, rc, "zmicro.server",
+            s_send_error (self, peer, wire->corr, rc, "zmicro.server",
                           "cannot decode %s body: %s", wire->content_type,
                           reason ? reason : zm_strerror (rc));
             return;
         }
         wire->body = NULL; //  the message owns it now
     }
-    s_call_t *call = (s_call_t *) calloc (1, sizeof (s_call_t));
-    char *type = call ? strdup (wire->content_type) : NULL;
+    s_call_t *call = (s_call_t *) malloc (sizeof (s_call_t));
     zm_pid_t instance = zm_service_pick (service, self->index);
-    zm_env_t *env = type ? zm_env_new (ZM_ENV_ASK, instance, self->gateway, wire->endpoint,
+    zm_env_t *env = call ? zm_env_new (ZM_ENV_ASK, instance, self->gateway, wire->endpoint,
                                        &body)
                          : NULL;
     if (!env) {
         free (call);
-        free (type);
         zm_msg_destroy (&body);
-        s_send_error (self, identity, wire->corr, ZM_ENOMEM, "zmicro.server", "out of memory");
+        s_send_error (self, peer, wire->corr, ZM_ENOMEM, "zmicro.server", "out of memory");
         return;
     }
-    call->identity = zframe_dup (identity);
+    memcpy (call->peer.data, peer->data, peer->size);
+    call->peer.size = peer->size;
     call->corr = wire->corr;
-    call->content_type = type;
+    snprintf (call->content_type, sizeof call->content_type, "%s", wire->content_type);
     call->service = service;
     call->endpoint = endpoint;
     call->start_us = zclock_usecs ();
@@ -156,11 +152,11 @@ s_request (s_server_t *self, zframe_t *identity, zm_wire_t *wire)
     env->meta = wire->header; //  metadata and trace ids go with the call
     wire->header = NULL;
     int rc = zm_reactor_ask (self->reactor, env, "$rpc.reply", (int) wire->timeout_ms);
-    if (rc || !call->identity) {
+    if (rc) {
         s_call_t *doomed = call;
         s_call_free ((void **) &doomed);
         zm_env_destroy (&env, rc);
-        s_send_error (self, identity, wire->corr, ZM_ENOMEM, "zmicro.server", "out of memory");
+        s_send_error (self, peer, wire->corr, ZM_ENOMEM, "zmicro.server", "out of memory");
         return;
     }
     zhashx_insert (self->calls, (void *) (uintptr_t) env->ask_id, call);
@@ -171,18 +167,18 @@ static int
 s_on_router (zloop_t *loop, zsock_t *router, void *arg)
 {
     s_server_t *self = (s_server_t *) arg;
-    for (int n = 0; n < ZM_SERVER_READ_BUDGET && (zsock_events (router) & ZMQ_POLLIN); n++) {
-        zmsg_t *msg = zmsg_recv (router);
-        if (!msg)
-            break;
-        zframe_t *identity = zmsg_pop (msg);
+    void *handle = zsock_resolve (router);
+    for (int n = 0; n < ZM_SERVER_READ_BUDGET; n++) {
+        zm_wire_peer_t peer;
         zm_wire_t wire;
-        int rc = zm_wire_decode (&msg, self->max_body, &wire);
+        int rc = zm_wire_recv (handle, &peer, self->max_body, &wire);
+        if (rc == -1)
+            break; //  nothing more waiting
         if (rc) {
             atomic_fetch_add (&self->node->rpc_malformed, 1);
             zmsg_t *answer = zm_wire_answer (&wire, rc);
-            if (answer && identity)
-                s_send (self, identity, &answer);
+            if (answer && peer.size)
+                s_send (self, &peer, &answer);
             else {
                 zmsg_destroy (&answer);
                 atomic_fetch_add (&self->node->rpc_dropped, 1);
@@ -191,19 +187,18 @@ s_on_router (zloop_t *loop, zsock_t *router, void *arg)
                           wire.reason ? wire.reason : zm_strerror (rc));
         }
         else if (wire.command == ZM_CMD_REQUEST)
-            s_request (self, identity, &wire);
+            s_request (self, &peer, &wire);
         else if (wire.command == ZM_CMD_PING) {
             zmsg_t *pong = zm_wire_pong (wire.corr);
-            s_send (self, identity, &pong);
+            s_send (self, &peer, &pong);
         }
         else if (wire.command == ZM_CMD_CANCEL || zm_wire_is_answer (wire.command))
             atomic_fetch_add (&self->node->rpc_dropped, 1); //  nothing to answer; an answer to an answer loops
         else
-            s_send_error (self, identity, wire.corr, ZM_EPROTO, "zmicro.server",
+            s_send_error (self, &peer, wire.corr, ZM_EPROTO, "zmicro.server",
                           "command %s is not served by this node",
                           zm_wire_command_name (wire.command));
         zm_wire_clear (&wire);
-        zframe_destroy (&identity);
     }
     return 0;
 }
@@ -225,15 +220,19 @@ s_gateway_reply (zm_ctx_t *ctx, zm_msg_t *msg)
         void *data = NULL;
         size_t size = 0;
         int rc = msg ? zm_msg_encode (msg, call->content_type, &data, &size) : 0;
-        zframe_t *body = rc == 0 ? zframe_new (data, size) : NULL;
-        free (data);
-        if (body)
-            out = zm_wire_reply (call->corr, call->content_type, &body);
-        zframe_destroy (&body);
-        if (!out) {
-            status = rc ? rc : ZM_ENOMEM;
-            detail = "cannot encode the reply";
+        if (rc == 0) {
+            zm_wire_t wire = {
+                .command = ZM_CMD_REPLY, .corr = call->corr, .content_type = call->content_type};
+            //  A ROUTER never blocks: a reply it cannot route is dropped
+            if (zm_wire_send (zsock_resolve (self->router), &call->peer, &wire, data, size, 0))
+                atomic_fetch_add (&self->node->rpc_dropped, 1);
+            zm_endpoint_account (call->endpoint, ZM_OK, NULL, zclock_usecs () - call->start_us);
+            free (data);
+            s_call_free ((void **) &call);
+            return 0;
         }
+        status = rc;
+        detail = "cannot encode the reply";
     }
     if (status != ZM_OK) {
         //  The error names its origin, service.endpoint, unless the
@@ -260,9 +259,7 @@ s_gateway_reply (zm_ctx_t *ctx, zm_msg_t *msg)
         zm_endpoint_account (call->endpoint, status, detail, zclock_usecs () - call->start_us);
         zm_error_destroy (&made);
     }
-    else
-        zm_endpoint_account (call->endpoint, ZM_OK, NULL, zclock_usecs () - call->start_us);
-    s_send (self, call->identity, &out);
+    s_send (self, &call->peer, &out);
     s_call_free ((void **) &call);
     return 0;
 }

@@ -372,37 +372,33 @@ s_decode_header (zm_wire_t *wire, zframe_t **frame_p)
     return s_read_header (wire, root);
 }
 
-int
-zm_wire_decode (zmsg_t **msg_p, size_t max_body, zm_wire_t *wire)
+//  The first three frames, read where they lie
+typedef struct {
+    const uint8_t *data; //  NULL: the frame is missing
+    size_t size;
+} s_part_t;
+
+//  Decode one message: parts 0..2 in place, header and body as frames,
+//  count the number of frames received. Takes the header frame (into
+//  wire->header) and the body frame (into wire->body) on success; on
+//  failure leaves both to the caller.
+static int
+s_decode (zm_wire_t *wire, size_t count, const s_part_t *parts, zframe_t **header_p,
+          zframe_t **body_p, size_t max_body)
 {
-    assert (wire);
-    memset (wire, 0, sizeof (*wire));
-    if (!msg_p || !*msg_p)
-        return s_fail (wire, ZM_EINVAL, "no message");
-    zmsg_t *msg = *msg_p;
-    *msg_p = NULL;
     if (max_body == 0)
         max_body = ZM_WIRE_MAX_BODY;
-
-    size_t count = zmsg_size (msg);
-    zframe_t *frames[ZM_WIRE_FRAMES] = {NULL};
-    for (int index = 0; index < ZM_WIRE_FRAMES; index++)
-        frames[index] = zmsg_pop (msg);
-    zmsg_destroy (&msg); //  and any frames past the fifth
-
     int rc = 0;
-    zframe_t *sig = frames[0], *cmd = frames[1], *corr = frames[2];
-    if (!sig || zframe_size (sig) != 3 || memcmp (zframe_data (sig), s_signature, 2) != 0) {
-        rc = s_fail (wire, ZM_EPROTO, "bad signature");
-        goto fail;
-    }
-    wire->proto = zframe_data (sig)[2];
-    bool cmd_ok = cmd && zframe_size (cmd) == 1;
-    bool corr_ok = corr && zframe_size (corr) == 8;
+    const s_part_t *sig = &parts[0], *cmd = &parts[1], *corr = &parts[2];
+    if (!sig->data || sig->size != 3 || memcmp (sig->data, s_signature, 2) != 0)
+        return s_fail (wire, ZM_EPROTO, "bad signature");
+    wire->proto = sig->data[2];
+    bool cmd_ok = cmd->data && cmd->size == 1;
+    bool corr_ok = corr->data && corr->size == 8;
     if (cmd_ok)
-        wire->command = zframe_data (cmd)[0];
+        wire->command = cmd->data[0];
     if (corr_ok)
-        wire->corr = s_get_be64 (zframe_data (corr));
+        wire->corr = s_get_be64 (corr->data);
     //  Only what we can answer, and never an answer: no reply loops
     bool answerable = cmd_ok && corr_ok && !zm_wire_is_answer (wire->command);
 
@@ -416,27 +412,26 @@ zm_wire_decode (zmsg_t **msg_p, size_t max_body, zm_wire_t *wire)
         rc = s_fail (wire, ZM_EPROTO, "correlation id is not 8 bytes");
     else if (!zm_wire_command_known (wire->command))
         rc = s_fail (wire, ZM_EPROTO, "unknown command");
-    else if (zframe_size (frames[3]) > ZM_WIRE_MAX_HEADER)
+    else if (zframe_size (*header_p) > ZM_WIRE_MAX_HEADER)
         rc = s_fail (wire, ZM_ETOOBIG, "header frame is over 64 KiB");
-    else if (zframe_size (frames[4]) > max_body)
+    else if (zframe_size (*body_p) > max_body)
         rc = s_fail (wire, ZM_ETOOBIG, "body is over the size limit");
     else
-        rc = s_decode_header (wire, &frames[3]);
+        rc = s_decode_header (wire, header_p);
     if (rc) {
         wire->answerable = answerable;
-        goto fail;
+        return rc;
     }
-    wire->body = frames[4];
-    frames[4] = NULL;
-    for (int index = 0; index < ZM_WIRE_FRAMES; index++)
-        zframe_destroy (&frames[index]);
+    wire->body = *body_p;
+    *body_p = NULL;
     return 0;
+}
 
-fail:
-    for (int index = 0; index < ZM_WIRE_FRAMES; index++)
-        zframe_destroy (&frames[index]);
+//  After a failed decode keep only what the failure report needs
+static int
+s_failed (zm_wire_t *wire, int rc)
+{
     zm_msg_destroy (&wire->header);
-    //  Keep only what the failure report needs
     zm_wire_t report = {.command = wire->command,
                         .corr = wire->corr,
                         .answerable = wire->answerable,
@@ -444,6 +439,87 @@ fail:
                         .reason = wire->reason};
     *wire = report;
     return rc;
+}
+
+int
+zm_wire_decode (zmsg_t **msg_p, size_t max_body, zm_wire_t *wire)
+{
+    assert (wire);
+    memset (wire, 0, sizeof (*wire));
+    if (!msg_p || !*msg_p)
+        return s_fail (wire, ZM_EINVAL, "no message");
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    size_t count = zmsg_size (msg);
+    zframe_t *frames[ZM_WIRE_FRAMES] = {NULL};
+    for (int index = 0; index < ZM_WIRE_FRAMES; index++)
+        frames[index] = zmsg_pop (msg);
+    zmsg_destroy (&msg); //  and any frames past the fifth
+    s_part_t parts[3] = {{NULL, 0}};
+    for (int index = 0; index < 3; index++)
+        if (frames[index])
+            parts[index] = (s_part_t) {zframe_data (frames[index]), zframe_size (frames[index])};
+    int rc = s_decode (wire, count, parts, &frames[3], &frames[4], max_body);
+    for (int index = 0; index < ZM_WIRE_FRAMES; index++)
+        zframe_destroy (&frames[index]);
+    return rc ? s_failed (wire, rc) : 0;
+}
+
+int
+zm_wire_recv (void *handle, zm_wire_peer_t *peer, size_t max_body, zm_wire_t *wire)
+{
+    assert (wire);
+    memset (wire, 0, sizeof (*wire));
+    if (peer)
+        peer->size = 0;
+    zmq_msg_t parts[4]; //  identity (ROUTER), signature, command, correlation id
+    int first = peer ? 0 : 1, received = first;
+    zmq_msg_init (&parts[first]);
+    if (!handle || zmq_msg_recv (&parts[first], handle, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&parts[first]);
+        return -1;
+    }
+    //  The rest of a message is there once its first part is: no waiting
+    bool more = zmq_msg_more (&parts[first]);
+    received++;
+    while (more && received < 4) {
+        zmq_msg_init (&parts[received]);
+        if (zmq_msg_recv (&parts[received], handle, 0) == -1) {
+            zmq_msg_close (&parts[received]);
+            more = false;
+            break;
+        }
+        more = zmq_msg_more (&parts[received++]);
+    }
+    zframe_t *header = more ? zframe_recv (handle) : NULL;
+    more = header && zframe_more (header);
+    zframe_t *body = more ? zframe_recv (handle) : NULL;
+    more = body && zframe_more (body);
+    size_t count = (size_t) (received - 1) + (header ? 1 : 0) + (body ? 1 : 0);
+    while (more) { //  frames past the fifth: counted and dropped
+        zmq_msg_t extra;
+        zmq_msg_init (&extra);
+        more = zmq_msg_recv (&extra, handle, 0) != -1 && zmq_msg_more (&extra);
+        zmq_msg_close (&extra);
+        count++;
+    }
+    if (peer) {
+        size_t size = zmq_msg_size (&parts[0]);
+        if (size <= sizeof peer->data) {
+            memcpy (peer->data, zmq_msg_data (&parts[0]), size);
+            peer->size = (uint8_t) size;
+        }
+    }
+    s_part_t view[3] = {{NULL, 0}};
+    for (int index = 1; index < received; index++)
+        view[index - 1] = (s_part_t) {(const uint8_t *) zmq_msg_data (&parts[index]),
+                                      zmq_msg_size (&parts[index])};
+    int rc = s_decode (wire, count, view, &header, &body, max_body);
+    for (int index = first; index < received; index++)
+        zmq_msg_close (&parts[index]);
+    zframe_destroy (&header);
+    zframe_destroy (&body);
+    return rc ? s_failed (wire, rc) : 0;
 }
 
 void
@@ -583,70 +659,98 @@ s_collect (const zm_wire_t *wire, s_field_t *fields, size_t *count_p)
     return 0;
 }
 
-//  The header frame of a command, packed in place
+//  What a header will hold, checked and sized before anything is written
+typedef struct {
+    s_field_t fields[K_COUNT]; //  string fields
+    size_t count;              //  entries in fields
+    bool timeout;              //  the timeout goes in
+    const zm_val_t *metadata;  //  metadata map going in, or NULL
+    size_t meta_count;         //  its entries
+    size_t pairs;              //  entries of the header map
+    size_t size;               //  bytes of the packed header
+} s_plan_t;
+
 static int
-s_encode_header (const zm_wire_t *wire, zframe_t **frame_p)
+s_header_plan (const zm_wire_t *wire, s_plan_t *plan)
 {
-    s_field_t fields[K_COUNT];
-    size_t count = 0;
-    int rc = s_collect (wire, fields, &count);
+    memset (plan, 0, sizeof (*plan));
+    unsigned keys = s_keys_of (wire->command);
+    int rc = s_collect (wire, plan->fields, &plan->count);
     if (rc)
         return rc;
-    unsigned keys = s_keys_of (wire->command);
-    bool timeout = keys & S_BIT (K_TIMEOUT);
-    const zm_val_t *metadata = (keys & S_BIT (K_METADATA)) ? wire->metadata : NULL;
-    if (timeout && (wire->timeout_ms == 0 || wire->timeout_ms > ZM_WIRE_MAX_TIMEOUT))
+    plan->timeout = keys & S_BIT (K_TIMEOUT);
+    plan->metadata = (keys & S_BIT (K_METADATA)) ? wire->metadata : NULL;
+    if (plan->timeout && (wire->timeout_ms == 0 || wire->timeout_ms > ZM_WIRE_MAX_TIMEOUT))
         return ZM_EINVAL;
-    if (metadata) {
+    if (plan->metadata) {
         const char *reason = NULL;
-        rc = s_check_metadata (metadata, &reason);
+        rc = s_check_metadata (plan->metadata, &reason);
         if (rc)
             return rc == ZM_EPROTO ? ZM_EINVAL : rc;
     }
-    //  Size first, so the frame is made once at its size
-    size_t pairs = count + (timeout ? 1 : 0) + (metadata ? 1 : 0);
-    size_t size = s_map_size (pairs);
-    for (size_t index = 0; index < count; index++)
-        size += s_str_size (s_keys[fields[index].key].len) + s_str_size (fields[index].len);
-    if (timeout)
+    plan->pairs = plan->count + (plan->timeout ? 1 : 0) + (plan->metadata ? 1 : 0);
+    size_t size = s_map_size (plan->pairs);
+    for (size_t index = 0; index < plan->count; index++)
+        size += s_str_size (s_keys[plan->fields[index].key].len)
+                + s_str_size (plan->fields[index].len);
+    if (plan->timeout)
         size += s_str_size (s_keys[K_TIMEOUT].len) + s_uint_size (wire->timeout_ms);
-    size_t meta_count = zm_val_size (metadata);
-    if (metadata) {
-        size += s_str_size (s_keys[K_METADATA].len) + s_map_size (meta_count);
-        for (size_t index = 0; index < meta_count; index++) {
+    plan->meta_count = zm_val_size (plan->metadata);
+    if (plan->metadata) {
+        size += s_str_size (s_keys[K_METADATA].len) + s_map_size (plan->meta_count);
+        for (size_t index = 0; index < plan->meta_count; index++) {
             size_t key_len = 0;
-            zm_val_key_at (metadata, index, &key_len);
-            size += s_str_size (key_len) + s_str_size (zm_val_size (zm_val_at (metadata, index)));
+            zm_val_key_at (plan->metadata, index, &key_len);
+            size += s_str_size (key_len)
+                    + s_str_size (zm_val_size (zm_val_at (plan->metadata, index)));
         }
     }
     if (size > ZM_WIRE_MAX_HEADER)
         return ZM_ETOOBIG;
-    zframe_t *frame = zframe_new (NULL, size);
-    if (!frame)
-        return ZM_ENOMEM;
-    uint8_t *start = zframe_data (frame), *p = start;
-    p = s_put_map (p, pairs);
-    for (size_t index = 0; index < count; index++) {
-        const s_key_info_t *info = &s_keys[fields[index].key];
+    plan->size = size;
+    return 0;
+}
+
+//  Pack the planned header into start (plan->size bytes)
+static void
+s_header_write (const zm_wire_t *wire, const s_plan_t *plan, uint8_t *start)
+{
+    uint8_t *p = s_put_map (start, plan->pairs);
+    for (size_t index = 0; index < plan->count; index++) {
+        const s_key_info_t *info = &s_keys[plan->fields[index].key];
         p = s_put_str (p, info->name, info->len);
-        p = s_put_str (p, fields[index].text, fields[index].len);
+        p = s_put_str (p, plan->fields[index].text, plan->fields[index].len);
     }
-    if (timeout) {
+    if (plan->timeout) {
         p = s_put_str (p, s_keys[K_TIMEOUT].name, s_keys[K_TIMEOUT].len);
         p = s_put_uint (p, wire->timeout_ms);
     }
-    if (metadata) {
+    if (plan->metadata) {
         p = s_put_str (p, s_keys[K_METADATA].name, s_keys[K_METADATA].len);
-        p = s_put_map (p, meta_count);
-        for (size_t index = 0; index < meta_count; index++) {
+        p = s_put_map (p, plan->meta_count);
+        for (size_t index = 0; index < plan->meta_count; index++) {
             size_t key_len = 0, value_len = 0;
-            const char *key = zm_val_key_at (metadata, index, &key_len);
-            const char *value = zm_val_str (zm_val_at (metadata, index), NULL, &value_len);
+            const char *key = zm_val_key_at (plan->metadata, index, &key_len);
+            const char *value = zm_val_str (zm_val_at (plan->metadata, index), NULL, &value_len);
             p = s_put_str (p, key, key_len);
             p = s_put_str (p, value, value_len);
         }
     }
-    assert ((size_t)(p - start) == size); //  our own sizing, not input
+    assert ((size_t)(p - start) == plan->size); //  our own sizing, not input
+}
+
+//  The header frame of a command, packed in place
+static int
+s_encode_header (const zm_wire_t *wire, zframe_t **frame_p)
+{
+    s_plan_t plan;
+    int rc = s_header_plan (wire, &plan);
+    if (rc)
+        return rc;
+    zframe_t *frame = zframe_new (NULL, plan.size);
+    if (!frame)
+        return ZM_ENOMEM;
+    s_header_write (wire, &plan, zframe_data (frame));
     *frame_p = frame;
     return 0;
 }
@@ -686,18 +790,41 @@ zm_wire_encode (const zm_wire_t *wire, zframe_t **body_p, zmsg_t **msg_p)
     if (!wire || !msg_p || !zm_wire_command_known (wire->command))
         return ZM_EINVAL;
     zframe_t *header = NULL;
-    int rc = 0;
-    if (s_keys_of (wire->command))
-        rc = s_encode_header (wire, &header);
-    else {
-        uint8_t empty = S_EMPTY_MAP;
-        header = zframe_new (&empty, 1);
-        if (!header)
-            rc = ZM_ENOMEM;
-    }
+    int rc = s_encode_header (wire, &header);
     if (rc)
         return rc;
     return s_assemble (wire->command, wire->corr, header, body_p, msg_p);
+}
+
+int
+zm_wire_send (void *handle, const zm_wire_peer_t *peer, const zm_wire_t *wire, const void *body,
+              size_t body_size, int flags)
+{
+    if (!handle || !wire || !zm_wire_command_known (wire->command) || (body_size && !body))
+        return ZM_EINVAL;
+    s_plan_t plan;
+    int rc = s_header_plan (wire, &plan);
+    if (rc)
+        return rc;
+    uint8_t stack[512];
+    uint8_t *header = plan.size <= sizeof stack ? stack : (uint8_t *) malloc (plan.size);
+    if (!header)
+        return ZM_ENOMEM;
+    s_header_write (wire, &plan, header);
+    uint8_t corr[8], command = wire->command;
+    s_put_be (corr, wire->corr, 8);
+    flags &= ZMQ_DONTWAIT;
+    int more = flags | ZMQ_SNDMORE;
+    //  Parts of a message go together: only the first can be refused
+    bool sent = (!peer || zmq_send (handle, peer->data, peer->size, more) != -1)
+                && zmq_send (handle, s_signature, sizeof s_signature, more) != -1
+                && zmq_send (handle, &command, 1, more) != -1
+                && zmq_send (handle, corr, sizeof corr, more) != -1
+                && zmq_send (handle, header, plan.size, more) != -1
+                && zmq_send (handle, body_size ? body : "", body_size, flags) != -1;
+    if (header != stack)
+        free (header);
+    return sent ? 0 : ZM_EUNAVAIL;
 }
 
 //  Encode a command with no fields besides content_type

@@ -98,6 +98,29 @@ typedef struct {
 //  command it does not implement with an ERROR.
 int zm_wire_decode (zmsg_t **msg_p, size_t max_body, zm_wire_t *wire);
 
+//  A ROUTER peer's routing id, kept by value (libzmq ids are 1..255 bytes)
+typedef struct {
+    uint8_t data[255];
+    uint8_t size; //  0: none
+} zm_wire_peer_t;
+
+//  Receive one whole message from handle (a libzmq socket) without waiting
+//  and decode it as zm_wire_decode does, without building a zmsg: the
+//  first frames are read where libzmq keeps them, only the header and body
+//  become frames. peer non-NULL: handle is a ROUTER and the routing id is
+//  copied into *peer. Returns -1 when no message was waiting (nothing to
+//  clear), else what zm_wire_decode returns for the message.
+int zm_wire_recv (void *handle, zm_wire_peer_t *peer, size_t max_body, zm_wire_t *wire);
+
+//  Encode wire as zm_wire_encode does and send it on handle (a libzmq
+//  socket) straight from the stack, no zmsg: peer non-NULL sends its
+//  routing id first (ROUTER). body (body_size bytes) is copied by libzmq.
+//  flags: 0 or ZMQ_DONTWAIT. Returns 0, what zm_wire_encode returns for a
+//  bad field, or ZM_EUNAVAIL when the socket refused the message (nothing
+//  of it was sent).
+int zm_wire_send (void *handle, const zm_wire_peer_t *peer, const zm_wire_t *wire,
+                  const void *body, size_t body_size, int flags);
+
 //  Release what a decoded message owns (header, body) and zero the struct.
 //  Safe on a zeroed, failed or cleared struct.
 void zm_wire_clear (zm_wire_t *wire);

@@ -541,6 +541,38 @@ Test (rpc, malformed_frames_get_their_documented_answer, .timeout = 60)
         }
         zmsg_destroy (&answer);
     }
+    //  The answer is in the request's content type, named as the request named
+    //  it, parameters and all.
+    //  {"service":"greeter","endpoint":"Echo","timeout":1000,
+    //   "content_type":"application/json; charset=utf-8"}
+    const char json_header[] = "\x84\xa7service\xa7greeter\xa8" "endpoint\xa4" "Echo\xa7timeout"
+                               "\xcd\x03\xe8\xac" "content_type\xbf" "application/json; charset=utf-8";
+    const char *json_call[5] = {"ZM\x01", "\x01", corr, json_header, "{\"a\":[1,\"x\"]}"};
+    const size_t json_sizes[5] = {3, 1, 8, sizeof json_header - 1, 13};
+    zmsg_t *json_answer = s_raw (dealer, 5, json_call, json_sizes);
+    cr_assert_not_null (json_answer);
+    cr_assert_eq (zmsg_size (json_answer), 5);
+    zframe_t *part = zmsg_first (json_answer);
+    part = zmsg_next (json_answer);
+    cr_assert_eq (zframe_data (part)[0], 0x02, "a REPLY");
+    zmsg_next (json_answer);
+    part = zmsg_next (json_answer);
+    zm_msg_t *reply_header = NULL;
+    cr_assert_eq (zm_msg_decode (NULL, zframe_data (part), zframe_size (part), &reply_header,
+                                 NULL),
+                  0);
+    cr_assert_str_eq (zm_msg_get_str (reply_header, "content_type", ""),
+                      "application/json; charset=utf-8");
+    zm_msg_destroy (&reply_header);
+    part = zmsg_next (json_answer);
+    zm_msg_t *echoed = NULL;
+    cr_assert_eq (zm_msg_decode (ZM_CT_JSON, zframe_data (part), zframe_size (part), &echoed,
+                                 NULL),
+                  0, "the body is JSON: %.*s", (int) zframe_size (part), zframe_data (part));
+    cr_assert_str_eq (zm_msg_get_str (echoed, "node", ""), "alpha");
+    cr_assert_eq (zm_msg_get_int (echoed, "seq", 0), -1);
+    zm_msg_destroy (&echoed);
+    zmsg_destroy (&json_answer);
     //  After all that, and a flood of junk, a proper call still works.
     for (int i = 0; i < 5000; i++) {
         zmsg_t *junk = zmsg_new ();

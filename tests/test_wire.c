@@ -102,11 +102,65 @@ s_decode_header (const zm_msg_t *map, zm_wire_t *wire)
     return rc;
 }
 
+//  An inproc DEALER -> ROUTER pair, made once per test process
+static zsock_t *s_pair_dealer = NULL, *s_pair_router = NULL;
+
+static void
+s_pair (void)
+{
+    if (s_pair_dealer)
+        return;
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "inproc://wire-%d", (int) getpid ());
+    s_pair_router = zsock_new_router (endpoint);
+    s_pair_dealer = zsock_new_dealer (endpoint);
+    cr_assert (s_pair_router && s_pair_dealer);
+    zsock_set_rcvtimeo (s_pair_router, 5000);
+}
+
+static void
+s_pair_end (void)
+{
+    zsock_destroy (&s_pair_dealer);
+    zsock_destroy (&s_pair_router);
+}
+
+TestSuite (wire, .fini = s_pair_end);
+
+//  The same bytes through a socket and zm_wire_recv: the socket decoder
+//  must give what zm_wire_decode gives.
+static void
+s_expect_recv_fail (zmsg_t *msg, size_t max_body, int expected_rc, bool answerable,
+                    uint64_t corr, const char *reason)
+{
+    s_pair ();
+    cr_assert_eq (zmsg_send (&msg, s_pair_dealer), 0);
+    zmq_pollitem_t item = {zsock_resolve (s_pair_router), 0, ZMQ_POLLIN, 0};
+    cr_assert_eq (zmq_poll (&item, 1, 5000), 1);
+    zm_wire_peer_t peer;
+    zm_wire_t wire;
+    int rc = zm_wire_recv (zsock_resolve (s_pair_router), &peer, max_body, &wire);
+    cr_assert_eq (rc, expected_rc, "recv: expected %s, got %s (%s); want reason '%s'",
+                  zm_strerror (expected_rc), zm_strerror (rc), wire.reason, reason);
+    cr_assert_gt (peer.size, 0, "the routing id is kept");
+    cr_assert_eq (wire.answerable, answerable, "recv: answerable for '%s'", reason);
+    cr_assert (wire.reason && strstr (wire.reason, reason), "recv: reason '%s' lacks '%s'",
+               wire.reason, reason);
+    cr_assert_null (wire.header);
+    cr_assert_null (wire.body);
+    if (answerable)
+        cr_assert_eq (wire.corr, corr);
+    //  Nothing of the message is left behind in the socket
+    cr_assert_eq (zm_wire_recv (zsock_resolve (s_pair_router), &peer, 0, &wire), -1);
+}
+
 //  Decode and check the outcome of a malformed message
 static void
 s_expect_fail (zmsg_t *msg, size_t max_body, int expected_rc, bool answerable, uint64_t corr,
                const char *reason)
 {
+    if (zmsg_size (msg) > 0)
+        s_expect_recv_fail (zmsg_dup (msg), max_body, expected_rc, answerable, corr, reason);
     zm_wire_t wire;
     int rc = zm_wire_decode (&msg, max_body, &wire);
     cr_assert_null (msg, "decode must take the message");
@@ -1146,6 +1200,92 @@ s_router_send (zsock_t *router, zframe_t *identity, zmsg_t **msg_p)
     zframe_t *copy = zframe_dup (identity);
     zmsg_prepend (*msg_p, &copy);
     cr_assert_eq (zmsg_send (msg_p, router), 0);
+}
+
+//  zm_wire_send writes the bytes zm_wire_encode makes, and zm_wire_recv
+//  reads them back as zm_wire_decode does, routing id included.
+Test (wire, send_and_recv_without_zmsg, .timeout = 20)
+{
+    s_pair ();
+    void *dealer = zsock_resolve (s_pair_dealer), *router = zsock_resolve (s_pair_router);
+    zm_msg_t *meta = zm_msg_new ();
+    zm_msg_set_str (meta, "user", "alice");
+    zm_wire_t out = {.command = ZM_CMD_REQUEST,
+                     .corr = 0x0102030405060708ull,
+                     .service = "greeter",
+                     .endpoint = "Say.Hello",
+                     .content_type = ZM_CT_JSON,
+                     .timeout_ms = 1500,
+                     .metadata = zm_msg_root (meta),
+                     .trace_id = "4bf92f3577b34da6a3ce929d0e0e4736",
+                     .caller = "frontend",
+                     .version = "1.2.0"};
+    const char *json = "{\"name\":\"Bob\"}";
+    //  Bytes: the same as the zmsg encoder's
+    cr_assert_eq (zm_wire_send (dealer, NULL, &out, json, strlen (json), 0), 0);
+    zmsg_t *sent = zmsg_recv (s_pair_router);
+    cr_assert_not_null (sent);
+    zframe_t *identity = zmsg_pop (sent);
+    zframe_t *body = zframe_new (json, strlen (json));
+    zmsg_t *encoded = s_encode (&out, &body);
+    cr_assert_eq (zmsg_size (sent), zmsg_size (encoded));
+    for (zframe_t *a = zmsg_first (sent), *b = zmsg_first (encoded); a;
+         a = zmsg_next (sent), b = zmsg_next (encoded))
+        cr_assert (zframe_eq (a, b), "frames differ");
+    zmsg_destroy (&sent);
+    zmsg_destroy (&encoded);
+
+    //  Decoded fields and the routing id
+    cr_assert_eq (zm_wire_send (dealer, NULL, &out, json, strlen (json), ZMQ_DONTWAIT), 0);
+    zmq_pollitem_t item = {router, 0, ZMQ_POLLIN, 0};
+    cr_assert_eq (zmq_poll (&item, 1, 5000), 1);
+    zm_wire_peer_t peer;
+    zm_wire_t in;
+    cr_assert_eq (zm_wire_recv (router, &peer, 0, &in), 0, "%s", in.reason);
+    cr_assert_eq (peer.size, zframe_size (identity));
+    cr_assert (memcmp (peer.data, zframe_data (identity), peer.size) == 0);
+    cr_assert_eq (in.command, ZM_CMD_REQUEST);
+    cr_assert_eq (in.corr, 0x0102030405060708ull);
+    cr_assert_str_eq (in.service, "greeter");
+    cr_assert_str_eq (in.endpoint, "Say.Hello");
+    cr_assert_str_eq (in.content_type, ZM_CT_JSON);
+    cr_assert_eq (in.timeout_ms, 1500);
+    cr_assert_str_eq (in.caller, "frontend");
+    cr_assert_str_eq (in.version, "1.2.0");
+    cr_assert_str_eq (zm_val_str (zm_val_get (in.metadata, "user"), NULL, NULL), "alice");
+    cr_assert (zframe_streq (in.body, json));
+    zm_wire_clear (&in);
+    zm_msg_destroy (&meta);
+    zframe_destroy (&identity);
+
+    //  The answer goes back through the routing id; an empty body is fine
+    zm_wire_t reply = {.command = ZM_CMD_REPLY, .corr = 7};
+    cr_assert_eq (zm_wire_send (router, &peer, &reply, NULL, 0, 0), 0);
+    item.socket = dealer;
+    cr_assert_eq (zmq_poll (&item, 1, 5000), 1);
+    cr_assert_eq (zm_wire_recv (dealer, NULL, 0, &in), 0, "%s", in.reason);
+    cr_assert_eq (in.command, ZM_CMD_REPLY);
+    cr_assert_eq (in.corr, 7);
+    cr_assert_eq (zframe_size (in.body), 0);
+    zm_wire_clear (&in);
+
+    //  Nothing waiting: -1, nothing to clear; bad fields refused unsent
+    cr_assert_eq (zm_wire_recv (dealer, NULL, 0, &in), -1);
+    zm_wire_t bad = {.command = ZM_CMD_REQUEST, .corr = 1, .service = "s", .timeout_ms = 5};
+    cr_assert_eq (zm_wire_send (dealer, NULL, &bad, NULL, 0, 0), ZM_EINVAL);
+    cr_assert_eq (zm_wire_send (dealer, NULL, &reply, NULL, 3, 0), ZM_EINVAL);
+    cr_assert_eq (zm_wire_send (NULL, NULL, &reply, NULL, 0, 0), ZM_EINVAL);
+    cr_assert_eq (zmq_poll (&item, 1, 0) >= 0, true);
+    item.socket = router;
+    cr_assert_eq (zmq_poll (&item, 1, 100), 0, "a refused message sends nothing");
+
+    //  A DEALER with no peer refuses at once with ZMQ_DONTWAIT (ZMQ_IMMEDIATE)
+    zsock_t *lonely = zsock_new (ZMQ_DEALER);
+    zsock_set_immediate (lonely, 1);
+    zsock_connect (lonely, "tcp://127.0.0.1:1"); //  nobody listens on port 1
+    cr_assert_eq (zm_wire_send (zsock_resolve (lonely), NULL, &reply, NULL, 0, ZMQ_DONTWAIT),
+                  ZM_EUNAVAIL);
+    zsock_destroy (&lonely);
 }
 
 Test (wire, dealer_router_over_tcp, .timeout = 20)
