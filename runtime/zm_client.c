@@ -37,7 +37,87 @@ static __thread uint64_t s_client_epoch = 0;
 typedef struct {
     char address[128];        //  tcp://host:port
     char version[72];         //  service version there
+    char *meta;               //  service metadata: key NUL value NUL ..., or NULL
+    size_t meta_size;         //  bytes of meta
 } s_instance_t;
+
+static void
+s_instance_free (void **item)
+{
+    s_instance_t *instance = (s_instance_t *) *item;
+    if (instance) {
+        free (instance->meta);
+        free (instance);
+        *item = NULL;
+    }
+}
+
+//  The service metadata of a describe answer, packed as key NUL value NUL
+//  pairs; NULL when there is none (or no memory: the instance then matches
+//  no metadata filter, never a wrong one).
+static char *
+s_meta_pack (const zm_val_t *map, size_t *size_p)
+{
+    size_t size = 0;
+    for (size_t i = 0; i < zm_val_size (map); i++) {
+        size_t key_len = 0, value_len = 0;
+        const char *key = zm_val_key_at (map, i, &key_len);
+        const char *value = zm_val_str (zm_val_at (map, i), NULL, &value_len);
+        if (key && value)
+            size += key_len + value_len + 2;
+    }
+    char *packed = size ? (char *) malloc (size) : NULL;
+    char *p = packed;
+    for (size_t i = 0; packed && i < zm_val_size (map); i++) {
+        size_t key_len = 0, value_len = 0;
+        const char *key = zm_val_key_at (map, i, &key_len);
+        const char *value = zm_val_str (zm_val_at (map, i), NULL, &value_len);
+        if (key && value) {
+            memcpy (p, key, key_len);
+            p[key_len] = 0;
+            p += key_len + 1;
+            memcpy (p, value, value_len);
+            p[value_len] = 0;
+            p += value_len + 1;
+        }
+    }
+    *size_p = packed ? size : 0;
+    return packed;
+}
+
+//  Does the instance's metadata hold every pair of match (a map of strings)?
+static bool
+s_meta_matches (const s_instance_t *instance, const zm_val_t *match)
+{
+    for (size_t i = 0; i < zm_val_size (match); i++) {
+        const char *key = zm_val_key_at (match, i, NULL);
+        const char *want = zm_val_str (zm_val_at (match, i), NULL, NULL);
+        bool found = false;
+        for (const char *p = instance->meta; !found && p && p < instance->meta + instance->meta_size;) {
+            const char *value = p + strlen (p) + 1;
+            found = streq (p, key) && streq (value, want);
+            p = value + strlen (value) + 1;
+        }
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+//  Is match usable as a filter: NULL, or a map of string to string?
+static bool
+s_match_valid (const zm_msg_t *match)
+{
+    if (!match)
+        return true;
+    const zm_val_t *map = zm_msg_root (match);
+    if (zm_val_type (map) != ZM_TYPE_MAP)
+        return false;
+    for (size_t i = 0; i < zm_val_size (map); i++)
+        if (!zm_val_key_at (map, i, NULL) || zm_val_type (zm_val_at (map, i)) != ZM_TYPE_STR)
+            return false;
+    return true;
+}
 
 typedef struct {
     zhashx_t *services;       //  name -> zlistx of s_instance_t
@@ -377,7 +457,7 @@ s_registry_add (s_registry_t *registry, const char *host, const zm_msg_t *descri
             list = zlistx_new ();
             if (!list)
                 return;
-            zlistx_set_destructor (list, (zlistx_destructor_fn *) zstr_free);
+            zlistx_set_destructor (list, s_instance_free);
             zhashx_insert (registry->services, name, list);
         }
         for (size_t p = 0; p < zm_val_size (ports); p++) {
@@ -390,6 +470,7 @@ s_registry_add (s_registry_t *registry, const char *host, const zm_msg_t *descri
             snprintf (instance->address, sizeof instance->address, "tcp://%s:%" PRIu64, host,
                       port);
             snprintf (instance->version, sizeof instance->version, "%s", version);
+            instance->meta = s_meta_pack (zm_val_get (svc, "metadata"), &instance->meta_size);
             zlistx_add_end (list, instance);
         }
     }
@@ -463,11 +544,14 @@ s_registry_refresh (s_client_t *client, int64_t budget)
     pthread_mutex_unlock (&node->client_lock);
 }
 
-//  Copy the addresses of a service's instances (matching version) into out.
+//  Copy the addresses of a service's instances that pass the filters of
+//  opts (version, metadata) into out.
 static int
-s_candidates (zm_node_t *node, const char *service, const char *version,
+s_candidates (zm_node_t *node, const char *service, const zm_call_opts_t *opts,
               char out[][128], int max)
 {
+    const char *version = opts->version;
+    const zm_val_t *match = opts->match ? zm_msg_root (opts->match) : NULL;
     int count = 0;
     pthread_mutex_lock (&node->client_lock);
     s_registry_t *registry = s_registry (node);
@@ -475,7 +559,8 @@ s_candidates (zm_node_t *node, const char *service, const char *version,
     if (list)
         for (s_instance_t *instance = (s_instance_t *) zlistx_first (list);
              instance && count < max; instance = (s_instance_t *) zlistx_next (list))
-            if (!version || streq (version, instance->version))
+            if ((!version || streq (version, instance->version))
+                && (!match || s_meta_matches (instance, match)))
                 snprintf (out[count++], 128, "%s", instance->address);
     pthread_mutex_unlock (&node->client_lock);
     return count;
@@ -655,6 +740,11 @@ zm_call (zm_node_t *node, const char *service, const char *endpoint, zm_msg_t **
         error = zm_error_new (rc, "zmicro.client", "service and endpoint are required");
         goto done;
     }
+    if (!s_match_valid (opts->match)) {
+        rc = ZM_EINVAL;
+        error = zm_error_new (rc, "zmicro.client", "opts.match is not a map of strings");
+        goto done;
+    }
     if (zm_reactor_current ()) {
         rc = ZM_EBLOCKING;
         error = zm_error_new (rc, "zmicro.client",
@@ -704,7 +794,7 @@ zm_call (zm_node_t *node, const char *service, const char *endpoint, zm_msg_t **
     else {
         if (s_registry_stale (node, service))
             s_registry_refresh (client, deadline - zclock_mono ());
-        count = s_candidates (node, service, opts->version, candidates, ZM_MAX_CANDIDATES);
+        count = s_candidates (node, service, opts, candidates, ZM_MAX_CANDIDATES);
     }
     if (count == 0) {
         rc = ZM_ENOTFOUND;
@@ -944,7 +1034,8 @@ zm_call_async (zm_ctx_t *ctx, const char *service, const char *endpoint, zm_msg_
         opts = &defaults;
     void *body = NULL;
     int rc = 0;
-    if (!ctx || !service || !endpoint || !reply_type || !*service || !*endpoint) {
+    if (!ctx || !service || !endpoint || !reply_type || !*service || !*endpoint
+        || !s_match_valid (opts->match)) {
         rc = ZM_EINVAL;
         goto done;
     }
@@ -991,7 +1082,7 @@ zm_call_async (zm_ctx_t *ctx, const char *service, const char *endpoint, zm_msg_
         snprintf (candidates[count++], 128, "%s", opts->address);
     else
         //  No blocking refresh on a reactor: what the registry knows now.
-        count = s_candidates (node, service, opts->version, candidates, ZM_MAX_CANDIDATES);
+        count = s_candidates (node, service, opts, candidates, ZM_MAX_CANDIDATES);
     bool tried[ZM_MAX_CANDIDATES] = {false};
     rc = count ? ZM_EUNAVAIL : ZM_ENOTFOUND;
     for (int attempt = 0; attempt < count; attempt++) {

@@ -302,6 +302,69 @@ Test (rpc, round_robin_spreads_evenly_over_three, .timeout = 30)
         s_kill (&peers[i], SIGTERM);
 }
 
+//  Instances are chosen by version and by service metadata, from threads
+//  and from handlers alike.
+Test (rpc, selector_filters_by_version_and_metadata, .timeout = 30)
+{
+    peer_t peers[3] = {s_start ("alpha", NULL), s_start ("beta", NULL), s_start ("gamma", NULL)};
+    char list[256];
+    snprintf (list, sizeof list, "%s,%s,%s", s_address (&peers[0]), s_address (&peers[1]),
+              s_address (&peers[2]));
+    zm_node_t *node = s_client_node (list);
+    zm_msg_t *only_beta = zm_msg_new ();
+    zm_msg_set_str (only_beta, "node", "beta");
+    zm_msg_set_str (only_beta, "team", "core");
+    zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
+    opts.match = only_beta;
+    for (int i = 0; i < 30; i++) {
+        zm_msg_t *rep = NULL;
+        cr_assert_eq (zm_call (node, "greeter", "Echo", NULL, &rep, NULL, &opts), 0);
+        cr_assert_str_eq (zm_msg_get_str (rep, "node", ""), "beta");
+        zm_msg_destroy (&rep);
+    }
+    //  A pair every instance has: all of them serve
+    zm_msg_t *core = zm_msg_new ();
+    zm_msg_set_str (core, "team", "core");
+    opts.match = core;
+    opts.selector = "round_robin";
+    int seen[3] = {0, 0, 0};
+    for (int i = 0; i < 30; i++) {
+        zm_msg_t *rep = NULL;
+        cr_assert_eq (zm_call (node, "greeter", "Echo", NULL, &rep, NULL, &opts), 0);
+        const char *who = zm_msg_get_str (rep, "node", "");
+        seen[streq (who, "alpha") ? 0 : streq (who, "beta") ? 1 : 2]++;
+        zm_msg_destroy (&rep);
+    }
+    cr_assert (seen[0] == 10 && seen[1] == 10 && seen[2] == 10, "%d/%d/%d", seen[0], seen[1],
+               seen[2]);
+    //  No instance passes: not found, and nothing is called
+    zm_msg_t *edge = zm_msg_new ();
+    zm_msg_set_str (edge, "team", "edge");
+    opts.match = edge;
+    zm_error_t *error = NULL;
+    cr_assert_eq (zm_call (node, "greeter", "Echo", NULL, NULL, &error, &opts), ZM_ENOTFOUND);
+    zm_error_destroy (&error);
+    opts.match = NULL;
+    opts.version = "2.0.0";
+    cr_assert_eq (zm_call (node, "greeter", "Echo", NULL, NULL, NULL, &opts), ZM_ENOTFOUND);
+    opts.version = "1.0.0";
+    cr_assert_eq (zm_call (node, "greeter", "Echo", NULL, NULL, NULL, &opts), 0);
+    //  A filter that is not a map of strings is refused
+    zm_msg_t *bad = zm_msg_new ();
+    zm_msg_set_int (bad, "team", 1);
+    opts.match = bad;
+    cr_assert_eq (zm_call (node, "greeter", "Echo", NULL, NULL, &error, &opts), ZM_EINVAL);
+    cr_assert (strstr (zm_error_detail (error), "match"));
+    zm_error_destroy (&error);
+    zm_msg_destroy (&bad);
+    zm_msg_destroy (&edge);
+    zm_msg_destroy (&core);
+    zm_msg_destroy (&only_beta);
+    zm_node_destroy (&node);
+    for (int i = 0; i < 3; i++)
+        s_kill (&peers[i], SIGTERM);
+}
+
 Test (rpc, retry_lands_on_second_instance_after_kill, .timeout = 60)
 {
     peer_t a = s_start ("alpha", NULL);

@@ -41,16 +41,18 @@ typedef struct {
     const char *selector;       //  random, round_robin, least_outstanding; NULL: rpc.selector
     const zm_msg_t *metadata;   //  map of str -> str sent with the call, or NULL
     const char *trace_id;       //  NULL: a new random one
+    const zm_msg_t *match;      //  only instances whose service metadata holds
+                                //  every str -> str pair of this map, or NULL
 } zm_call_opts_t;
 
 //  Defaults for every field.
-#define ZM_CALL_OPTS_DEFAULT {0, -1, NULL, NULL, NULL, NULL, NULL, NULL}
+#define ZM_CALL_OPTS_DEFAULT {0, -1, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
 
 //  Call an endpoint and wait. Takes *req_p (may be NULL or point to NULL:
 //  no body). On 0, *rep_p is the reply (NULL when the handler replied with
 //  no body; caller owns it). On failure returns the code and, when error_p
 //  is not NULL, the error value (caller owns it): ZM_ENOTFOUND (no such
-//  service, endpoint or instance), ZM_ETIMEOUT, ZM_EUNAVAIL (every
+//  service, endpoint or instance, or none passes version and match), ZM_ETIMEOUT, ZM_EUNAVAIL (every
 //  instance failed or is put aside), ZM_EBLOCKING, or the handler's own.
 //  opts may be NULL.
 int

@@ -75,6 +75,7 @@ main (int argc, char **argv)
         return 1;
     zm_service_t *svc = zm_service_new (node, "greeter", "1.0.0");
     zm_service_set_meta (svc, "team", "core");
+    zm_service_set_meta (svc, "node", zm_node_name (node)); //  for metadata filters
     zm_service_handle (svc, "Say.Hello", s_hello);
     zm_service_handle (svc, "Echo", s_echo);
     zm_service_handle (svc, "Fail", s_fail);
