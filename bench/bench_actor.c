@@ -34,6 +34,7 @@ s_node (int reactors)
     snprintf (value, sizeof value, "%d", reactors);
     zm_config_set (config, "reactors", value, NULL);
     zm_config_set (config, "log.level", "error", NULL);
+    zm_config_set (config, "registry.beacon", "false", NULL); //  local work: no LAN beacons
     zm_node_t *node = zm_node_new (&config);
     if (!node) {
         fprintf (stderr, "bench_actor: cannot start a node\n");

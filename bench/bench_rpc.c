@@ -240,6 +240,7 @@ main (int argc, char **argv)
     zm_config_t *config = zm_config_new ();
     zm_config_set (config, "log.level", "error", NULL);
     zm_config_set (config, "rpc.bind", "127.0.0.1", NULL);
+    zm_config_set (config, "registry.beacon", "false", NULL); //  loopback only
     zm_node_t *server = zm_node_new (&config);
     zm_service_t *svc = zm_service_new (server, "echo", "1.0.0");
     zm_service_handle (svc, "Echo", s_echo);
@@ -247,6 +248,7 @@ main (int argc, char **argv)
     config = zm_config_new ();
     zm_config_set (config, "log.level", "error", NULL);
     zm_config_set (config, "rpc.bind", "", NULL); //  a pure client
+    zm_config_set (config, "registry.beacon", "false", NULL);
     zm_node_t *client = zm_node_new (&config);
     char address[64];
     snprintf (address, sizeof address, "tcp://127.0.0.1:%d", zm_node_rpc_port (server, 0));

@@ -19,5 +19,6 @@
 #include "zmicro/node.h"
 #include "zmicro/service.h"
 #include "zmicro/client.h"
+#include "zmicro/registry.h"
 
 #endif

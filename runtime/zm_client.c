@@ -1,13 +1,13 @@
 /*  =========================================================================
-    zm_client - blocking calls from plain threads: registry, selector, retry
+    zm_client - calls: instances from the registry, selector, retry
 
-    Three pieces, all behind zm_call:
+    Three pieces, behind zm_call (plain threads) and zm_call_async (actors):
       - the per-thread client: a DEALER per remote endpoint, created on first
         use with ZMQ_IMMEDIATE (a send to a peer that is not connected fails
         at once instead of queueing, which is how a dead instance is noticed
         without waiting out a timeout) and a correlation counter;
-      - the static registry: what "$node describe" said on each static peer
-        (registry.peers) and on this node, kept for registry.ttl ms;
+      - the instances of a service, from the node's registry cache
+        (zm_registry.c, fed by discovery, static peers and the node itself);
       - the selector: per endpoint address, calls outstanding and the circuit
         breaker (consecutive failures, put aside until, trial in flight),
         shared by every thread of the node under client_lock.
@@ -33,77 +33,6 @@ typedef struct {
 static __thread s_client_t *s_client = NULL;
 static __thread uint64_t s_client_epoch = 0;
 
-//  One callable endpoint of a service.
-typedef struct {
-    char address[128];        //  tcp://host:port
-    char version[72];         //  service version there
-    char *meta;               //  service metadata: key NUL value NUL ..., or NULL
-    size_t meta_size;         //  bytes of meta
-} s_instance_t;
-
-static void
-s_instance_free (void **item)
-{
-    s_instance_t *instance = (s_instance_t *) *item;
-    if (instance) {
-        free (instance->meta);
-        free (instance);
-        *item = NULL;
-    }
-}
-
-//  The service metadata of a describe answer, packed as key NUL value NUL
-//  pairs; NULL when there is none (or no memory: the instance then matches
-//  no metadata filter, never a wrong one).
-static char *
-s_meta_pack (const zm_val_t *map, size_t *size_p)
-{
-    size_t size = 0;
-    for (size_t i = 0; i < zm_val_size (map); i++) {
-        size_t key_len = 0, value_len = 0;
-        const char *key = zm_val_key_at (map, i, &key_len);
-        const char *value = zm_val_str (zm_val_at (map, i), NULL, &value_len);
-        if (key && value)
-            size += key_len + value_len + 2;
-    }
-    char *packed = size ? (char *) malloc (size) : NULL;
-    char *p = packed;
-    for (size_t i = 0; packed && i < zm_val_size (map); i++) {
-        size_t key_len = 0, value_len = 0;
-        const char *key = zm_val_key_at (map, i, &key_len);
-        const char *value = zm_val_str (zm_val_at (map, i), NULL, &value_len);
-        if (key && value) {
-            memcpy (p, key, key_len);
-            p[key_len] = 0;
-            p += key_len + 1;
-            memcpy (p, value, value_len);
-            p[value_len] = 0;
-            p += value_len + 1;
-        }
-    }
-    *size_p = packed ? size : 0;
-    return packed;
-}
-
-//  Does the instance's metadata hold every pair of match (a map of strings)?
-static bool
-s_meta_matches (const s_instance_t *instance, const zm_val_t *match)
-{
-    for (size_t i = 0; i < zm_val_size (match); i++) {
-        const char *key = zm_val_key_at (match, i, NULL);
-        const char *want = zm_val_str (zm_val_at (match, i), NULL, NULL);
-        bool found = false;
-        for (const char *p = instance->meta; !found && p && p < instance->meta + instance->meta_size;) {
-            const char *value = p + strlen (p) + 1;
-            found = streq (p, key) && streq (value, want);
-            p = value + strlen (value) + 1;
-        }
-        if (!found)
-            return false;
-    }
-    return true;
-}
-
 //  Is match usable as a filter: NULL, or a map of string to string?
 static bool
 s_match_valid (const zm_msg_t *match)
@@ -118,11 +47,6 @@ s_match_valid (const zm_msg_t *match)
             return false;
     return true;
 }
-
-typedef struct {
-    zhashx_t *services;       //  name -> zlistx of s_instance_t
-    int64_t refreshed;        //  zclock_mono of the last refresh, 0: never
-} s_registry_t;
 
 typedef struct {
     int outstanding;          //  calls in flight
@@ -259,12 +183,6 @@ zm_clients_destroy (zm_node_t *node)
             free (client);
         }
     }
-    s_registry_t *registry = (s_registry_t *) node->registry;
-    if (registry) {
-        zhashx_destroy (&registry->services);
-        free (registry);
-        node->registry = NULL;
-    }
     s_selector_t *selector = (s_selector_t *) node->selector;
     if (selector) {
         zhashx_destroy (&selector->stats);
@@ -395,191 +313,6 @@ s_attempt (s_client_t *client, const char *address, s_call_t *call, int64_t atte
         }
         zm_wire_clear (&got); //  anything else is not an answer to a request
     }
-}
-
-//  --------------------------------------------------------------------------
-//  Registry: what static peers and this node serve
-
-static void
-s_instances_free (void **item)
-{
-    zlistx_destroy ((zlistx_t **) item);
-}
-
-static s_registry_t *
-s_registry (zm_node_t *node)
-{
-    if (!node->registry) {
-        s_registry_t *registry = (s_registry_t *) calloc (1, sizeof (s_registry_t));
-        if (!registry)
-            return NULL;
-        registry->services = zhashx_new ();
-        if (!registry->services) {
-            free (registry);
-            return NULL;
-        }
-        zhashx_set_destructor (registry->services, s_instances_free);
-        node->registry = registry;
-    }
-    return (s_registry_t *) node->registry;
-}
-
-//  Host part of tcp://host:port, into host.
-static bool
-s_host_of (const char *address, char *host, size_t size)
-{
-    if (strncmp (address, "tcp://", 6) != 0)
-        return false;
-    const char *start = address + 6;
-    const char *colon = strrchr (start, ':');
-    if (!colon || colon == start || (size_t) (colon - start) >= size)
-        return false;
-    memcpy (host, start, colon - start);
-    host[colon - start] = 0;
-    return true;
-}
-
-//  Add what a "$node describe" answer says, reached at host.
-static void
-s_registry_add (s_registry_t *registry, const char *host, const zm_msg_t *describe)
-{
-    const zm_val_t *root = zm_msg_root (describe);
-    const zm_val_t *ports = zm_val_get (root, "rpc_ports");
-    const zm_val_t *services = zm_val_get (root, "services");
-    for (size_t i = 0; i < zm_val_size (services); i++) {
-        const zm_val_t *svc = zm_val_at (services, i);
-        const char *name = zm_val_str (zm_val_get (svc, "name"), NULL, NULL);
-        const char *version = zm_val_str (zm_val_get (svc, "version"), "", NULL);
-        if (!name || !*name)
-            continue;
-        zlistx_t *list = (zlistx_t *) zhashx_lookup (registry->services, name);
-        if (!list) {
-            list = zlistx_new ();
-            if (!list)
-                return;
-            zlistx_set_destructor (list, s_instance_free);
-            zhashx_insert (registry->services, name, list);
-        }
-        for (size_t p = 0; p < zm_val_size (ports); p++) {
-            uint64_t port = zm_val_uint (zm_val_at (ports, p), 0);
-            if (port == 0 || port > 65535)
-                continue;
-            s_instance_t *instance = (s_instance_t *) calloc (1, sizeof (s_instance_t));
-            if (!instance)
-                return;
-            snprintf (instance->address, sizeof instance->address, "tcp://%s:%" PRIu64, host,
-                      port);
-            snprintf (instance->version, sizeof instance->version, "%s", version);
-            instance->meta = s_meta_pack (zm_val_get (svc, "metadata"), &instance->meta_size);
-            zlistx_add_end (list, instance);
-        }
-    }
-}
-
-static int
-s_describe (s_client_t *client, const char *address, int64_t budget, zm_msg_t **describe_p)
-{
-    s_call_t call = {"$node", "describe", NULL, NULL, NULL, "", NULL, 0, NULL};
-    zm_error_t *error = NULL;
-    int rc = s_attempt (client, address, &call, budget, zclock_mono () + budget, describe_p,
-                        &error);
-    if (rc) {
-        zm_log_warning ("registry: peer %s did not describe itself: %s", address,
-                        zm_error_detail (error));
-        s_dealer_drop (client, address);
-    }
-    zm_error_destroy (&error);
-    return rc;
-}
-
-//  Ask every static peer and this node again, each for at most a third of
-//  budget (and 1 s), so that a dead peer cannot eat a caller's whole
-//  deadline. Called without client_lock.
-static void
-s_registry_refresh (s_client_t *client, int64_t budget)
-{
-    int64_t each = budget / 3 < 1000 ? budget / 3 : 1000;
-    if (each < 20)
-        each = 20;
-    zm_node_t *node = client->node;
-    s_registry_t *fresh = (s_registry_t *) calloc (1, sizeof (s_registry_t));
-    if (!fresh || !(fresh->services = zhashx_new ())) {
-        free (fresh);
-        return;
-    }
-    zhashx_set_destructor (fresh->services, s_instances_free);
-    char self[64];
-    snprintf (self, sizeof self, "tcp://127.0.0.1:%d", node->rpc_ports[0]);
-    char *peers = strdup (zm_config_get_str (node->config, "registry.peers", ""));
-    zlistx_t *addresses = zlistx_new ();
-    if (peers && addresses) {
-        if (node->rpc_ports[0])
-            zlistx_add_end (addresses, self);
-        for (char *save = NULL, *peer = strtok_r (peers, ", ", &save); peer;
-             peer = strtok_r (NULL, ", ", &save))
-            zlistx_add_end (addresses, peer);
-        for (char *address = (char *) zlistx_first (addresses); address;
-             address = (char *) zlistx_next (addresses)) {
-            char host[100];
-            zm_msg_t *describe = NULL;
-            if (!s_host_of (address, host, sizeof host)) {
-                zm_log_warning ("registry: '%s' is not tcp://host:port", address);
-                continue;
-            }
-            if (s_describe (client, address, each, &describe) == 0 && describe)
-                s_registry_add (fresh, host, describe);
-            zm_msg_destroy (&describe);
-        }
-    }
-    zlistx_destroy (&addresses);
-    free (peers);
-    fresh->refreshed = zclock_mono ();
-    pthread_mutex_lock (&node->client_lock);
-    s_registry_t *old = s_registry (node);
-    if (old) {
-        zhashx_destroy (&old->services);
-        free (old);
-    }
-    node->registry = fresh;
-    pthread_mutex_unlock (&node->client_lock);
-}
-
-//  Copy the addresses of a service's instances that pass the filters of
-//  opts (version, metadata) into out.
-static int
-s_candidates (zm_node_t *node, const char *service, const zm_call_opts_t *opts,
-              char out[][128], int max)
-{
-    const char *version = opts->version;
-    const zm_val_t *match = opts->match ? zm_msg_root (opts->match) : NULL;
-    int count = 0;
-    pthread_mutex_lock (&node->client_lock);
-    s_registry_t *registry = s_registry (node);
-    zlistx_t *list = registry ? (zlistx_t *) zhashx_lookup (registry->services, service) : NULL;
-    if (list)
-        for (s_instance_t *instance = (s_instance_t *) zlistx_first (list);
-             instance && count < max; instance = (s_instance_t *) zlistx_next (list))
-            if ((!version || streq (version, instance->version))
-                && (!match || s_meta_matches (instance, match)))
-                snprintf (out[count++], 128, "%s", instance->address);
-    pthread_mutex_unlock (&node->client_lock);
-    return count;
-}
-
-static bool
-s_registry_stale (zm_node_t *node, const char *service)
-{
-    int64_t ttl = atomic_load (&node->registry_ttl);
-    pthread_mutex_lock (&node->client_lock);
-    s_registry_t *registry = s_registry (node);
-    bool stale = !registry || !registry->refreshed
-                 || zclock_mono () - registry->refreshed > ttl
-                 || !zhashx_lookup (registry->services, service);
-    //  A service nobody serves is asked about again at most every 100 ms.
-    if (registry && registry->refreshed && zclock_mono () - registry->refreshed < 100)
-        stale = false;
-    pthread_mutex_unlock (&node->client_lock);
-    return stale;
 }
 
 //  --------------------------------------------------------------------------
@@ -792,9 +525,16 @@ zm_call (zm_node_t *node, const char *service, const char *endpoint, zm_msg_t **
         count = 1;
     }
     else {
-        if (s_registry_stale (node, service))
-            s_registry_refresh (client, deadline - zclock_mono ());
-        count = s_candidates (node, service, opts, candidates, ZM_MAX_CANDIDATES);
+        count = zm_registry_candidates (node, service, opts->version, opts->match, candidates,
+                                        ZM_MAX_CANDIDATES);
+        //  Just after start, discovery may not have heard of the service
+        //  yet: wait for it, within the deadline.
+        int64_t settle = atomic_load (&node->settle_until);
+        if ((count == 0 || !atomic_load (&node->statics_ready)) && zclock_mono () < settle) {
+            zm_registry_wait (node, service, settle < deadline ? settle : deadline);
+            count = zm_registry_candidates (node, service, opts->version, opts->match,
+                                            candidates, ZM_MAX_CANDIDATES);
+        }
     }
     if (count == 0) {
         rc = ZM_ENOTFOUND;
@@ -1082,7 +822,8 @@ zm_call_async (zm_ctx_t *ctx, const char *service, const char *endpoint, zm_msg_
         snprintf (candidates[count++], 128, "%s", opts->address);
     else
         //  No blocking refresh on a reactor: what the registry knows now.
-        count = s_candidates (node, service, opts, candidates, ZM_MAX_CANDIDATES);
+        count = zm_registry_candidates (node, service, opts->version, opts->match, candidates,
+                                        ZM_MAX_CANDIDATES);
     bool tried[ZM_MAX_CANDIDATES] = {false};
     rc = count ? ZM_EUNAVAIL : ZM_ENOTFOUND;
     for (int attempt = 0; attempt < count; attempt++) {

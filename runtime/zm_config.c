@@ -93,7 +93,18 @@ static const s_spec_t s_runtime_keys[] = {
     {"registry.peers", ZM_CONFIG_STR, "", false, 0, 0, NULL,
      "Static peers: comma-separated RPC endpoints (tcp://host:port) asked for their services"},
     {"registry.ttl", ZM_CONFIG_INT, "10000", true, 10, 3600000, NULL,
-     "How long what static peers said is trusted before asking again, in ms"},
+     "How often static peers are asked again (HELLO), in ms; silent for two rounds, dropped"},
+    {"registry.beacon", ZM_CONFIG_BOOL, "true", false, 0, 0, NULL,
+     "Find nodes on the LAN by UDP beacon (zero configuration); read at start"},
+    {"registry.port", ZM_CONFIG_INT, "5690", true, 1, 65535, NULL,
+     "UDP port of the beacons; every node of a cluster uses the same; read at start"},
+    {"registry.interval", ZM_CONFIG_INT, "1000", true, 10, 60000, NULL,
+     "How often a node sends its beacon, in ms; read at start"},
+    {"registry.expiry", ZM_CONFIG_INT, "5000", true, 50, 3600000, NULL,
+     "A node not heard for this long (ms) is dropped; applies live"},
+    {"registry.interface", ZM_CONFIG_STR, "", false, 0, 0, NULL,
+     "Beacon interface: name or address; empty: the first that can broadcast; * for all "
+     "(255.255.255.255). Process-wide (czmq)"},
 };
 
 //  Where a value comes from, lowest priority first.

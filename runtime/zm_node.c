@@ -31,6 +31,19 @@ s_stop_pipe_init (void)
     }
 }
 
+//  SIGINT/SIGTERM while zm_node_run runs: what czmq's own handler does
+//  (zsys_interrupted), and a byte on the stop pipe, so the node starts
+//  stopping at once rather than at its next poll.
+static void
+s_on_signal (int signal)
+{
+    zsys_interrupted = 1;
+    char byte = 1;
+    if (s_stop_fds[1] >= 0 && write (s_stop_fds[1], &byte, 1) < 0) {
+        //  Full pipe: a stop is already pending.
+    }
+}
+
 static void
 s_apply_log_sink (zm_config_t *config)
 {
@@ -156,12 +169,20 @@ zm_node_new (zm_config_t **config_p)
             goto fail;
         }
     }
+    self->reg = zm_registry_new ();
+    if (!self->reg)
+        goto fail;
     if (zm_node_services_init (self) != 0) {
         zm_log_error ("node: cannot start the $node service");
         goto fail;
     }
     if (*zm_config_get_str (config, "rpc.bind", "*") && zm_server_start (self) != 0) {
         zm_log_error ("node: cannot start the RPC server");
+        goto fail;
+    }
+    zm_registry_put_self (self);
+    if (zm_discovery_start (self) != 0) {
+        zm_log_error ("node: cannot start discovery");
         goto fail;
     }
     zm_config_watch (config, s_on_config, self);
@@ -182,7 +203,10 @@ s_shutdown (zm_node_t *self)
     pthread_mutex_unlock (&self->ext_lock);
     if (was || !self->reactors)
         return;
-    //  Callers get 503 and retry elsewhere; calls already taken finish.
+    //  Peers drop us at once (goodbye beacon), callers get 503 and retry
+    //  elsewhere; calls already taken finish.
+    zm_discovery_leave (self);
+    zm_registry_close_watchers (self);
     if (self->rpc_ports)
         zm_server_pause (self);
     int drain = (int) zm_config_get_int (self->config, "node.shutdown_timeout", 5000);
@@ -209,6 +233,7 @@ zm_node_destroy (zm_node_t **self_p)
     free (self->rpc_ports);
     zm_clients_destroy (self);
     zlistx_destroy (&self->clients);
+    zm_registry_destroy (&self->reg);
     zm_services_destroy (self);
     pthread_rwlock_destroy (&self->svc_lock);
     pthread_mutex_destroy (&self->client_lock);
@@ -226,6 +251,7 @@ zm_node_run (zm_node_t *self)
     int rc = zm_services_start_all (self);
     if (rc)
         zm_log_error ("node %s: a service failed to start: %s", self->uuid, zm_strerror (rc));
+    zsys_handler_set (s_on_signal);
     zm_log_notice ("node %s: running (SIGINT or SIGTERM to stop)", self->uuid);
     //  Drain stale stop requests from an earlier run.
     char byte;

@@ -836,8 +836,10 @@ static int
 s_on_reader (zloop_t *loop, zsock_t *sock, void *arg)
 {
     s_reader_t *reader = (s_reader_t *) arg;
+    //  The handler may end its own reader (and free it): read it first.
+    zm_reactor_t *reactor = reader->reactor;
     int rc = reader->fn (loop, sock, reader->arg);
-    s_drain (reader->reactor);
+    s_drain (reactor);
     return rc;
 }
 

@@ -128,7 +128,11 @@ struct _zm_node_t {
     int *rpc_ports;                     //  per reactor, 0 when not bound
     pthread_mutex_t client_lock;        //  guards clients and peers below
     zlistx_t *clients;                  //  per-thread RPC clients (zm_client.c)
-    void *registry;                     //  static-peer registry (zm_client.c)
+    struct _zm_registry_t *reg;         //  what the node knows of the cluster
+    void *discovery;                    //  beacon discovery state (reactor 0)
+    atomic_uint services_seq;           //  bumps when a service starts
+    atomic_int_fast64_t settle_until;   //  zclock_mono: calls wait for discovery till then
+    atomic_bool statics_ready;          //  the first round of static HELLOs is over
     void *selector;                     //  instance stats, breakers (zm_client.c)
     //  Client knobs read on every call, cached from the config (and kept
     //  current by the node's config watcher) so a call takes no lock for them.
@@ -168,6 +172,49 @@ int zm_node_services_init (zm_node_t *node);
 int zm_server_start (zm_node_t *node);
 //  Stop taking new requests (in-flight ones go on). Any thread.
 void zm_server_pause (zm_node_t *node);
+
+//  Registry cache (zm_registry.c): nodes heard of, a service index, watch
+typedef struct _zm_registry_t zm_registry_t;
+#define ZM_REG_SELF   1u   //  this node
+#define ZM_REG_BEACON 2u   //  heard on the LAN
+#define ZM_REG_STATIC 4u   //  a registry.peers entry
+zm_registry_t *zm_registry_new (void);
+void zm_registry_destroy (zm_registry_t **self_p);
+//  Wake plain-thread watchers of a node going away (ZM_ECLOSED).
+void zm_registry_close_watchers (zm_node_t *node);
+//  Store what a node said (its HELLO answer, taken), reached at host, HELLO
+//  port port (0: unknown), through source. Replaces an entry of another
+//  UUID at the same host and port. Emits watch events. 0 or ZM_EINVAL.
+int zm_registry_put (zm_node_t *node, const char *host, int port, unsigned source,
+                     zm_msg_t **descriptor_p);
+//  A beacon of a known node: refresh its age; false if unknown. *seq_p gets
+//  the state sequence of what we hold.
+bool zm_registry_seen (zm_node_t *node, const char *uuid, uint32_t *seq_p);
+//  Remove a node; returns 1 if it was there.
+int zm_registry_drop (zm_node_t *node, const char *uuid, const char *why);
+//  Remove nodes known only through source and not seen since before.
+int zm_registry_expire (zm_node_t *node, unsigned source, int64_t before, const char *why);
+//  Addresses of a service's instances passing version and match.
+int zm_registry_candidates (zm_node_t *node, const char *service, const char *version,
+                            const zm_msg_t *match, char out[][128], int max);
+//  Wake zm_registry_wait callers to look again.
+void zm_registry_poke (zm_node_t *node);
+//  Wait until service is known and the first static round is over, or
+//  until (zclock_mono); true when both.
+bool zm_registry_wait (zm_node_t *node, const char *service, int64_t until);
+zm_msg_t *zm_registry_snapshot (zm_node_t *node);
+void zm_registry_unwatch_pid (zm_node_t *node, zm_pid_t pid);
+
+//  This node's descriptor: what "$node describe" and "$node hello" answer
+//  (zm_service.c). Caller owns return value.
+zm_msg_t *zm_node_descriptor (zm_node_t *node);
+//  Put this node's own entry in its registry (after a service starts).
+void zm_registry_put_self (zm_node_t *node);
+
+//  Beacon discovery and static peers (actors/zm_discovery.c)
+int zm_discovery_start (zm_node_t *node);
+//  Send the goodbye beacon now (shutdown begins). Any thread.
+void zm_discovery_leave (zm_node_t *node);
 
 //  Per-thread clients (zm_client.c)
 void zm_clients_destroy (zm_node_t *node);
@@ -233,6 +280,7 @@ void zm_reactor_send_reply (zm_node_t *node, zm_reply_t *to, int status, zm_msg_
 #define ZM_REACTOR_MODULES 4
 #define ZM_MODULE_SERVER   0
 #define ZM_MODULE_CLIENT   1
+#define ZM_MODULE_DISCOVERY 2
 typedef int (zm_reactor_exec_fn) (zm_reactor_t *self, void *arg);
 int zm_reactor_reader (zm_reactor_t *self, zsock_t *sock, zloop_reader_fn *fn, void *arg);
 void zm_reactor_reader_end (zm_reactor_t *self, zsock_t *sock);

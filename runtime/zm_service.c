@@ -231,6 +231,9 @@ zm_service_start (zm_service_t *self)
     atomic_store (&self->started, true);
     zm_log_info ("service %s %s: %d endpoint(s), %d instance(s)", self->name, self->version,
                  self->endpoint_count, self->instances);
+    //  Peers learn of it at the next beacon, which carries the new sequence.
+    atomic_fetch_add (&self->node->services_seq, 1);
+    zm_registry_put_self (self->node);
     return 0;
 }
 
@@ -361,16 +364,16 @@ zm_ctx_remaining (zm_ctx_t *ctx)
 //  --------------------------------------------------------------------------
 //  The built-in "$node" service
 
-static int
-s_node_describe (zm_ctx_t *ctx, zm_msg_t *msg)
+zm_msg_t *
+zm_node_descriptor (zm_node_t *node)
 {
-    zm_node_t *node = zm_ctx_node (ctx);
     zm_msg_t *reply = zm_msg_new ();
     if (!reply)
-        return ZM_ENOMEM;
+        return NULL;
     zm_msg_set_str (reply, "uuid", node->uuid);
     zm_msg_set_str (reply, "name", node->name);
     zm_msg_set_str (reply, "zmicro", ZM_VERSION_STRING);
+    zm_msg_set_uint (reply, "seq", atomic_load (&node->services_seq));
     zm_val_t *root = zm_msg_root_mut (reply);
     zm_val_t *ports = zm_val_set_array (root, "rpc_ports");
     for (int r = 0; r < node->reactor_count; r++)
@@ -396,7 +399,29 @@ s_node_describe (zm_ctx_t *ctx, zm_msg_t *msg)
             zm_val_set_str (meta, (const char *) zhashx_cursor (svc->meta), value);
     }
     pthread_rwlock_unlock (&node->svc_lock);
-    return zm_reply (ctx, &reply);
+    return reply;
+}
+
+void
+zm_registry_put_self (zm_node_t *node)
+{
+    if (!node->reg || !node->rpc_ports[0])
+        return; //  a pure client serves nothing
+    //  Callers on this host reach us on loopback unless we bound elsewhere.
+    const char *bind = zm_config_get_str (node->config, "rpc.bind", "*");
+    const char *host = streq (bind, "*") || streq (bind, "0.0.0.0") ? "127.0.0.1" : bind;
+    zm_msg_t *self = zm_node_descriptor (node);
+    if (self)
+        zm_registry_put (node, host, node->rpc_ports[0], ZM_REG_SELF, &self);
+}
+
+//  describe and hello: what this node serves. hello is the discovery
+//  exchange (docs/discovery.md); today it answers the same map.
+static int
+s_node_describe (zm_ctx_t *ctx, zm_msg_t *msg)
+{
+    zm_msg_t *reply = zm_node_descriptor (zm_ctx_node (ctx));
+    return reply ? zm_reply (ctx, &reply) : ZM_ENOMEM;
 }
 
 static int
@@ -466,6 +491,7 @@ zm_node_services_init (zm_node_t *node)
     zhashx_set_destructor (node->services, s_service_free);
     zm_service_t *self = zm_service_new (node, "$node", ZM_VERSION_STRING);
     if (!self || zm_service_handle (self, "describe", s_node_describe)
+        || zm_service_handle (self, "hello", s_node_describe)
         || zm_service_handle (self, "health", s_node_health)
         || zm_service_handle (self, "stats", s_node_stats))
         return ZM_ENOMEM;

@@ -18,6 +18,9 @@ s_node_drain (int reactors, const char *drain_ms)
     snprintf (value, sizeof value, "%d", reactors);
     cr_assert_eq (zm_config_set (config, "reactors", value, NULL), 0);
     cr_assert_eq (zm_config_set (config, "node.shutdown_timeout", drain_ms, NULL), 0);
+    //  The suite never broadcasts on the machine's network (test_discovery
+    //  runs its beacons inside network namespaces).
+    cr_assert_eq (zm_config_set (config, "registry.beacon", "false", NULL), 0);
     zm_node_t *node = zm_node_new (&config);
     cr_assert_not_null (node);
     cr_assert_null (config, "the node takes the config");

@@ -7,34 +7,9 @@
     (./run.sh test installs them). ZM_PYTHON names another interpreter. A
     machine without them FAILS here, loudly: nothing is skipped.
 */
-#include <criterion/criterion.h>
-#include <libgen.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "support.h"
 #include <czmq.h>
 #include "zmicro.h"
-
-extern char **environ;
-
-typedef struct {
-    pid_t pid; //  the rpc_node process
-    int port;  //  its RPC port
-    FILE *out; //  its stdout
-} node_t;
-
-//  build/<variant>/tests/<binary>: the directory holding the binary.
-static const char *
-s_tests_dir (void)
-{
-    static char path[4096];
-    ssize_t len = readlink ("/proc/self/exe", path, sizeof path - 1);
-    cr_assert (len > 0);
-    path[len] = 0;
-    return dirname (path);
-}
 
 //  The Debian interpreter: python3-zmq and python3-msgpack install for it,
 //  whatever python3 comes first in PATH.
@@ -49,10 +24,8 @@ static const char *
 s_client_path (void)
 {
     static char path[4200];
-    char dir[4096];
-    snprintf (dir, sizeof dir, "%s", s_tests_dir ());
-    //  build/<variant>/tests -> the repository root
-    snprintf (path, sizeof path, "%s/../../../tests/python/zm_client.py", dir);
+    //  build/<variant> -> the repository root
+    snprintf (path, sizeof path, "%s/../../tests/python/zm_client.py", zt_build_dir ());
     return path;
 }
 
@@ -65,7 +38,7 @@ s_require_python (void)
               "%s -c 'import sys, zmq, msgpack; assert sys.version_info >= (3, 8)' "
               ">/dev/null 2>&1",
               s_python ());
-    int status = system (command);
+    int status = zt_run (command, NULL, 0);
     if (status != 0)
         cr_assert_fail ("%s cannot import zmq and msgpack: this test needs python3 (>= 3.8) "
                         "with pyzmq and msgpack. Install them with\n"
@@ -78,44 +51,23 @@ s_require_python (void)
 
 //  Start rpc_node (it dies with this process: PR_SET_PDEATHSIG) and wait for
 //  its READY line.
-static node_t
+static zt_proc_t
 s_node_start (const char *name)
 {
-    char command[8192];
-    snprintf (command, sizeof command,
-              "exec %s/helpers/rpc_node --node.name=%s --rpc.bind=127.0.0.1 "
-              "--log.level=warning",
-              s_tests_dir (), name);
-    int fds[2];
-    cr_assert_eq (pipe (fds), 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init (&actions);
-    posix_spawn_file_actions_adddup2 (&actions, fds[1], 1);
-    posix_spawn_file_actions_addclose (&actions, fds[0]);
-    char *argv[] = {"sh", "-c", command, NULL};
-    node_t node = {0, 0, NULL};
-    cr_assert_eq (posix_spawn (&node.pid, "/bin/sh", &actions, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy (&actions);
-    close (fds[1]);
-    node.out = fdopen (fds[0], "r");
-    char line[128] = "";
-    cr_assert (fgets (line, sizeof line, node.out), "rpc_node %s did not start", name);
-    cr_assert_eq (sscanf (line, "READY %d", &node.port), 1, "rpc_node said: %s", line);
+    char path[4200], name_flag[256];
+    snprintf (path, sizeof path, "%s/tests/helpers/rpc_node", zt_build_dir ());
+    snprintf (name_flag, sizeof name_flag, "--node.name=%s", name);
+    const char *argv[] = {path, name_flag, "--rpc.bind=127.0.0.1", "--log.level=warning", NULL};
+    zt_proc_t node = zt_spawn (argv, NULL);
+    cr_assert (node.pid > 0, "cannot start %s", path);
+    cr_assert (zt_ready (&node, 10000) > 0, "rpc_node %s did not start", name);
     return node;
 }
 
 static void
-s_node_stop (node_t *node)
+s_node_stop (zt_proc_t *node)
 {
-    if (node->pid > 0) {
-        kill (node->pid, SIGTERM);
-        waitpid (node->pid, NULL, 0);
-        node->pid = 0;
-    }
-    if (node->out) {
-        fclose (node->out);
-        node->out = NULL;
-    }
+    zt_kill (node, SIGTERM);
 }
 
 //  Run zm_client.py with args (already shell-quoted) against the node and
@@ -123,7 +75,7 @@ s_node_stop (node_t *node)
 //  stderr, 1 an error map as JSON on stderr and nothing on stdout. Returns
 //  that JSON (caller destroys it).
 static zm_msg_t *
-s_client (node_t *node, const char *args, int want_status)
+s_client (zt_proc_t *node, const char *args, int want_status)
 {
     char err_path[] = "/tmp/zm_client_err_XXXXXX";
     int err_fd = mkstemp (err_path);
@@ -134,15 +86,10 @@ s_client (node_t *node, const char *args, int want_status)
     snprintf (command, sizeof command, "timeout 20 %s %s tcp://127.0.0.1:%d %s 2>%s", s_python (),
               s_client_path (), node->port, args, err_path);
     char out[8192], err[8192];
-    FILE *pipe = popen (command, "r");
-    cr_assert_not_null (pipe);
-    size_t got = fread (out, 1, sizeof out - 1, pipe);
-    out[got] = 0;
-    int status = pclose (pipe);
-    status = WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+    int status = zt_run (command, out, sizeof out);
     FILE *file = fopen (err_path, "r");
     cr_assert_not_null (file);
-    got = fread (err, 1, sizeof err - 1, file);
+    size_t got = fread (err, 1, sizeof err - 1, file);
     err[got] = 0;
     fclose (file);
     unlink (err_path);
@@ -160,7 +107,7 @@ s_client (node_t *node, const char *args, int want_status)
 Test (protocol_python, say_hello_returns_greeting, .timeout = 60)
 {
     s_require_python ();
-    node_t node = s_node_start ("alpha");
+    zt_proc_t node = s_node_start ("alpha");
     zm_msg_t *rep = s_client (&node, "greeter Say.Hello '{\"name\": \"Zoë\"}' --timeout 2000", 0);
     cr_assert_str_eq (zm_msg_get_str (rep, "greeting", ""), "Hello Zoë");
     cr_assert_str_eq (zm_msg_get_str (rep, "node", ""), "alpha");
@@ -171,7 +118,7 @@ Test (protocol_python, say_hello_returns_greeting, .timeout = 60)
 Test (protocol_python, handler_error_is_409_with_detail, .timeout = 60)
 {
     s_require_python ();
-    node_t node = s_node_start ("alpha");
+    zt_proc_t node = s_node_start ("alpha");
     zm_msg_t *error = s_client (&node, "greeter Fail '{}'", 1);
     cr_assert_eq (zm_msg_get_int (error, "code", 0), 409);
     cr_assert_str_eq (zm_msg_get_str (error, "detail", ""), "it failed on purpose");
@@ -185,7 +132,7 @@ Test (protocol_python, handler_error_is_409_with_detail, .timeout = 60)
 Test (protocol_python, unknown_service_and_endpoint_are_404, .timeout = 60)
 {
     s_require_python ();
-    node_t node = s_node_start ("alpha");
+    zt_proc_t node = s_node_start ("alpha");
     const char *calls[] = {"nobody Say.Hello '{}'", "greeter Say.Bye '{}'"};
     const char *named[] = {"nobody", "Say.Bye"};
     for (int i = 0; i < 2; i++) {
@@ -202,7 +149,7 @@ Test (protocol_python, unknown_service_and_endpoint_are_404, .timeout = 60)
 Test (protocol_python, metadata_reaches_the_handler, .timeout = 60)
 {
     s_require_python ();
-    node_t node = s_node_start ("alpha");
+    zt_proc_t node = s_node_start ("alpha");
     zm_msg_t *rep = s_client (
         &node, "greeter Echo '{\"seq\": 42}' --meta user=ada --meta tenant=t1 --timeout 3000", 0);
     cr_assert_str_eq (zm_msg_get_str (rep, "meta_user", ""), "ada");
@@ -217,7 +164,7 @@ Test (protocol_python, metadata_reaches_the_handler, .timeout = 60)
 Test (protocol_python, ping_gets_pong, .timeout = 60)
 {
     s_require_python ();
-    node_t node = s_node_start ("alpha");
+    zt_proc_t node = s_node_start ("alpha");
     zm_msg_t *rep = s_client (&node, "--ping --timeout 2000", 0);
     cr_assert (zm_msg_get_bool (rep, "pong", false));
     zm_msg_destroy (&rep);
@@ -227,7 +174,7 @@ Test (protocol_python, ping_gets_pong, .timeout = 60)
 Test (protocol_python, deadline_is_kept_by_the_client, .timeout = 60)
 {
     s_require_python ();
-    node_t node = s_node_start ("alpha");
+    zt_proc_t node = s_node_start ("alpha");
     //  "slow" runs on a dedicated reactor: the node keeps reading its socket.
     int64_t start = zclock_mono ();
     zm_msg_t *error = s_client (&node, "slow Slow '{\"ms\": 1500}' --timeout 200", 1);

@@ -1,80 +1,42 @@
 /*  RPC across processes: each test starts real rpc_node processes (see
     tests/helpers/rpc_node.c) on loopback and calls them from this process.
 */
-#include <criterion/criterion.h>
-#include <libgen.h>
+#include "support.h"
 #include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <czmq.h>
 #include "zmicro.h"
 
-extern char **environ;
-
-typedef struct {
-    pid_t pid;      //  the process
-    int port;       //  its RPC port
-    FILE *out;      //  its stdout
-} peer_t;
-
-static char *
-s_helper_path (void)
-{
-    static char path[4096];
-    ssize_t len = readlink ("/proc/self/exe", path, sizeof path - 1);
-    cr_assert (len > 0);
-    path[len] = 0;
-    char *dir = dirname (path); //  build/<variant>/tests
-    static char helper[4200];
-    snprintf (helper, sizeof helper, "%s/helpers/rpc_node", dir);
-    return helper;
-}
-
-//  Start rpc_node with flags; wait for its READY line.
-static peer_t
+//  Start rpc_node with flags (extra: one more flag, or NULL); wait for its
+//  READY line. It dies with this process (PR_SET_PDEATHSIG).
+static zt_proc_t
 s_start (const char *name, const char *extra)
 {
-    char command[8192];
-    snprintf (command, sizeof command, "exec %s --node.name=%s --log.level=warning %s",
-              s_helper_path (), name, extra ? extra : "");
-    int fds[2];
-    cr_assert_eq (pipe (fds), 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init (&actions);
-    posix_spawn_file_actions_adddup2 (&actions, fds[1], 1);
-    posix_spawn_file_actions_addclose (&actions, fds[0]);
-    char *argv[] = {"sh", "-c", command, NULL};
-    peer_t peer = {0, 0, NULL};
-    cr_assert_eq (posix_spawn (&peer.pid, "/bin/sh", &actions, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy (&actions);
-    close (fds[1]);
-    peer.out = fdopen (fds[0], "r");
-    char line[128] = "";
-    cr_assert (fgets (line, sizeof line, peer.out), "%s did not start", name);
-    cr_assert_eq (sscanf (line, "READY %d", &peer.port), 1, "%s said: %s", name, line);
+    char path[4200], name_flag[256];
+    snprintf (path, sizeof path, "%s/tests/helpers/rpc_node", zt_build_dir ());
+    snprintf (name_flag, sizeof name_flag, "--node.name=%s", name);
+    const char *argv[] = {path, name_flag, "--log.level=warning", extra, NULL};
+    zt_proc_t peer = zt_spawn (argv, NULL);
+    cr_assert (peer.pid > 0, "cannot start %s", path);
+    cr_assert (zt_ready (&peer, 10000) > 0, "%s did not start", name);
     return peer;
 }
 
-static void
-s_kill (peer_t *peer, int signal)
+//  A config for nodes made in the test process: quiet, and no beacons (the
+//  suite never broadcasts on the machine's network; LAN tests use
+//  namespaces).
+static zm_config_t *
+s_config (void)
 {
-    if (peer->pid > 0) {
-        kill (peer->pid, signal);
-        waitpid (peer->pid, NULL, 0);
-        peer->pid = 0;
-    }
-    if (peer->out) {
-        fclose (peer->out);
-        peer->out = NULL;
-    }
+    zm_config_t *config = zm_config_new ();
+    cr_assert_not_null (config);
+    zm_config_set (config, "registry.beacon", "false", NULL);
+    return config;
 }
 
 static zm_node_t *
 s_client_node (const char *peers)
 {
-    zm_config_t *config = zm_config_new ();
+    zm_config_t *config = s_config ();
     zm_config_set (config, "log.level", "error", NULL);
     if (peers)
         zm_config_set (config, "registry.peers", peers, NULL);
@@ -84,7 +46,7 @@ s_client_node (const char *peers)
 }
 
 static char *
-s_address (peer_t *peer)
+s_address (zt_proc_t *peer)
 {
     static char address[8][64];
     static int turn;
@@ -95,7 +57,7 @@ s_address (peer_t *peer)
 
 Test (rpc, call_across_processes, .timeout = 30)
 {
-    peer_t a = s_start ("alpha", NULL);
+    zt_proc_t a = s_start ("alpha", NULL);
     zm_node_t *node = s_client_node (NULL);
     zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
     opts.address = s_address (&a);
@@ -122,12 +84,12 @@ Test (rpc, call_across_processes, .timeout = 30)
     cr_assert_str_eq (zm_msg_get_str (rep, "greeting", ""), "Hello json");
     zm_msg_destroy (&rep);
     zm_node_destroy (&node);
-    s_kill (&a, SIGTERM);
+    zt_kill (&a, SIGTERM);
 }
 
 Test (rpc, handler_error_is_typed_at_caller, .timeout = 30)
 {
-    peer_t a = s_start ("alpha", NULL);
+    zt_proc_t a = s_start ("alpha", NULL);
     zm_node_t *node = s_client_node (NULL);
     zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
     opts.address = s_address (&a);
@@ -152,12 +114,12 @@ Test (rpc, handler_error_is_typed_at_caller, .timeout = 30)
     cr_assert_eq (zm_call (node, "greeter", "Echo", NULL, NULL, &error, &opts), ZM_ENOTFOUND);
     zm_error_destroy (&error);
     zm_node_destroy (&node);
-    s_kill (&a, SIGTERM);
+    zt_kill (&a, SIGTERM);
 }
 
 Test (rpc, metadata_and_trace_travel, .timeout = 30)
 {
-    peer_t a = s_start ("alpha", NULL);
+    zt_proc_t a = s_start ("alpha", NULL);
     zm_node_t *node = s_client_node (NULL);
     zm_msg_t *meta = zm_msg_new ();
     zm_msg_set_str (meta, "user", "ada");
@@ -181,7 +143,7 @@ Test (rpc, metadata_and_trace_travel, .timeout = 30)
     zm_msg_destroy (&rep);
     zm_msg_destroy (&meta);
     zm_node_destroy (&node);
-    s_kill (&a, SIGTERM);
+    zt_kill (&a, SIGTERM);
 }
 
 typedef struct {
@@ -212,7 +174,7 @@ s_slow_call (void *arg)
 
 Test (rpc, deadlines_expire_and_queued_work_is_dropped, .timeout = 30)
 {
-    peer_t a = s_start ("alpha", NULL);
+    zt_proc_t a = s_start ("alpha", NULL);
     zm_node_t *node = s_client_node (NULL);
     //  A call whose deadline passes while the handler works: the caller gets
     //  408 on time.
@@ -254,7 +216,7 @@ Test (rpc, deadlines_expire_and_queued_work_is_dropped, .timeout = 30)
     cr_assert_eq (zm_val_int (zm_val_get (slow, "last_error_code"), 0), 408);
     zm_msg_destroy (&stats);
     zm_node_destroy (&node);
-    s_kill (&a, SIGTERM);
+    zt_kill (&a, SIGTERM);
 }
 
 //  Calls Echo n times through the registry, counts answers per node.
@@ -281,7 +243,8 @@ s_spread (zm_node_t *node, const char *selector, int n, int *alpha, int *beta, i
 
 Test (rpc, round_robin_spreads_evenly_over_three, .timeout = 30)
 {
-    peer_t peers[3] = {s_start ("alpha", NULL), s_start ("beta", NULL), s_start ("gamma", NULL)};
+    zt_proc_t peers[3] = {s_start ("alpha", NULL), s_start ("beta", NULL),
+                          s_start ("gamma", NULL)};
     char list[256];
     snprintf (list, sizeof list, "%s,%s,%s", s_address (&peers[0]), s_address (&peers[1]),
               s_address (&peers[2]));
@@ -299,14 +262,15 @@ Test (rpc, round_robin_spreads_evenly_over_three, .timeout = 30)
     cr_assert (a > 30 && b > 30 && c > 30, "random gave %d/%d/%d", a, b, c);
     zm_node_destroy (&node);
     for (int i = 0; i < 3; i++)
-        s_kill (&peers[i], SIGTERM);
+        zt_kill (&peers[i], SIGTERM);
 }
 
 //  Instances are chosen by version and by service metadata, from threads
 //  and from handlers alike.
 Test (rpc, selector_filters_by_version_and_metadata, .timeout = 30)
 {
-    peer_t peers[3] = {s_start ("alpha", NULL), s_start ("beta", NULL), s_start ("gamma", NULL)};
+    zt_proc_t peers[3] = {s_start ("alpha", NULL), s_start ("beta", NULL),
+                          s_start ("gamma", NULL)};
     char list[256];
     snprintf (list, sizeof list, "%s,%s,%s", s_address (&peers[0]), s_address (&peers[1]),
               s_address (&peers[2]));
@@ -362,13 +326,13 @@ Test (rpc, selector_filters_by_version_and_metadata, .timeout = 30)
     zm_msg_destroy (&only_beta);
     zm_node_destroy (&node);
     for (int i = 0; i < 3; i++)
-        s_kill (&peers[i], SIGTERM);
+        zt_kill (&peers[i], SIGTERM);
 }
 
 Test (rpc, retry_lands_on_second_instance_after_kill, .timeout = 60)
 {
-    peer_t a = s_start ("alpha", NULL);
-    peer_t b = s_start ("beta", NULL);
+    zt_proc_t a = s_start ("alpha", NULL);
+    zt_proc_t b = s_start ("beta", NULL);
     char list[256];
     snprintf (list, sizeof list, "%s,%s", s_address (&a), s_address (&b));
     zm_node_t *node = s_client_node (list);
@@ -379,7 +343,7 @@ Test (rpc, retry_lands_on_second_instance_after_kill, .timeout = 60)
     int answered = 0, by_beta_after = 0;
     for (int i = 0; i < 400; i++) {
         if (i == 200)
-            s_kill (&a, SIGKILL); //  mid-run, no goodbye
+            zt_kill (&a, SIGKILL); //  mid-run, no goodbye
         zm_msg_t *req = zm_msg_new ();
         zm_msg_set_int (req, "seq", i);
         zm_msg_t *rep = NULL;
@@ -395,16 +359,16 @@ Test (rpc, retry_lands_on_second_instance_after_kill, .timeout = 60)
     cr_assert_eq (answered, 400);
     cr_assert_eq (by_beta_after, 200, "after the kill every call lands on beta");
     zm_node_destroy (&node);
-    s_kill (&b, SIGTERM);
+    zt_kill (&b, SIGTERM);
 }
 
 Test (rpc, circuit_breaker_opens_and_closes, .timeout = 60)
 {
-    peer_t a = s_start ("alpha", "--rpc.port=47311");
-    peer_t b = s_start ("beta", NULL);
+    zt_proc_t a = s_start ("alpha", "--rpc.port=47311");
+    zt_proc_t b = s_start ("beta", NULL);
     char list[256];
     snprintf (list, sizeof list, "%s,%s", s_address (&a), s_address (&b));
-    zm_config_t *config = zm_config_new ();
+    zm_config_t *config = s_config ();
     zm_config_set (config, "log.level", "error", NULL);
     zm_config_set (config, "registry.peers", list, NULL);
     zm_config_set (config, "rpc.breaker_failures", "3", NULL);
@@ -414,7 +378,7 @@ Test (rpc, circuit_breaker_opens_and_closes, .timeout = 60)
     int x = 0, y = 0, z = 0;
     s_spread (node, "round_robin", 10, &x, &y, &z); //  both known and healthy
     cr_assert (x == 5 && y == 5);
-    s_kill (&a, SIGKILL);
+    zt_kill (&a, SIGKILL);
     //  No retries: a call that picks alpha fails until the breaker opens.
     zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
     opts.selector = "round_robin";
@@ -438,13 +402,13 @@ Test (rpc, circuit_breaker_opens_and_closes, .timeout = 60)
     s_spread (node, "round_robin", 20, &x, &y, &z);
     cr_assert (x >= 8, "alpha is back in rotation: alpha %d beta %d", x, y);
     zm_node_destroy (&node);
-    s_kill (&a, SIGTERM);
-    s_kill (&b, SIGTERM);
+    zt_kill (&a, SIGTERM);
+    zt_kill (&b, SIGTERM);
 }
 
 Test (rpc, shutdown_drains_in_flight_calls, .timeout = 30)
 {
-    peer_t a = s_start ("alpha", NULL);
+    zt_proc_t a = s_start ("alpha", NULL);
     zm_node_t *node = s_client_node (NULL);
     slow_job_t job = {node, s_address (&a), 300, 3000, -1, "greeter"};
     pthread_t thread;
@@ -453,10 +417,7 @@ Test (rpc, shutdown_drains_in_flight_calls, .timeout = 30)
     kill (a.pid, SIGTERM);
     pthread_join (thread, NULL);
     cr_assert_eq (job.rc, 0, "the call in flight finished: %s", zm_strerror (job.rc));
-    int status = 0;
-    waitpid (a.pid, &status, 0);
-    a.pid = 0;
-    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    cr_assert_eq (zt_wait (&a, 20000), 0, "rpc_node exits 0 after draining");
     //  And a node that has gone away gives a clear error.
     zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
     opts.address = s_address (&a);
@@ -466,12 +427,12 @@ Test (rpc, shutdown_drains_in_flight_calls, .timeout = 30)
     cr_assert (strstr (zm_error_detail (error), "cannot connect"));
     zm_error_destroy (&error);
     zm_node_destroy (&node);
-    s_kill (&a, SIGTERM);
+    zt_kill (&a, SIGTERM);
 }
 
 Test (rpc, node_service_describes_and_reports_health, .timeout = 30)
 {
-    peer_t a = s_start ("alpha", NULL);
+    zt_proc_t a = s_start ("alpha", NULL);
     zm_node_t *node = s_client_node (NULL);
     zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
     opts.address = s_address (&a);
@@ -499,7 +460,7 @@ Test (rpc, node_service_describes_and_reports_health, .timeout = 30)
     cr_assert (zm_msg_get_bool (rep, "ready", false));
     zm_msg_destroy (&rep);
     zm_node_destroy (&node);
-    s_kill (&a, SIGTERM);
+    zt_kill (&a, SIGTERM);
 }
 
 static int
@@ -545,7 +506,7 @@ s_raw (zsock_t *dealer, int frames, const char *const *data, const size_t *sizes
 
 Test (rpc, malformed_frames_get_their_documented_answer, .timeout = 60)
 {
-    peer_t a = s_start ("alpha", NULL);
+    zt_proc_t a = s_start ("alpha", NULL);
     zsock_t *dealer = zsock_new_dealer (s_address (&a));
     cr_assert_not_null (dealer);
     const char corr[8] = {0, 0, 0, 0, 0, 0, 0, 42};
@@ -662,7 +623,7 @@ Test (rpc, malformed_frames_get_their_documented_answer, .timeout = 60)
     zm_node_destroy (&node);
     zsock_destroy (&silent);
     zsock_destroy (&dealer);
-    s_kill (&a, SIGTERM);
+    zt_kill (&a, SIGTERM);
 }
 
 //  relay: a local service whose endpoint calls greeter.Echo on another node
@@ -716,8 +677,8 @@ s_relayed (zm_ctx_t *ctx, zm_msg_t *rep)
 
 Test (rpc, async_call_passes_metadata_and_trace_on, .timeout = 30)
 {
-    peer_t a = s_start ("alpha", NULL);
-    zm_config_t *config = zm_config_new ();
+    zt_proc_t a = s_start ("alpha", NULL);
+    zm_config_t *config = s_config ();
     zm_config_set (config, "log.level", "error", NULL);
     zm_config_set (config, "node.name", "relay-node", NULL);
     zm_node_t *node = zm_node_new (&config);
@@ -760,5 +721,5 @@ Test (rpc, async_call_passes_metadata_and_trace_on, .timeout = 30)
     zm_error_destroy (&error);
     zm_msg_destroy (&meta);
     zm_node_destroy (&node);
-    s_kill (&a, SIGTERM);
+    zt_kill (&a, SIGTERM);
 }

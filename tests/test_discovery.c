@@ -1,0 +1,259 @@
+/*  Discovery on a LAN: hosts made of network namespaces on one bridge, a
+    node (tests/helpers/lan_node) per host as a separate process, and no
+    config at all but the node's name: nodes find each other by beacon.
+
+    Times come from the nodes' own lines (CLOCK_MONOTONIC, shared by every
+    namespace of the machine), so "removed within N ms" is measured from
+    the moment the test acted to the moment the peer's registry changed.
+*/
+#include "support.h"
+
+#include <czmq.h>
+
+static zt_lan_t *s_lan;
+
+typedef struct {
+    zt_proc_t proc;        //  the lan_node
+    char name[32];         //  its node name
+    int port;              //  its RPC port
+} node_t;
+
+#define NODES_MAX 8
+static node_t s_nodes[NODES_MAX];
+
+static void
+s_teardown (void)
+{
+    for (int i = 0; i < NODES_MAX; i++)
+        zt_kill (&s_nodes[i].proc, SIGKILL);
+    zt_lan_destroy (&s_lan);
+}
+
+static void
+s_setup (void)
+{
+    for (int i = 0; i < NODES_MAX; i++)
+        s_nodes[i] = (node_t) {.proc = ZT_PROC_NONE};
+}
+
+//  Start lan_node as node slot on host with extra flags (NULL-terminated).
+static node_t *
+s_start (int slot, int host, const char *name, const char *const *extra)
+{
+    char program[4200], flag[64];
+    snprintf (program, sizeof program, "%s/tests/helpers/lan_node", zt_build_dir ());
+    snprintf (flag, sizeof flag, "--node.name=%s", name);
+    //  The suite sets ZM_REGISTRY_BEACON=false (support.h); here, inside
+    //  the namespaces, beacons are the point.
+    const char *argv[16] = {program, flag, "--log.level=warning", "--registry.beacon=true"};
+    int argc = 4;
+    for (int i = 0; extra && extra[i] && argc < 15; i++)
+        argv[argc++] = extra[i];
+    argv[argc] = NULL;
+    node_t *node = &s_nodes[slot];
+    node->proc = zt_spawn (argv, zt_lan_host (s_lan, host));
+    cr_assert_gt (node->proc.pid, 0, "cannot start %s", name);
+    snprintf (node->name, sizeof node->name, "%s", name);
+    node->port = zt_ready (&node->proc, 10000);
+    cr_assert_gt (node->port, 0, "%s did not start", name);
+    return node;
+}
+
+//  Read node's lines until one starts with prefix; returns its time field
+//  (the number after the first word), or -1 after timeout_ms.
+static int64_t
+s_expect (node_t *node, const char *prefix, int timeout_ms, char *line, size_t size)
+{
+    int64_t deadline = zt_clock () + timeout_ms;
+    char buffer[512];
+    if (!line) {
+        line = buffer;
+        size = sizeof buffer;
+    }
+    while (true) {
+        int64_t left = deadline - zt_clock ();
+        if (left <= 0 || !zt_read_line (&node->proc, line, size, (int) left))
+            return -1;
+        //  "EVENT <ms> rest" and "CALL <ms> rest": match prefix against
+        //  the line without its time field.
+        char word[16];
+        long long ms = 0;
+        int skip = 0;
+        if (sscanf (line, "%15s %lld %n", word, &ms, &skip) == 2 && skip > 0) {
+            char rest[512];
+            snprintf (rest, sizeof rest, "%s %s", word, line + skip);
+            if (strncmp (rest, prefix, strlen (prefix)) == 0)
+                return ms;
+        }
+        else if (strncmp (line, prefix, strlen (prefix)) == 0)
+            return 0;
+    }
+}
+
+//  Wait until node has seen "add service <peer> greeter" for every peer.
+static void
+s_expect_peers (node_t *node, const char *const *peers, int timeout_ms)
+{
+    bool seen[NODES_MAX] = {false};
+    int count = 0, wanted = 0;
+    while (peers[wanted])
+        wanted++;
+    int64_t deadline = zt_clock () + timeout_ms;
+    char line[512], seen_lines[2048] = "";
+    while (count < wanted) {
+        int64_t left = deadline - zt_clock ();
+        cr_assert (left > 0 && zt_read_line (&node->proc, line, sizeof line, (int) left),
+                   "%s found %d of %d peers; it said:\n%s", node->name, count, wanted,
+                   seen_lines);
+        size_t used = strlen (seen_lines);
+        snprintf (seen_lines + used, sizeof seen_lines - used, "%s\n", line);
+        for (int i = 0; i < wanted; i++) {
+            char event[128];
+            snprintf (event, sizeof event, " add service %s greeter", peers[i]);
+            if (!seen[i] && strstr (line, event)) {
+                seen[i] = true;
+                count++;
+            }
+        }
+    }
+}
+
+Test (discovery, three_hosts_find_every_service_and_call_across,
+      .init = s_setup, .fini = s_teardown, .timeout = 60)
+{
+    s_lan = zt_lan_new (3);
+    const char *caller[] = {"--app.call=greeter", "--rpc.selector=round_robin", NULL};
+    node_t *h0 = s_start (0, 0, "h0", caller);
+    node_t *h1 = s_start (1, 1, "h1", NULL);
+    node_t *h2 = s_start (2, 2, "h2", NULL);
+    const char *all[] = {"h0", "h1", "h2", NULL};
+    s_expect_peers (h1, all, 5000);
+    s_expect_peers (h2, all, 5000);
+    //  h0 calls in turn: answers come from the other two hosts too.
+    bool answered[3] = {false};
+    char line[512];
+    for (int i = 0; i < 60 && !(answered[0] && answered[1] && answered[2]); i++) {
+        cr_assert_geq (s_expect (h0, "CALL ", 5000, line, sizeof line), 0, "h0 stopped calling");
+        for (int n = 0; n < 3; n++) {
+            char ok[32];
+            snprintf (ok, sizeof ok, " ok h%d", n);
+            if (strstr (line, ok))
+                answered[n] = true;
+        }
+    }
+    cr_assert (answered[0] && answered[1] && answered[2], "answers: h0 %d h1 %d h2 %d",
+               answered[0], answered[1], answered[2]);
+}
+
+Test (discovery, killed_node_removed_within_expiry,
+      .init = s_setup, .fini = s_teardown, .timeout = 60)
+{
+    s_lan = zt_lan_new (3);
+    node_t *h0 = s_start (0, 0, "h0", NULL);
+    s_start (1, 1, "h1", NULL);
+    node_t *h2 = s_start (2, 2, "h2", NULL);
+    const char *all[] = {"h0", "h1", "h2", NULL};
+    s_expect_peers (h0, all, 5000);
+    int64_t killed = zt_clock ();
+    zt_kill (&h2->proc, SIGKILL);
+    int64_t removed = s_expect (h0, "EVENT remove node h2", 10000, NULL, 0);
+    cr_assert_gt (removed, 0, "h2 never removed");
+    //  Default registry.expiry is 5000 ms of silence; the last beacon came
+    //  at most one interval (1000 ms) before the kill; the check runs every
+    //  50 ms.
+    cr_assert_leq (removed - killed, 5000 + 100, "removed %" PRId64 " ms after the kill",
+                   removed - killed);
+    cr_assert_geq (removed - killed, 5000 - 1000 - 100,
+                   "removed after %" PRId64 " ms: too early for expiry", removed - killed);
+}
+
+Test (discovery, graceful_stop_removed_within_100ms,
+      .init = s_setup, .fini = s_teardown, .timeout = 60)
+{
+    s_lan = zt_lan_new (3);
+    node_t *h0 = s_start (0, 0, "h0", NULL);
+    node_t *h1 = s_start (1, 1, "h1", NULL);
+    node_t *h2 = s_start (2, 2, "h2", NULL);
+    const char *all[] = {"h0", "h1", "h2", NULL};
+    s_expect_peers (h0, all, 5000);
+    s_expect_peers (h1, all, 5000);
+    int64_t stopped = zt_clock ();
+    kill (h2->proc.pid, SIGTERM);
+    int64_t removed0 = s_expect (h0, "EVENT remove node h2", 5000, NULL, 0);
+    int64_t removed1 = s_expect (h1, "EVENT remove node h2", 5000, NULL, 0);
+    cr_assert (removed0 > 0 && removed1 > 0, "h2 not removed");
+    cr_assert_leq (removed0 - stopped, 100, "h0 removed h2 %" PRId64 " ms after SIGTERM",
+                   removed0 - stopped);
+    cr_assert_leq (removed1 - stopped, 100, "h1 removed h2 %" PRId64 " ms after SIGTERM",
+                   removed1 - stopped);
+    cr_assert_eq (zt_wait (&h2->proc, 10000), 0, "h2 exits cleanly");
+}
+
+Test (discovery, new_node_joins_and_is_callable,
+      .init = s_setup, .fini = s_teardown, .timeout = 60)
+{
+    s_lan = zt_lan_new (3);
+    const char *caller[] = {"--app.call=greeter", "--rpc.selector=round_robin", NULL};
+    node_t *h0 = s_start (0, 0, "h0", caller);
+    s_start (1, 1, "h1", NULL);
+    const char *two[] = {"h0", "h1", NULL};
+    s_expect_peers (h0, two, 5000);
+    int64_t started = zt_clock ();
+    s_start (2, 2, "h2", NULL);
+    int64_t answered = s_expect (h0, "CALL ok h2", 5000, NULL, 0);
+    cr_assert_gt (answered, 0, "h2 never answered h0");
+    cr_log_info ("h2 answered %" PRId64 " ms after it was started", answered - started);
+}
+
+Test (discovery, restarted_node_replaces_its_old_entry,
+      .init = s_setup, .fini = s_teardown, .timeout = 60)
+{
+    s_lan = zt_lan_new (2);
+    node_t *h0 = s_start (0, 0, "h0", NULL);
+    const char *port[] = {"--rpc.port=7100", NULL};
+    node_t *h1 = s_start (1, 1, "h1", port);
+    const char *two[] = {"h0", "h1", NULL};
+    s_expect_peers (h0, two, 5000);
+    zt_kill (&h1->proc, SIGKILL);
+    int64_t restarted = zt_clock ();
+    s_start (1, 1, "h1", port);
+    //  The new UUID on the old address replaces the old entry at once, not
+    //  after the expiry.
+    int64_t removed = s_expect (h0, "EVENT remove node h1", 4000, NULL, 0);
+    cr_assert_gt (removed, 0, "the old h1 was not replaced");
+    cr_assert_lt (removed - restarted, 3000, "replaced after %" PRId64 " ms",
+                  removed - restarted);
+    cr_assert_geq (s_expect (h0, "EVENT add node h1", 4000, NULL, 0), 0, "the new h1 is known");
+}
+
+Test (discovery, nodes_on_one_host_share_the_beacon_port,
+      .init = s_setup, .fini = s_teardown, .timeout = 60)
+{
+    s_lan = zt_lan_new (1);
+    const char *caller[] = {"--app.call=greeter", "--rpc.selector=round_robin", NULL};
+    node_t *a = s_start (0, 0, "a", caller);
+    node_t *b = s_start (1, 0, "b", NULL);
+    node_t *c = s_start (2, 0, "c", NULL);
+    const char *all[] = {"a", "b", "c", NULL};
+    s_expect_peers (a, all, 5000);
+    s_expect_peers (b, all, 5000);
+    s_expect_peers (c, all, 5000);
+    cr_assert_geq (s_expect (a, "CALL ok b", 5000, NULL, 0), 0);
+    cr_assert_geq (s_expect (a, "CALL ok c", 5000, NULL, 0), 0);
+}
+
+Test (discovery, without_broadcast_static_peers_still_work,
+      .init = s_setup, .fini = s_teardown, .timeout = 60)
+{
+    s_lan = zt_lan_new (2);
+    //  "lo" cannot broadcast: each node says so and uses its static peers.
+    char peers[128];
+    snprintf (peers, sizeof peers, "--registry.peers=tcp://%s:7200", zt_lan_addr (s_lan, 1));
+    const char *client[] = {"--registry.interface=lo", peers, "--app.call=greeter",
+                            "--app.serve=false", NULL};
+    const char *server[] = {"--registry.interface=lo", "--rpc.port=7200", NULL};
+    s_start (1, 1, "server", server);
+    node_t *a = s_start (0, 0, "client", client);
+    cr_assert_geq (s_expect (a, "CALL ok server", 5000, NULL, 0), 0,
+                   "the static peer answered");
+}
