@@ -111,9 +111,10 @@ main (int argc, char **argv)
     if (!node)
         return 1;
     caller.node = node;
+    //  Watch from the start, print after READY: a reader waiting for
+    //  READY skips what comes before it.
     zm_watch_t *watch = zm_watch_new (node);
     pthread_t watcher, calls;
-    pthread_create (&watcher, NULL, s_watcher, watch);
     if (serve) {
         zm_service_t *svc = zm_service_new (node, "greeter", "1.0.0");
         zm_service_handle (svc, "Who", s_who);
@@ -122,6 +123,7 @@ main (int argc, char **argv)
     }
     s_say ("UUID %s", zm_node_uuid (node));
     s_say ("READY %d", zm_node_rpc_port (node, 0));
+    pthread_create (&watcher, NULL, s_watcher, watch);
     if (*caller.service)
         pthread_create (&calls, NULL, s_caller, &caller);
     zm_node_run (node);
