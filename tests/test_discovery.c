@@ -257,3 +257,54 @@ Test (discovery, without_broadcast_static_peers_still_work,
     cr_assert_geq (s_expect (a, "CALL ok server", 5000, NULL, 0), 0,
                    "the static peer answered");
 }
+
+Test (discovery, brief_silence_keeps_entries_and_calls_go_on,
+      .init = s_setup, .fini = s_teardown, .timeout = 60)
+{
+    s_lan = zt_lan_new (2);
+    //  The breaker would put h1 aside after failed calls: not this test's
+    //  subject.
+    const char *caller[] = {"--app.call=greeter", "--app.serve=false",
+                            "--rpc.breaker_failures=1000", NULL};
+    node_t *h0 = s_start (0, 0, "h0", caller);
+    s_start (1, 1, "h1", NULL);
+    cr_assert_geq (s_expect (h0, "CALL ok h1", 5000, NULL, 0), 0);
+    //  Two seconds without beacons (shorter than the expiry): the entry
+    //  stays, and calls work again as soon as the cable is back, with no
+    //  new discovery.
+    zt_lan_link (s_lan, 1, false);
+    zclock_sleep (2000);
+    zt_lan_link (s_lan, 1, true);
+    int64_t healed = zt_clock ();
+    char line[512];
+    int64_t answered = -1;
+    while (answered < 0) {
+        int64_t at = s_expect (h0, "", 5000, line, sizeof line);
+        cr_assert_geq (at, 0, "h0 went quiet");
+        cr_assert_null (strstr (line, "remove node h1"), "h1 was dropped: %s", line);
+        cr_assert_null (strstr (line, "add node h1"), "h1 was found again: %s", line);
+        if (strstr (line, "CALL") && strstr (line, " ok h1") && at >= healed)
+            answered = at;
+    }
+    cr_assert_lt (answered - healed, 3000, "calls resumed %" PRId64 " ms after healing",
+                  answered - healed);
+}
+
+Test (discovery, beacon_port_separates_clusters,
+      .init = s_setup, .fini = s_teardown, .timeout = 60)
+{
+    s_lan = zt_lan_new (3);
+    const char *blue[] = {"--registry.port=5701", NULL};
+    const char *green[] = {"--registry.port=5702", NULL};
+    node_t *a = s_start (0, 0, "a", blue);
+    s_start (1, 1, "b", blue);
+    s_start (2, 2, "c", green);
+    const char *both[] = {"a", "b", NULL};
+    s_expect_peers (a, both, 5000);
+    //  c beacons on another port: a never hears of it.
+    char line[512];
+    int64_t until = zt_clock () + 2500;
+    while (zt_clock () < until)
+        if (zt_read_line (&a->proc, line, sizeof line, (int) (until - zt_clock ())))
+            cr_assert_null (strstr (line, " c "), "a heard of c: %s", line);
+}
