@@ -376,13 +376,25 @@ s_deliver (zm_node_t *node, zlistx_t **events_p)
     if (!events)
         return;
     zm_registry_t *self = node->reg;
-    zlistx_t *actors = zlistx_new ();
+    //  Actor watchers are copied out (pid and type), to tell them after
+    //  the lock is released: routing never calls back in here.
+    typedef struct {
+        zm_pid_t pid;
+        char type[64];
+    } s_target_t;
+    s_target_t *targets = NULL;
+    size_t count = 0;
     pthread_mutex_lock (&self->lock);
+    size_t watchers = zlistx_size (self->watchers);
+    targets = watchers ? (s_target_t *) calloc (watchers, sizeof (s_target_t)) : NULL;
     for (zm_watch_t *watch = (zm_watch_t *) zlistx_first (self->watchers); watch;
          watch = (zm_watch_t *) zlistx_next (self->watchers)) {
         if (watch->pid) {
-            if (actors)
-                zlistx_add_end (actors, watch);
+            if (targets) {
+                targets[count].pid = watch->pid;
+                memcpy (targets[count].type, watch->type, sizeof watch->type);
+                count++;
+            }
             continue;
         }
         for (zm_msg_t *event = (zm_msg_t *) zlistx_first (events); event;
@@ -397,37 +409,23 @@ s_deliver (zm_node_t *node, zlistx_t **events_p)
         }
         pthread_cond_broadcast (&watch->ready);
     }
-    //  Tells go out without the lock: routing never calls back in here. An
-    //  actor watcher whose actor is gone is dropped.
-    zlistx_t *targets = zlistx_new ();
-    for (zm_watch_t *watch = actors ? (zm_watch_t *) zlistx_first (actors) : NULL; watch;
-         watch = (zm_watch_t *) zlistx_next (actors))
-        if (targets) {
-            zm_watch_t *copy = (zm_watch_t *) malloc (sizeof (zm_watch_t));
-            if (copy) {
-                *copy = *watch;
-                zlistx_add_end (targets, copy);
-            }
-        }
     pthread_mutex_unlock (&self->lock);
-    zlistx_destroy (&actors);
-    for (zm_watch_t *target = targets ? (zm_watch_t *) zlistx_first (targets) : NULL; target;
-         target = (zm_watch_t *) zlistx_next (targets)) {
+    //  An actor watcher whose actor is gone is dropped.
+    for (size_t i = 0; i < count; i++) {
         bool gone = false;
         for (zm_msg_t *event = (zm_msg_t *) zlistx_first (events); event && !gone;
              event = (zm_msg_t *) zlistx_next (events)) {
             zm_msg_t *copy = zm_msg_dup (event);
-            zm_env_t *env = copy ? zm_env_new (ZM_ENV_TELL, target->pid, 0, target->type, &copy)
-                                 : NULL;
+            zm_env_t *env =
+                copy ? zm_env_new (ZM_ENV_TELL, targets[i].pid, 0, targets[i].type, &copy) : NULL;
             zm_msg_destroy (&copy);
             int rc = env ? zm_node_route (node, env) : ZM_ENOMEM;
             gone = rc == ZM_ENOTFOUND || rc == ZM_ECLOSED;
         }
         if (gone)
-            zm_registry_unwatch_pid (node, target->pid);
-        free (target);
+            zm_registry_unwatch_pid (node, targets[i].pid);
     }
-    zlistx_destroy (&targets);
+    free (targets);
     for (zm_msg_t *event = (zm_msg_t *) zlistx_first (events); event;
          event = (zm_msg_t *) zlistx_next (events))
         zm_msg_destroy (&event);

@@ -234,7 +234,7 @@ s_gateway_reply (zm_ctx_t *ctx, zm_msg_t *msg)
         status = rc;
         detail = "cannot encode the reply";
     }
-    if (status != ZM_OK) {
+    {   //  Failed: the caller gets an ERROR
         //  The error names its origin, service.endpoint, unless the
         //  handler's error already names one.
         const zm_error_t *error = zm_ctx_error (ctx);
