@@ -130,7 +130,7 @@ struct _zm_node_t {
     zlistx_t *clients;                  //  per-thread RPC clients (zm_client.c)
     struct _zm_registry_t *reg;         //  what the node knows of the cluster
     void *discovery;                    //  beacon discovery state (reactor 0)
-    atomic_uint services_seq;           //  bumps when a service starts
+    atomic_uint services_seq;           //  bumps when a service starts or stops
     atomic_int_fast64_t settle_until;   //  zclock_mono: calls wait for discovery till then
     atomic_bool statics_ready;          //  the first round of static HELLOs is over
     void *selector;                     //  instance stats, breakers (zm_client.c)
@@ -157,7 +157,9 @@ void zm_node_cache_rpc_config (zm_node_t *node);
 
 //  Services (zm_service.c)
 typedef struct _zm_endpoint_t zm_endpoint_t;
+//  A started or stopped service (stopped ones answer 503), NULL otherwise.
 zm_service_t *zm_service_lookup (zm_node_t *node, const char *name);
+bool zm_service_stopped (zm_service_t *self);
 //  Instance to handle a request arriving on reactor r; 0 when none.
 zm_pid_t zm_service_pick (zm_service_t *self, int reactor);
 zm_endpoint_t *zm_service_endpoint (zm_service_t *self, const char *name);

@@ -103,6 +103,11 @@ s_request (s_server_t *self, const zm_wire_peer_t *peer, zm_wire_t *wire)
                       "no service '%s' on node %s", wire->service, self->node->name);
         return;
     }
+    if (zm_service_stopped (service)) {
+        s_send_error (self, peer, wire->corr, ZM_EUNAVAIL, "zmicro.server",
+                      "service '%s' stopped on node %s", wire->service, self->node->name);
+        return;
+    }
     if (wire->version && !streq (wire->version, zm_service_version (service))) {
         s_send_error (self, peer, wire->corr, ZM_ENOTFOUND, "zmicro.server",
                       "service '%s' is version %s, not %s", wire->service,
@@ -216,6 +221,12 @@ s_gateway_reply (zm_ctx_t *ctx, zm_msg_t *msg)
     int status = zm_ctx_status (ctx);
     zmsg_t *out = NULL;
     const char *detail = NULL;
+    if (status == ZM_ENOTFOUND && !zm_ctx_error (ctx) && zm_service_stopped (call->service)) {
+        //  The instance was stopped with the call in its queue: the caller
+        //  may retry on another node.
+        status = ZM_EUNAVAIL;
+        detail = "the service stopped on this node";
+    }
     if (status == ZM_OK) {
         void *data = NULL;
         size_t size = 0;

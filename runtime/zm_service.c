@@ -41,9 +41,11 @@ struct _zm_service_t {
     void *arg;                      //  initial instance state
     int instances;                  //  how many instances
     bool dedicated;                 //  instances get a reactor of their own
-    zm_pid_t *pids;                 //  their pids (after start)
+    _Atomic zm_pid_t *pids;         //  their pids (after start)
     atomic_uint next;               //  round robin among instances
     atomic_bool started;            //  open to calls
+    atomic_bool stopped;            //  zm_service_stop ran (until started again)
+    int reactor;                    //  its dedicated reactor, or -1
 };
 
 static bool
@@ -71,7 +73,7 @@ s_service_free (void **item)
     }
     free (self->endpoints);
     free (self->handlers);
-    free (self->pids);
+    free ((void *) self->pids);
     zhashx_destroy (&self->meta);
     free (self->name);
     free (self->version);
@@ -94,6 +96,7 @@ zm_service_new (zm_node_t *node, const char *name, const char *version)
     self->version = strdup (version);
     self->meta = zhashx_new ();
     self->instances = 1;
+    self->reactor = -1;
     if (!self->name || !self->version || !self->meta)
         goto fail;
     zhashx_set_destructor (self->meta, (zhashx_destructor_fn *) zstr_free);
@@ -205,8 +208,13 @@ zm_service_start (zm_service_t *self)
         return 0;
     if (self->endpoint_count == 0)
         return ZM_EINVAL;
-    self->handlers = (zm_handler_t *) calloc (self->endpoint_count + 1, sizeof (zm_handler_t));
-    self->pids = (zm_pid_t *) calloc (self->instances, sizeof (zm_pid_t));
+    //  A service stopped and started again keeps its shape: the handler
+    //  table and the pid array are made once (a server that looked the
+    //  service up just before the stop may still read the pids).
+    if (!self->handlers)
+        self->handlers = (zm_handler_t *) calloc (self->endpoint_count + 1, sizeof (zm_handler_t));
+    if (!self->pids)
+        self->pids = (_Atomic zm_pid_t *) calloc (self->instances, sizeof (zm_pid_t));
     if (!self->handlers || !self->pids)
         return ZM_ENOMEM;
     for (int i = 0; i < self->endpoint_count; i++) {
@@ -218,23 +226,53 @@ zm_service_start (zm_service_t *self)
     self->def.init = self->init;
     self->def.destroy = self->destroy;
     int reactors = zm_node_reactors (self->node);
-    int dedicated = -1;
-    if (self->dedicated && (dedicated = zm_node_add_reactor (self->node)) < 0)
+    if (self->dedicated && self->reactor < 0 && (self->reactor = zm_node_add_reactor (self->node)) < 0)
         return ZM_ETOOMANY;
     for (int i = 0; i < self->instances; i++) {
         int err = 0;
-        int reactor = dedicated >= 0 ? dedicated : i % reactors;
-        self->pids[i] = zm_spawn (self->node, NULL, &self->def, self->arg, reactor, &err);
-        if (!self->pids[i])
+        int reactor = self->reactor >= 0 ? self->reactor : i % reactors;
+        zm_pid_t pid = zm_spawn (self->node, NULL, &self->def, self->arg, reactor, &err);
+        if (!pid) {
+            for (int j = 0; j < i; j++)
+                zm_stop (self->node, atomic_load (&self->pids[j]));
             return err;
+        }
+        atomic_store (&self->pids[i], pid);
     }
+    atomic_store (&self->stopped, false);
     atomic_store (&self->started, true);
     zm_log_info ("service %s %s: %d endpoint(s), %d instance(s)", self->name, self->version,
                  self->endpoint_count, self->instances);
-    //  Peers learn of it at the next beacon, which carries the new sequence.
+    //  The new sequence goes out in a beacon at once (the discovery tick
+    //  sees it within 50 ms), and peers ask for the new descriptor.
     atomic_fetch_add (&self->node->services_seq, 1);
     zm_registry_put_self (self->node);
     return 0;
+}
+
+int
+zm_service_stop (zm_service_t *self)
+{
+    if (!self)
+        return ZM_EINVAL;
+    if (!atomic_exchange (&self->started, false))
+        return 0;
+    atomic_store (&self->stopped, true);
+    //  Closed to new calls first (the server answers 503, so callers retry
+    //  elsewhere), then peers told, then the instances stopped: requests
+    //  already queued to them are handled, later ones get 503.
+    atomic_fetch_add (&self->node->services_seq, 1);
+    zm_registry_put_self (self->node);
+    for (int i = 0; i < self->instances; i++)
+        zm_stop (self->node, atomic_load (&self->pids[i]));
+    zm_log_info ("service %s %s: stopped", self->name, self->version);
+    return 0;
+}
+
+bool
+zm_service_stopped (zm_service_t *self)
+{
+    return atomic_load (&self->stopped);
 }
 
 const char *
@@ -258,7 +296,7 @@ zm_service_lookup (zm_node_t *node, const char *name)
     pthread_rwlock_wrlock (&node->svc_lock);
     zm_service_t *self = (zm_service_t *) zhashx_lookup (node->services, name);
     pthread_rwlock_unlock (&node->svc_lock);
-    return self && atomic_load (&self->started) ? self : NULL;
+    return self && (atomic_load (&self->started) || atomic_load (&self->stopped)) ? self : NULL;
 }
 
 zm_pid_t
@@ -268,11 +306,11 @@ zm_service_pick (zm_service_t *self, int reactor)
     //  there, and otherwise among all, take them in turn.
     unsigned turn = atomic_fetch_add (&self->next, 1);
     for (int i = 0; i < self->instances; i++) {
-        zm_pid_t pid = self->pids[(turn + i) % self->instances];
+        zm_pid_t pid = atomic_load (&self->pids[(turn + i) % self->instances]);
         if (zm_pid_reactor (pid) == reactor)
             return pid;
     }
-    return self->pids[turn % self->instances];
+    return atomic_load (&self->pids[turn % self->instances]);
 }
 
 zm_endpoint_t *
@@ -317,7 +355,8 @@ zm_services_start_all (zm_node_t *node)
     pthread_rwlock_wrlock (&node->svc_lock);
     for (zm_service_t *self = (zm_service_t *) zhashx_first (node->services); self;
          self = (zm_service_t *) zhashx_next (node->services))
-        if (!atomic_load (&self->started) && self->endpoint_count > 0) {
+        if (!atomic_load (&self->started) && !atomic_load (&self->stopped)
+            && self->endpoint_count > 0) {
             int one = zm_service_start (self);
             if (one && !rc)
                 rc = one;

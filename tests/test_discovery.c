@@ -205,6 +205,39 @@ Test (discovery, new_node_joins_and_is_callable,
     cr_log_info ("h2 answered %" PRId64 " ms after it was started", answered - started);
 }
 
+Test (discovery, service_started_and_stopped_at_run_time_reaches_peers_at_once,
+      .init = s_setup, .fini = s_teardown, .timeout = 60)
+{
+    //  h0 starts "extra" on its running node, then stops it; h1 calls it
+    //  every 50 ms. Peers hear of both from a beacon sent at once with the
+    //  new sequence, not at the next beacon interval (1000 ms).
+    s_lan = zt_lan_new (2);
+    const char *toggler[] = {"--app.toggle=extra", "--app.toggle_after=1500", NULL};
+    const char *caller[] = {"--app.call=extra", "--app.call_interval=50", NULL};
+    node_t *h0 = s_start (0, 0, "h0", toggler);
+    node_t *h1 = s_start (1, 1, "h1", caller);
+    const char *two[] = {"h0", "h1", NULL};
+    s_expect_peers (h1, two, 5000);
+    int64_t started = s_expect (h0, "TOGGLE start", 5000, NULL, 0);
+    cr_assert_gt (started, 0, "h0 did not start extra");
+    int64_t added = s_expect (h1, "EVENT add service h0 extra", 3000, NULL, 0);
+    cr_assert_gt (added, 0, "h1 never saw extra added");
+    int64_t answered = s_expect (h1, "CALL ok h0", 3000, NULL, 0);
+    cr_assert_gt (answered, 0, "h1 could not call extra");
+    int64_t stopped = s_expect (h0, "TOGGLE stop", 5000, NULL, 0);
+    cr_assert_gt (stopped, 0, "h0 did not stop extra");
+    int64_t removed = s_expect (h1, "EVENT remove service h0 extra", 3000, NULL, 0);
+    cr_assert_gt (removed, 0, "h1 never saw extra removed");
+    //  Well under the 1000 ms interval: the change went out by itself.
+    cr_assert_leq (added - started, 500, "added %" PRId64 " ms after start", added - started);
+    cr_assert_leq (removed - stopped, 500, "removed %" PRId64 " ms after stop",
+                   removed - stopped);
+    cr_log_info ("extra seen added after %" PRId64 " ms, removed after %" PRId64 " ms",
+                 added - started, removed - stopped);
+    //  The node is still there; calls to extra now fail.
+    cr_assert_gt (s_expect (h1, "CALL err", 3000, NULL, 0), 0, "calls to extra still succeed");
+}
+
 Test (discovery, restarted_node_replaces_its_old_entry,
       .init = s_setup, .fini = s_teardown, .timeout = 60)
 {

@@ -723,3 +723,69 @@ Test (rpc, async_call_passes_metadata_and_trace_on, .timeout = 30)
     zm_node_destroy (&node);
     zt_kill (&a, SIGTERM);
 }
+
+static int
+s_echo_who (zm_ctx_t *ctx, zm_msg_t *req)
+{
+    zm_msg_t *rep = zm_msg_new ();
+    zm_msg_set_str (rep, "node", zm_node_name (zm_ctx_node (ctx)));
+    return zm_reply (ctx, &rep);
+}
+
+//  One call to "echo.Who"; returns its result code.
+static int
+s_call_echo (zm_node_t *node, const char *address)
+{
+    zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
+    opts.address = address;
+    opts.timeout_ms = 2000;
+    opts.retries = 0;
+    zm_msg_t *rep = NULL;
+    int rc = zm_call (node, "echo", "Who", NULL, &rep, NULL, &opts);
+    zm_msg_destroy (&rep);
+    return rc;
+}
+
+//  Whether the node's own "$node describe" lists service name.
+static bool
+s_describes (zm_node_t *node, const char *name)
+{
+    zm_msg_t *rep = NULL;
+    cr_assert_eq (zm_call (node, "$node", "describe", NULL, &rep, NULL, NULL), 0);
+    bool found = false;
+    const zm_val_t *services = zm_val_get (zm_msg_root (rep), "services");
+    for (size_t i = 0; i < zm_val_size (services); i++)
+        if (streq (zm_val_str (zm_val_get (zm_val_at (services, i), "name"), "", NULL), name))
+            found = true;
+    zm_msg_destroy (&rep);
+    return found;
+}
+
+Test (rpc, service_stopped_and_started_on_a_running_node, .timeout = 30)
+{
+    zm_node_t *node = s_client_node (NULL);
+    zm_service_t *echo = zm_service_new (node, "echo", "1.0.0");
+    cr_assert_eq (zm_service_handle (echo, "Who", s_echo_who), 0);
+    cr_assert_eq (zm_service_start (echo), 0);
+    char address[64];
+    snprintf (address, sizeof address, "tcp://127.0.0.1:%d", zm_node_rpc_port (node, 0));
+    cr_assert_eq (s_call_echo (node, NULL), 0, "through the registry");
+    cr_assert_eq (s_call_echo (node, address), 0, "to the address");
+    cr_assert (s_describes (node, "echo"));
+
+    cr_assert_eq (zm_service_stop (echo), 0);
+    cr_assert_eq (zm_service_stop (echo), 0, "stopping twice is harmless");
+    //  Gone from the registry (no instance: 404) and from describe; asked
+    //  directly, the node says 503 so a caller would retry elsewhere.
+    cr_assert_eq (s_call_echo (node, NULL), ZM_ENOTFOUND);
+    cr_assert_eq (s_call_echo (node, address), ZM_EUNAVAIL);
+    cr_assert_not (s_describes (node, "echo"));
+    cr_assert_null (zm_service_new (node, "echo", "2.0.0"), "the name stays taken");
+
+    cr_assert_eq (zm_service_start (echo), 0, "started again");
+    cr_assert_eq (s_call_echo (node, NULL), 0);
+    cr_assert_eq (s_call_echo (node, address), 0);
+    cr_assert (s_describes (node, "echo"));
+    cr_assert_eq (zm_service_stop (NULL), ZM_EINVAL);
+    zm_node_destroy (&node);
+}

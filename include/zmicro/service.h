@@ -30,8 +30,8 @@ typedef struct _zm_service_t zm_service_t;
 
 //  Create a service on a node (the node owns it; it lives until the node is
 //  destroyed). name: 1..255 bytes of [A-Za-z0-9._-]; version: 1..64 bytes.
-//  Returns NULL on bad arguments, a name already in use, or a running
-//  service table (services are added before zm_service_start).
+//  Returns NULL on bad arguments or a name already in use. Services can be
+//  added to a running node; peers learn of them within about 50 ms.
 zm_service_t *
     zm_service_new (zm_node_t *node, const char *name, const char *version);
 
@@ -75,6 +75,14 @@ int
 //  starts services not started yet.
 int
     zm_service_start (zm_service_t *self);
+
+//  Close the service to calls and stop its instances (each finishes the
+//  requests already queued to it). New calls get 503 from this node, so
+//  callers retry elsewhere; peers drop it from their registries within
+//  about 50 ms (a beacon with a new sequence, then HELLO). The service
+//  stays defined: zm_service_start serves it again. Returns 0 or ZM_EINVAL.
+int
+    zm_service_stop (zm_service_t *self);
 
 const char *zm_service_name (zm_service_t *self);
 const char *zm_service_version (zm_service_t *self);

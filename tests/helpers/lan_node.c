@@ -13,6 +13,10 @@
         CALL <ms> ok <answering node> | CALL <ms> err <code>
               with --app.call=SERVICE: a call to SERVICE.Who every
               --app.call_interval ms (200)
+        TOGGLE <ms> start|stop
+              with --app.toggle=SERVICE: --app.toggle_after ms (1000)
+              after READY, starts SERVICE (endpoint Who, as greeter) on
+              the running node, and as long again later stops it
         BYE   when stopped (SIGTERM/SIGINT: graceful, goodbye beacon first)
     It dies with its parent (PR_SET_PDEATHSIG).
 */
@@ -92,6 +96,31 @@ s_caller (void *arg)
     return NULL;
 }
 
+typedef struct {
+    zm_node_t *node;
+    char service[128];
+    int after;             //  ms before start, and again before stop
+} toggler_t;
+
+static void *
+s_toggler (void *arg)
+{
+    toggler_t *toggler = (toggler_t *) arg;
+    for (int slept = 0; slept < toggler->after && !s_stop_threads; slept += 10)
+        zclock_sleep (10);
+    zm_service_t *svc = zm_service_new (toggler->node, toggler->service, "1.0.0");
+    if (!svc || zm_service_handle (svc, "Who", s_who) || zm_service_start (svc)) {
+        s_say ("TOGGLE %" PRId64 " failed", zclock_mono ());
+        return NULL;
+    }
+    s_say ("TOGGLE %" PRId64 " start", zclock_mono ());
+    for (int slept = 0; slept < toggler->after && !s_stop_threads; slept += 10)
+        zclock_sleep (10);
+    int rc = zm_service_stop (svc);
+    s_say ("TOGGLE %" PRId64 " %s", zclock_mono (), rc ? "failed" : "stop");
+    return NULL;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -105,16 +134,20 @@ main (int argc, char **argv)
     }
     bool serve = zm_config_get_bool (config, "app.serve", true);
     caller_t caller = {NULL, "", (int) zm_config_get_int (config, "app.call_interval", 200)};
+    toggler_t toggler = {NULL, "", (int) zm_config_get_int (config, "app.toggle_after", 1000)};
+    snprintf (toggler.service, sizeof toggler.service, "%s",
+              zm_config_get_str (config, "app.toggle", ""));
     snprintf (caller.service, sizeof caller.service, "%s",
               zm_config_get_str (config, "app.call", ""));
     zm_node_t *node = zm_node_new (&config);
     if (!node)
         return 1;
     caller.node = node;
+    toggler.node = node;
     //  Watch from the start, print after READY: a reader waiting for
     //  READY skips what comes before it.
     zm_watch_t *watch = zm_watch_new (node);
-    pthread_t watcher, calls;
+    pthread_t watcher, calls, toggles;
     if (serve) {
         zm_service_t *svc = zm_service_new (node, "greeter", "1.0.0");
         zm_service_handle (svc, "Who", s_who);
@@ -126,8 +159,12 @@ main (int argc, char **argv)
     pthread_create (&watcher, NULL, s_watcher, watch);
     if (*caller.service)
         pthread_create (&calls, NULL, s_caller, &caller);
+    if (*toggler.service)
+        pthread_create (&toggles, NULL, s_toggler, &toggler);
     zm_node_run (node);
     s_stop_threads = 1;
+    if (*toggler.service)
+        pthread_join (toggles, NULL);
     if (*caller.service)
         pthread_join (calls, NULL);
     pthread_join (watcher, NULL);
