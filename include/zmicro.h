@@ -20,5 +20,6 @@
 #include "zmicro/service.h"
 #include "zmicro/client.h"
 #include "zmicro/registry.h"
+#include "zmicro/pubsub.h"
 
 #endif

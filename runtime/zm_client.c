@@ -148,11 +148,25 @@ s_client_get (zm_node_t *node)
 }
 
 static zsock_t *
+s_dealer_made (s_client_t *client, const char *address, bool *made_p);
+
+static zsock_t *
 s_dealer (s_client_t *client, const char *address)
 {
+    return s_dealer_made (client, address, NULL);
+}
+
+//  The DEALER to address, made (and connected) if needed: *made_p says so.
+static zsock_t *
+s_dealer_made (s_client_t *client, const char *address, bool *made_p)
+{
+    if (made_p)
+        *made_p = false;
     zsock_t *dealer = (zsock_t *) zhashx_lookup (client->dealers, address);
     if (dealer)
         return dealer;
+    if (made_p)
+        *made_p = true;
     dealer = zsock_new (ZMQ_DEALER);
     if (!dealer)
         return NULL;
@@ -868,4 +882,55 @@ done:
     free (body);
     zm_msg_destroy (&req);
     return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Queue-group events (actors/zm_broker.c): one member, chosen by the
+//  selector, gets the EVENT; a member whose connection is down (the send
+//  fails at once, ZMQ_IMMEDIATE) counts as a failure and the next is tried.
+
+int
+zm_client_send_event (zm_node_t *node, const char *key, char candidates[][128], int count,
+                      int local, const zm_wire_t *wire, const void *data, size_t size,
+                      int *picked_p)
+{
+    s_client_t *client = s_client_get (node);
+    bool tried[ZM_MAX_CANDIDATES] = {false};
+    s_strategy_t strategy = (s_strategy_t) atomic_load (&node->rpc_selector);
+    if (count > ZM_MAX_CANDIDATES)
+        count = ZM_MAX_CANDIDATES;
+    *picked_p = -1;
+    for (int attempt = 0; attempt < count; attempt++) {
+        int pick = s_pick (node, key, candidates, count, tried, strategy);
+        if (pick < 0)
+            break;
+        tried[pick] = true;
+        if (pick == local) {
+            s_done (node, candidates[pick], false);
+            *picked_p = pick;
+            return 0;
+        }
+        bool made = false;
+        zsock_t *dealer = client ? s_dealer_made (client, candidates[pick], &made) : NULL;
+        int rc = ZM_EUNAVAIL;
+        if (dealer) {
+            void *handle = zsock_resolve (dealer);
+            //  A socket made just now is still connecting: on a plain thread
+            //  wait for it briefly, once per thread and member. A reactor
+            //  never waits; the next member gets the event instead.
+            if (made && !zm_reactor_current ()) {
+                zmq_pollitem_t item = {handle, 0, ZMQ_POLLOUT, 0};
+                zmq_poll (&item, 1, 100);
+            }
+            rc = zm_wire_send (handle, NULL, wire, data, size, ZMQ_DONTWAIT);
+        }
+        s_done (node, candidates[pick], rc != 0);
+        if (rc == 0) {
+            *picked_p = pick;
+            return 0;
+        }
+        if (rc != ZM_EUNAVAIL)
+            return rc; //  the event itself is bad: no member would take it
+    }
+    return ZM_EUNAVAIL;
 }

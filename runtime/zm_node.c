@@ -170,7 +170,8 @@ zm_node_new (zm_config_t **config_p)
         }
     }
     self->reg = zm_registry_new ();
-    if (!self->reg)
+    self->broker = zm_broker_new (self);
+    if (!self->reg || !self->broker)
         goto fail;
     if (zm_node_services_init (self) != 0) {
         zm_log_error ("node: cannot start the $node service");
@@ -178,6 +179,10 @@ zm_node_new (zm_config_t **config_p)
     }
     if (*zm_config_get_str (config, "rpc.bind", "*") && zm_server_start (self) != 0) {
         zm_log_error ("node: cannot start the RPC server");
+        goto fail;
+    }
+    if (zm_broker_start (self) != 0) {
+        zm_log_error ("node: cannot start pub/sub");
         goto fail;
     }
     zm_registry_put_self (self);
@@ -234,6 +239,7 @@ zm_node_destroy (zm_node_t **self_p)
     zm_clients_destroy (self);
     zlistx_destroy (&self->clients);
     zm_registry_destroy (&self->reg);
+    zm_broker_destroy (&self->broker);
     zm_services_destroy (self);
     pthread_rwlock_destroy (&self->svc_lock);
     pthread_mutex_destroy (&self->client_lock);

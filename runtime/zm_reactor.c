@@ -121,6 +121,7 @@ zm_env_new (int kind, zm_pid_t to, zm_pid_t from, const char *type, zm_msg_t **m
     env->status = ZM_OK;
     env->kind = (uint8_t) kind;
     env->replied = false;
+    env->gauge = NULL;
     size_t len = type ? strlen (type) : 0;
     if (len < ZM_ENV_INLINE_TYPE) {
         memcpy (env->inline_type, type ? type : "", len + 1);
@@ -170,6 +171,10 @@ zm_env_destroy (zm_env_t **env_p, int status)
         //  An ask from a plain thread that nobody answered: tell it why.
         zm_waiter_complete (env->waiter, status ? status : ZM_EINTERNAL, NULL, NULL);
         zm_waiter_unref (&env->waiter);
+    }
+    if (env->gauge) {
+        atomic_fetch_sub (&env->gauge->pending, 1);
+        zm_gauge_unref (&env->gauge);
     }
     zm_msg_destroy (&env->msg);
     zm_msg_destroy (&env->meta);

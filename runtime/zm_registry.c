@@ -61,7 +61,8 @@ struct _zm_registry_t {
     zhashx_t *nodes;          //  uuid -> s_entry_t
     zhashx_t *services;       //  name -> zlistx of s_instance_t
     zlistx_t *watchers;       //  zm_watch_t
-    uint64_t generation;      //  bumps on every change
+    zlistx_t *members;        //  zm_member_t: queue-group subscriptions
+    atomic_uint_fast64_t generation; //  bumps on every change
 };
 
 //  --------------------------------------------------------------------------
@@ -153,6 +154,7 @@ static void
 s_reindex (zm_registry_t *self)
 {
     zhashx_purge (self->services);
+    zlistx_purge (self->members);
     for (s_entry_t *entry = (s_entry_t *) zhashx_first (self->nodes); entry;
          entry = (s_entry_t *) zhashx_next (self->nodes)) {
         const zm_val_t *root = zm_msg_root (entry->descriptor);
@@ -187,6 +189,26 @@ s_reindex (zm_registry_t *self)
                     s_meta_pack (zm_val_get (svc, "metadata"), &instance->meta_size);
                 zlistx_add_end (list, instance);
             }
+        }
+        //  Queue-group members: reached at the node's first RPC port
+        uint64_t first = zm_val_uint (zm_val_at (ports, 0), 0);
+        const zm_val_t *subs = zm_val_get (root, "subscriptions");
+        for (size_t i = 0; first && first <= 65535 && i < zm_val_size (subs); i++) {
+            const zm_val_t *sub = zm_val_at (subs, i);
+            const char *pattern = zm_val_str (zm_val_get (sub, "topic"), NULL, NULL);
+            const char *group = zm_val_str (zm_val_get (sub, "group"), "", NULL);
+            if (!pattern || !*group || zm_topic_check (pattern, true, NULL)
+                || strlen (group) >= sizeof ((zm_member_t *) 0)->group)
+                continue;
+            zm_member_t *member = (zm_member_t *) calloc (1, sizeof (zm_member_t));
+            if (!member)
+                return;
+            snprintf (member->group, sizeof member->group, "%s", group);
+            snprintf (member->pattern, sizeof member->pattern, "%s", pattern);
+            snprintf (member->address, sizeof member->address, "tcp://%s:%" PRIu64, entry->host,
+                      first);
+            snprintf (member->node, sizeof member->node, "%s", entry->uuid);
+            zlistx_add_end (self->members, member);
         }
     }
     self->generation++;
@@ -259,8 +281,8 @@ s_service_of (const zm_msg_t *descriptor, const char *name)
 
 //  Copy a value (map, array, scalar) into parent under key (map) or pushed
 //  (array, key NULL).
-static void
-s_copy_val (zm_val_t *parent, const char *key, const zm_val_t *value)
+void
+zm_val_copy_into (zm_val_t *parent, const char *key, const zm_val_t *value)
 {
     zm_type_t type = zm_val_type (value);
     zm_val_t *made = NULL;
@@ -269,13 +291,13 @@ s_copy_val (zm_val_t *parent, const char *key, const zm_val_t *value)
         for (size_t i = 0; made && i < zm_val_size (value); i++) {
             const char *name = zm_val_key_at (value, i, NULL);
             if (name)
-                s_copy_val (made, name, zm_val_at (value, i));
+                zm_val_copy_into (made, name, zm_val_at (value, i));
         }
     }
     else if (type == ZM_TYPE_ARRAY) {
         made = key ? zm_val_set_array (parent, key) : zm_val_push_array (parent);
         for (size_t i = 0; made && i < zm_val_size (value); i++)
-            s_copy_val (made, NULL, zm_val_at (value, i));
+            zm_val_copy_into (made, NULL, zm_val_at (value, i));
     }
     else if (type == ZM_TYPE_STR) {
         size_t len = 0;
@@ -329,7 +351,7 @@ s_event (const char *action, const s_entry_t *entry, const zm_val_t *svc)
         zm_val_push_str (addresses, address);
     }
     if (svc)
-        s_copy_val (top, "service", svc);
+        zm_val_copy_into (top, "service", svc);
     return event;
 }
 
@@ -435,6 +457,13 @@ s_deliver (zm_node_t *node, zlistx_t **events_p)
 //  --------------------------------------------------------------------------
 //  The cache
 
+static void
+s_member_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
 zm_registry_t *
 zm_registry_new (void)
 {
@@ -446,12 +475,14 @@ zm_registry_new (void)
     self->nodes = zhashx_new ();
     self->services = zhashx_new ();
     self->watchers = zlistx_new ();
-    if (!self->nodes || !self->services || !self->watchers) {
+    self->members = zlistx_new ();
+    if (!self->nodes || !self->services || !self->watchers || !self->members) {
         zm_registry_destroy (&self);
         return NULL;
     }
     zhashx_set_destructor (self->nodes, s_entry_free);
     zhashx_set_destructor (self->services, s_instances_free);
+    zlistx_set_destructor (self->members, (zlistx_destructor_fn *) s_member_free);
     return self;
 }
 
@@ -723,7 +754,7 @@ zm_registry_snapshot (zm_node_t *node)
     for (s_entry_t *entry = (s_entry_t *) zhashx_first (self->nodes); entry && nodes;
          entry = (s_entry_t *) zhashx_next (self->nodes)) {
         zm_val_t *item = zm_val_push_map (nodes);
-        s_copy_val (item, "descriptor", zm_msg_root (entry->descriptor));
+        zm_val_copy_into (item, "descriptor", zm_msg_root (entry->descriptor));
         zm_val_set_str (item, "host", entry->host);
         zm_val_set_int (item, "age_ms", zclock_mono () - entry->seen);
         zm_val_t *sources = zm_val_set_array (item, "sources");
@@ -905,4 +936,52 @@ zm_registry_list (zm_node_t *node, zm_msg_t **list_p)
         return ZM_EINVAL;
     *list_p = zm_registry_snapshot (node);
     return *list_p ? 0 : ZM_ENOMEM;
+}
+
+//  --------------------------------------------------------------------------
+//  For pub/sub (actors/zm_broker.c)
+
+uint64_t
+zm_registry_generation (zm_node_t *node)
+{
+    return atomic_load (&node->reg->generation);
+}
+
+int
+zm_registry_members (zm_node_t *node, const char *topic, zm_member_t *out, int max)
+{
+    zm_registry_t *self = node->reg;
+    int count = 0;
+    pthread_mutex_lock (&self->lock);
+    for (zm_member_t *member = (zm_member_t *) zlistx_first (self->members);
+         member && count < max; member = (zm_member_t *) zlistx_next (self->members))
+        if (zm_topic_match (member->pattern, topic)) {
+            //  One entry per node and group: a node with two matching
+            //  subscriptions in a group is one member.
+            bool twice = false;
+            for (int i = 0; i < count && !twice; i++)
+                twice = streq (out[i].node, member->node) && streq (out[i].group, member->group);
+            if (!twice)
+                out[count++] = *member;
+        }
+    pthread_mutex_unlock (&self->lock);
+    return count;
+}
+
+int
+zm_registry_publishers (zm_node_t *node, char out[][128], int max)
+{
+    zm_registry_t *self = node->reg;
+    int count = 0;
+    pthread_mutex_lock (&self->lock);
+    for (s_entry_t *entry = (s_entry_t *) zhashx_first (self->nodes); entry && count < max;
+         entry = (s_entry_t *) zhashx_next (self->nodes)) {
+        if (entry->sources & ZM_REG_SELF)
+            continue;
+        uint64_t port = zm_val_uint (zm_val_get (zm_msg_root (entry->descriptor), "pub_port"), 0);
+        if (port > 0 && port <= 65535)
+            snprintf (out[count++], 128, "tcp://%s:%" PRIu64, entry->host, port);
+    }
+    pthread_mutex_unlock (&self->lock);
+    return count;
 }

@@ -20,6 +20,7 @@
 #define ZM_RUNTIME_H_INCLUDED
 
 #include "zm_internal.h"
+#include "zm_wire.h"
 #include <pthread.h>
 
 #define ZM_MAX_REACTORS 64
@@ -49,6 +50,22 @@ typedef enum {
 
 #define ZM_ENV_INLINE_TYPE 40
 
+//  Counts the envelopes queued to one subscription (pubsub.queue bounds
+//  it). Reference counted: the subscription and every envelope in flight
+//  hold one, so an envelope outliving its subscription is harmless.
+typedef struct {
+    atomic_int pending;                   //  envelopes not handled yet
+    atomic_int refs;                      //  holders
+} zm_gauge_t;
+
+static inline void
+zm_gauge_unref (zm_gauge_t **gauge_p)
+{
+    if (*gauge_p && atomic_fetch_sub (&(*gauge_p)->refs, 1) == 1)
+        free (*gauge_p);
+    *gauge_p = NULL;
+}
+
 typedef struct _zm_env_t zm_env_t;
 struct _zm_env_t {
     zm_env_t *next;                       //  run queue / outbox chain link
@@ -64,6 +81,7 @@ struct _zm_env_t {
     int status;                           //  reply: ZM_OK or error code
     uint8_t kind;                         //  zm_env_kind_t
     bool replied;                         //  ask: reply sent or deferred
+    zm_gauge_t *gauge;                    //  event: its subscription's queue count
     char inline_type[ZM_ENV_INLINE_TYPE]; //  short types live here
 };
 
@@ -130,6 +148,7 @@ struct _zm_node_t {
     zlistx_t *clients;                  //  per-thread RPC clients (zm_client.c)
     struct _zm_registry_t *reg;         //  what the node knows of the cluster
     void *discovery;                    //  beacon discovery state (reactor 0)
+    struct _zm_broker_t *broker;        //  pub/sub (actors/zm_broker.c)
     atomic_uint services_seq;           //  bumps when a service starts or stops
     atomic_int_fast64_t settle_until;   //  zclock_mono: calls wait for discovery till then
     atomic_bool statics_ready;          //  the first round of static HELLOs is over
@@ -160,6 +179,10 @@ typedef struct _zm_endpoint_t zm_endpoint_t;
 //  A started or stopped service (stopped ones answer 503), NULL otherwise.
 zm_service_t *zm_service_lookup (zm_node_t *node, const char *name);
 bool zm_service_stopped (zm_service_t *self);
+bool zm_service_running (zm_service_t *self);
+zm_node_t *zm_service_node (zm_service_t *self);
+//  Add an internal handler ("$event.N") for a subscription. Before start.
+int zm_service_on_event (zm_service_t *self, const char *type, zm_actor_fn *fn);
 //  Instance to handle a request arriving on reactor r; 0 when none.
 zm_pid_t zm_service_pick (zm_service_t *self, int reactor);
 zm_endpoint_t *zm_service_endpoint (zm_service_t *self, const char *name);
@@ -205,6 +228,21 @@ void zm_registry_poke (zm_node_t *node);
 //  until (zclock_mono); true when both.
 bool zm_registry_wait (zm_node_t *node, const char *service, int64_t until);
 zm_msg_t *zm_registry_snapshot (zm_node_t *node);
+//  Deep copy of value into parent, under key (a map) or pushed (key NULL).
+void zm_val_copy_into (zm_val_t *parent, const char *key, const zm_val_t *value);
+//  Bumps on every change of the cache.
+uint64_t zm_registry_generation (zm_node_t *node);
+//  A queue-group subscription some node advertised.
+typedef struct {
+    char group[256];          //  group name
+    char pattern[256];        //  its pattern
+    char address[128];        //  tcp://host:port of the node's RPC socket
+    char node[33];            //  node UUID
+} zm_member_t;
+//  Members (one per node and group) whose pattern matches topic.
+int zm_registry_members (zm_node_t *node, const char *topic, zm_member_t *out, int max);
+//  PUB endpoints (tcp://host:pub_port) of every other node.
+int zm_registry_publishers (zm_node_t *node, char out[][128], int max);
 void zm_registry_unwatch_pid (zm_node_t *node, zm_pid_t pid);
 
 //  This node's descriptor: what "$node describe" and "$node hello" answer
@@ -220,6 +258,29 @@ void zm_discovery_leave (zm_node_t *node);
 
 //  Per-thread clients (zm_client.c)
 void zm_clients_destroy (zm_node_t *node);
+//  Send an EVENT to one of candidates (selector key: key); candidate local
+//  (or -1) is this node: picked, not sent. 0 and *picked_p, ZM_EUNAVAIL
+//  when no member took it, or an encoding error.
+int zm_client_send_event (zm_node_t *node, const char *key, char candidates[][128], int count,
+                          int local, const zm_wire_t *wire, const void *data, size_t size,
+                          int *picked_p);
+
+//  Pub/sub (actors/zm_broker.c, runtime/zm_topic.c)
+typedef struct _zm_broker_t zm_broker_t;
+zm_broker_t *zm_broker_new (zm_node_t *node);
+void zm_broker_destroy (zm_broker_t **self_p);
+//  Bind the PUB socket and start receiving on reactor 0.
+int zm_broker_start (zm_node_t *node);
+//  A queue-group EVENT that came to the RPC server.
+void zm_broker_on_event (zm_node_t *node, zm_wire_t *wire);
+//  pub_port and subscriptions, into a descriptor.
+void zm_broker_describe (zm_node_t *node, zm_val_t *root);
+//  The pub/sub counters, into map.
+void zm_broker_stats (zm_node_t *node, zm_val_t *map);
+//  "$node" "publish"
+int zm_broker_publish_endpoint (zm_ctx_t *ctx, zm_msg_t *req);
+//  Bytes of pattern before its first wildcard segment.
+size_t zm_topic_prefix (const char *pattern);
 
 //  A zhashx keyed by 64-bit ids stored in the key pointer itself (asks,
 //  calls): no key copies, an integer hash. Caller owns return value.
@@ -283,6 +344,7 @@ void zm_reactor_send_reply (zm_node_t *node, zm_reply_t *to, int status, zm_msg_
 #define ZM_MODULE_SERVER   0
 #define ZM_MODULE_CLIENT   1
 #define ZM_MODULE_DISCOVERY 2
+#define ZM_MODULE_BROKER   3
 typedef int (zm_reactor_exec_fn) (zm_reactor_t *self, void *arg);
 int zm_reactor_reader (zm_reactor_t *self, zsock_t *sock, zloop_reader_fn *fn, void *arg);
 void zm_reactor_reader_end (zm_reactor_t *self, zsock_t *sock);

@@ -193,6 +193,8 @@ s_on_router (zloop_t *loop, zsock_t *router, void *arg)
         }
         else if (wire.command == ZM_CMD_REQUEST)
             s_request (self, &peer, &wire);
+        else if (wire.command == ZM_CMD_EVENT)
+            zm_broker_on_event (self->node, &wire); //  a queue-group member: never answered
         else if (wire.command == ZM_CMD_PING) {
             zmsg_t *pong = zm_wire_pong (wire.corr);
             s_send (self, &peer, &pong);

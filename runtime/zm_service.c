@@ -275,6 +275,42 @@ zm_service_stopped (zm_service_t *self)
     return atomic_load (&self->stopped);
 }
 
+bool
+zm_service_running (zm_service_t *self)
+{
+    return atomic_load (&self->started);
+}
+
+zm_node_t *
+zm_service_node (zm_service_t *self)
+{
+    return self->node;
+}
+
+int
+zm_service_on_event (zm_service_t *self, const char *type, zm_actor_fn *fn)
+{
+    //  '$' types are the runtime's: s_add_handler refuses them to users.
+    if (!self || !fn || !type || strncmp (type, "$event.", 7) != 0)
+        return ZM_EINVAL;
+    if (atomic_load (&self->started))
+        return ZM_ECONFLICT;
+    zm_endpoint_t *ep = (zm_endpoint_t *) calloc (1, sizeof (zm_endpoint_t));
+    zm_endpoint_t **grown = (zm_endpoint_t **) realloc (
+        self->endpoints, (self->endpoint_count + 1) * sizeof (zm_endpoint_t *));
+    if (grown)
+        self->endpoints = grown;
+    if (!ep || !grown || !(ep->name = strdup (type))) {
+        free (ep);
+        return ZM_ENOMEM;
+    }
+    ep->fn = fn;
+    ep->internal = true;
+    pthread_mutex_init (&ep->detail_lock, NULL);
+    self->endpoints[self->endpoint_count++] = ep;
+    return 0;
+}
+
 const char *
 zm_service_name (zm_service_t *self)
 {
@@ -438,6 +474,7 @@ zm_node_descriptor (zm_node_t *node)
             zm_val_set_str (meta, (const char *) zhashx_cursor (svc->meta), value);
     }
     pthread_rwlock_unlock (&node->svc_lock);
+    zm_broker_describe (node, root);
     return reply;
 }
 
@@ -489,6 +526,7 @@ s_node_stats (zm_ctx_t *ctx, zm_msg_t *msg)
     zm_val_set_uint (server, "requests", atomic_load (&node->rpc_requests));
     zm_val_set_uint (server, "malformed", atomic_load (&node->rpc_malformed));
     zm_val_set_uint (server, "dropped", atomic_load (&node->rpc_dropped));
+    zm_broker_stats (node, zm_val_set_map (root, "pubsub"));
     zm_val_t *services = zm_val_set_map (root, "services");
     pthread_rwlock_wrlock (&node->svc_lock);
     for (zm_service_t *svc = (zm_service_t *) zhashx_first (node->services); svc;
@@ -532,7 +570,8 @@ zm_node_services_init (zm_node_t *node)
     if (!self || zm_service_handle (self, "describe", s_node_describe)
         || zm_service_handle (self, "hello", s_node_describe)
         || zm_service_handle (self, "health", s_node_health)
-        || zm_service_handle (self, "stats", s_node_stats))
+        || zm_service_handle (self, "stats", s_node_stats)
+        || zm_service_handle (self, "publish", zm_broker_publish_endpoint))
         return ZM_ENOMEM;
     return zm_service_start (self);
 }

@@ -37,6 +37,12 @@ typedef enum {
     K_SPAN_ID,
     K_CALLER,
     K_VERSION,
+    K_TOPIC,
+    K_ID,
+    K_PUBLISHER,
+    K_GROUP,
+    K_TIMESTAMP,
+    K_SEQ,
     K_COUNT
 } s_key_t;
 
@@ -69,12 +75,23 @@ static const s_key_info_t s_keys[K_COUNT] = {
     [K_SPAN_ID] = S_KEY ("span_id", 0, ZM_WIRE_MAX_TRACE),
     [K_CALLER] = S_KEY ("caller", 0, ZM_WIRE_MAX_NAME),
     [K_VERSION] = S_KEY ("version", 0, ZM_WIRE_MAX_VERSION),
+    [K_TOPIC] = S_KEY ("topic", 1, ZM_WIRE_MAX_NAME),
+    [K_ID] = S_KEY ("id", 0, ZM_WIRE_MAX_ID),
+    [K_PUBLISHER] = S_KEY ("publisher", 0, ZM_WIRE_MAX_ID),
+    [K_GROUP] = S_KEY ("group", 0, ZM_WIRE_MAX_NAME),
+    [K_TIMESTAMP] = S_KEY ("timestamp", 0, 0),
+    [K_SEQ] = S_KEY ("seq", 0, 0),
 };
 
 #define S_BIT(key) (1u << (key))
-#define S_REQUEST_KEYS ((1u << K_COUNT) - 1)
+#define S_REQUEST_KEYS ((1u << (K_VERSION + 1)) - 1)
 #define S_REPLY_KEYS (S_BIT (K_CONTENT_TYPE) | S_BIT (K_METADATA))
-#define S_REQUIRED (S_BIT (K_SERVICE) | S_BIT (K_ENDPOINT) | S_BIT (K_TIMEOUT))
+#define S_EVENT_KEYS                                                                               \
+    (S_BIT (K_TOPIC) | S_BIT (K_ID) | S_BIT (K_PUBLISHER) | S_BIT (K_GROUP) | S_BIT (K_TIMESTAMP)   \
+     | S_BIT (K_SEQ) | S_BIT (K_CONTENT_TYPE) | S_BIT (K_METADATA) | S_BIT (K_TRACE_ID))
+#define S_UINT_KEYS (S_BIT (K_TIMEOUT) | S_BIT (K_TIMESTAMP) | S_BIT (K_SEQ))
+//  Required keys of a command (only REQUEST and EVENT have any)
+#define S_REQUIRED (S_BIT (K_SERVICE) | S_BIT (K_ENDPOINT) | S_BIT (K_TIMEOUT) | S_BIT (K_TOPIC))
 
 //  Index of a header key, or -1 when we do not know it
 static inline int
@@ -105,6 +122,14 @@ s_key_field (zm_wire_t *wire, int key)
         return &wire->caller;
     case K_VERSION:
         return &wire->version;
+    case K_TOPIC:
+        return &wire->topic;
+    case K_ID:
+        return &wire->event_id;
+    case K_PUBLISHER:
+        return &wire->publisher;
+    case K_GROUP:
+        return &wire->group;
     default:
         return NULL;
     }
@@ -118,7 +143,16 @@ s_keys_of (int command)
         return S_REQUEST_KEYS;
     if (command == ZM_CMD_REPLY)
         return S_REPLY_KEYS;
+    if (command == ZM_CMD_EVENT)
+        return S_EVENT_KEYS;
     return 0;
+}
+
+//  The uint field a key fills
+static uint64_t *
+s_uint_field (zm_wire_t *wire, int key)
+{
+    return key == K_TIMESTAMP ? &wire->timestamp : key == K_SEQ ? &wire->seq : NULL;
 }
 
 //  --------------------------------------------------------------------------
@@ -309,6 +343,11 @@ s_read_header (zm_wire_t *wire, const zm_val_t *root)
             if (timeout > ZM_WIRE_MAX_TIMEOUT)
                 return s_fail (wire, ZM_EPROTO, "timeout is over one hour");
             wire->timeout_ms = (uint32_t)timeout;
+        } else if (S_UINT_KEYS & S_BIT (key)) {
+            if (type != ZM_TYPE_UINT)
+                return s_fail (wire, ZM_EPROTO, key == K_SEQ ? "seq is not an unsigned integer"
+                                                             : "timestamp is not an unsigned integer");
+            *s_uint_field (wire, key) = zm_val_uint (value, 0);
         } else if (key == K_METADATA) {
             rc = s_check_metadata (value, &reason);
             if (rc)
@@ -325,9 +364,9 @@ s_read_header (zm_wire_t *wire, const zm_val_t *root)
             *s_key_field (wire, key) = text;
         }
     }
-    if (wire->command == ZM_CMD_REQUEST) {
+    if (wire->command == ZM_CMD_REQUEST || wire->command == ZM_CMD_EVENT) {
         for (int key = 0; key < K_COUNT; key++)
-            if ((S_REQUIRED & S_BIT (key)) && !(seen & S_BIT (key)))
+            if ((S_REQUIRED & wanted & S_BIT (key)) && !(seen & S_BIT (key)))
                 return s_fail (wire, ZM_EPROTO, s_keys[key].missing);
         if (wire->content_type && !zm_msg_content_type_known (wire->content_type))
             return s_fail (wire, ZM_EINVAL, "unknown content type");
@@ -355,8 +394,11 @@ s_decode_header (zm_wire_t *wire, zframe_t **frame_p)
     if (size == 1 && data[0] == S_EMPTY_MAP) {
         //  Most answers: nothing to decode, nothing to allocate
         wire->content_type = ZM_CT_MSGPACK;
-        return wire->command == ZM_CMD_REQUEST ? s_fail (wire, ZM_EPROTO, s_keys[K_SERVICE].missing)
-                                               : 0;
+        if (wire->command == ZM_CMD_REQUEST)
+            return s_fail (wire, ZM_EPROTO, s_keys[K_SERVICE].missing);
+        if (wire->command == ZM_CMD_EVENT)
+            return s_fail (wire, ZM_EPROTO, s_keys[K_TOPIC].missing);
+        return 0;
     }
     const char *why = NULL;
     int rc =
@@ -400,7 +442,9 @@ s_decode (zm_wire_t *wire, size_t count, const s_part_t *parts, zframe_t **heade
     if (corr_ok)
         wire->corr = s_get_be64 (corr->data);
     //  Only what we can answer, and never an answer: no reply loops
-    bool answerable = cmd_ok && corr_ok && !zm_wire_is_answer (wire->command);
+    //  An EVENT is never answered either: its sender reads nothing.
+    bool answerable = cmd_ok && corr_ok && !zm_wire_is_answer (wire->command)
+                      && wire->command != ZM_CMD_EVENT;
 
     if (wire->proto != ZM_WIRE_VERSION)
         rc = s_fail (wire, ZM_EPROTO, "unsupported protocol version");
@@ -634,14 +678,14 @@ s_collect (const zm_wire_t *wire, s_field_t *fields, size_t *count_p)
     unsigned keys = s_keys_of (wire->command);
     size_t count = 0;
     for (int key = 0; key < K_COUNT; key++) {
-        if (!(keys & S_BIT (key)) || key == K_TIMEOUT || key == K_METADATA)
+        if (!(keys & S_BIT (key)) || (S_UINT_KEYS & S_BIT (key)) || key == K_METADATA)
             continue;
         //  s_key_field gives a writable slot; we only read it here
         const char *text = *s_key_field ((zm_wire_t *)wire, key);
         if (key == K_CONTENT_TYPE && text && strcmp (text, ZM_CT_MSGPACK) == 0)
             text = NULL; //  the default goes unsaid
         if (!text) {
-            if (S_REQUIRED & S_BIT (key))
+            if (S_REQUIRED & keys & S_BIT (key))
                 return ZM_EINVAL;
             continue;
         }
@@ -664,6 +708,8 @@ typedef struct {
     s_field_t fields[K_COUNT]; //  string fields
     size_t count;              //  entries in fields
     bool timeout;              //  the timeout goes in
+    bool timestamp;            //  the timestamp goes in (EVENT, non-zero)
+    bool seq;                  //  the seq goes in (EVENT, non-zero)
     const zm_val_t *metadata;  //  metadata map going in, or NULL
     size_t meta_count;         //  its entries
     size_t pairs;              //  entries of the header map
@@ -688,13 +734,20 @@ s_header_plan (const zm_wire_t *wire, s_plan_t *plan)
         if (rc)
             return rc == ZM_EPROTO ? ZM_EINVAL : rc;
     }
-    plan->pairs = plan->count + (plan->timeout ? 1 : 0) + (plan->metadata ? 1 : 0);
+    plan->timestamp = (keys & S_BIT (K_TIMESTAMP)) && wire->timestamp;
+    plan->seq = (keys & S_BIT (K_SEQ)) && wire->seq;
+    plan->pairs = plan->count + (plan->timeout ? 1 : 0) + (plan->metadata ? 1 : 0)
+                  + (plan->timestamp ? 1 : 0) + (plan->seq ? 1 : 0);
     size_t size = s_map_size (plan->pairs);
     for (size_t index = 0; index < plan->count; index++)
         size += s_str_size (s_keys[plan->fields[index].key].len)
                 + s_str_size (plan->fields[index].len);
     if (plan->timeout)
         size += s_str_size (s_keys[K_TIMEOUT].len) + s_uint_size (wire->timeout_ms);
+    if (plan->timestamp)
+        size += s_str_size (s_keys[K_TIMESTAMP].len) + s_uint_size (wire->timestamp);
+    if (plan->seq)
+        size += s_str_size (s_keys[K_SEQ].len) + s_uint_size (wire->seq);
     plan->meta_count = zm_val_size (plan->metadata);
     if (plan->metadata) {
         size += s_str_size (s_keys[K_METADATA].len) + s_map_size (plan->meta_count);
@@ -724,6 +777,14 @@ s_header_write (const zm_wire_t *wire, const s_plan_t *plan, uint8_t *start)
     if (plan->timeout) {
         p = s_put_str (p, s_keys[K_TIMEOUT].name, s_keys[K_TIMEOUT].len);
         p = s_put_uint (p, wire->timeout_ms);
+    }
+    if (plan->timestamp) {
+        p = s_put_str (p, s_keys[K_TIMESTAMP].name, s_keys[K_TIMESTAMP].len);
+        p = s_put_uint (p, wire->timestamp);
+    }
+    if (plan->seq) {
+        p = s_put_str (p, s_keys[K_SEQ].name, s_keys[K_SEQ].len);
+        p = s_put_uint (p, wire->seq);
     }
     if (plan->metadata) {
         p = s_put_str (p, s_keys[K_METADATA].name, s_keys[K_METADATA].len);

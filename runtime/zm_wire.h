@@ -37,6 +37,7 @@
 #define ZM_WIRE_MAX_TIMEOUT 3600000u   //  milliseconds (one hour)
 #define ZM_WIRE_MAX_TRACE 128          //  trace_id, span_id
 #define ZM_WIRE_MAX_VERSION 64         //  version
+#define ZM_WIRE_MAX_ID 64              //  EVENT id, publisher
 #define ZM_WIRE_MAX_META 64            //  metadata entries
 #define ZM_WIRE_MAX_META_KEY 255       //  bytes of a metadata key
 #define ZM_WIRE_MAX_META_VAL 4096      //  bytes of a metadata value
@@ -75,6 +76,13 @@ typedef struct {
     const char *span_id;      //  optional, <= 128 bytes
     const char *caller;       //  optional, <= 255 bytes
     const char *version;      //  optional required service version, <= 64 bytes
+    //  EVENT header (with content_type, metadata, trace_id)
+    const char *topic;        //  the event's topic, 1..255 bytes (required)
+    const char *event_id;     //  unique id of the event, <= 64 bytes
+    const char *publisher;    //  publishing node's UUID, <= 64 bytes
+    const char *group;        //  queue group it is sent to, point to point
+    uint64_t timestamp;       //  publish time, Unix ms (0: absent)
+    uint64_t seq;             //  publisher's sequence for the topic (0: absent)
     //  Owned by a decoded message, released by zm_wire_clear
     zm_msg_t *header; //  decoded header map; NULL when it was empty
     zframe_t *body;   //  body frame (may be 0 bytes); NULL on failure
@@ -126,7 +134,9 @@ int zm_wire_send (void *handle, const zm_wire_peer_t *peer, const zm_wire_t *wir
 void zm_wire_clear (zm_wire_t *wire);
 
 //  Build the 5 frames of wire->command from the fields that command uses
-//  (REQUEST: all header fields; REPLY: content_type, metadata; others: an
+//  (REQUEST: its header fields; EVENT: topic, id, publisher, group,
+//  timestamp and seq when non-zero, content_type, metadata, trace_id;
+//  REPLY: content_type, metadata; others: an
 //  empty header). A content_type of NULL or "application/msgpack" is left
 //  out (it is the default). Takes *body_p on success and nulls it (NULL or
 //  *body_p NULL: empty body); on failure the caller still owns it. Returns

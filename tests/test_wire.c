@@ -320,7 +320,8 @@ Test (wire, every_command_round_trips, .timeout = 10)
                          .corr = UINT64_MAX - index,
                          .service = "svc",
                          .endpoint = "ep",
-                         .timeout_ms = 100};
+                         .timeout_ms = 100,
+                         .topic = "t.x"};
         zframe_t *body = zframe_new ("payload", 7);
         zmsg_t *msg = s_encode (&out, &body);
         zm_wire_t in;
@@ -334,6 +335,10 @@ Test (wire, every_command_round_trips, .timeout = 10)
             cr_assert_str_eq (in.service, "svc");
         else
             cr_assert_null (in.service, "only a REQUEST carries service");
+        if (command == ZM_CMD_EVENT)
+            cr_assert_str_eq (in.topic, "t.x");
+        else
+            cr_assert_null (in.topic, "only an EVENT carries topic");
         zm_wire_clear (&in);
     }
     cr_assert_not (zm_wire_command_known (0x00));
@@ -1410,4 +1415,63 @@ Test (wire, dealer_router_over_tcp, .timeout = 20)
     zframe_destroy (&identity);
     zsock_destroy (&dealer);
     zsock_destroy (&router);
+}
+
+Test (wire, event_header_round_trips_and_is_checked, .timeout = 10)
+{
+    zm_msg_t *meta = zm_msg_new ();
+    zm_msg_set_str (meta, "tenant", "acme");
+    zm_wire_t out = {.command = ZM_CMD_EVENT,
+                     .topic = "orders.created",
+                     .event_id = "0123456789abcdef0123456789abcdef",
+                     .publisher = "fedcba9876543210fedcba9876543210",
+                     .group = "billing",
+                     .timestamp = 1763700000000ull,
+                     .seq = 42,
+                     .content_type = ZM_CT_JSON,
+                     .metadata = zm_msg_root (meta),
+                     .trace_id = "trace-1"};
+    zframe_t *body = zframe_new ("{}", 2);
+    zmsg_t *msg = s_encode (&out, &body);
+    zm_wire_t in;
+    cr_assert_eq (zm_wire_decode (&msg, 0, &in), 0, "%s", in.reason);
+    cr_assert_str_eq (in.topic, "orders.created");
+    cr_assert_str_eq (in.event_id, out.event_id);
+    cr_assert_str_eq (in.publisher, out.publisher);
+    cr_assert_str_eq (in.group, "billing");
+    cr_assert_eq (in.timestamp, 1763700000000ull);
+    cr_assert_eq (in.seq, 42);
+    cr_assert_str_eq (in.content_type, ZM_CT_JSON);
+    cr_assert_str_eq (in.trace_id, "trace-1");
+    cr_assert_str_eq (zm_val_str (zm_val_get (in.metadata, "tenant"), "", NULL), "acme");
+    cr_assert_null (in.service);
+    zm_wire_clear (&in);
+    zm_msg_destroy (&meta);
+
+    //  No topic: refused by the encoder, and by the decoder (never answered)
+    zm_wire_t none = {.command = ZM_CMD_EVENT};
+    zmsg_t *made = NULL;
+    cr_assert_eq (zm_wire_encode (&none, NULL, &made), ZM_EINVAL);
+    uint8_t corr[8] = {0};
+    const uint8_t empty = 0x80, sig[3] = {'Z', 'M', 1}, event = ZM_CMD_EVENT;
+    msg = zmsg_new ();
+    zmsg_addmem (msg, sig, 3);
+    zmsg_addmem (msg, &event, 1);
+    zmsg_addmem (msg, corr, 8);
+    zmsg_addmem (msg, &empty, 1);
+    zmsg_addmem (msg, "", 0);
+    cr_assert_eq (zm_wire_decode (&msg, 0, &in), ZM_EPROTO);
+    cr_assert_str_eq (in.reason, "missing topic in header");
+    cr_assert_not (in.answerable, "an EVENT is never answered");
+    //  seq must be an unsigned integer: {"topic": "a", "seq": "x"}
+    const uint8_t bad_seq[] = {0x82, 0xa5, 't', 'o', 'p', 'i', 'c', 0xa1, 'a',
+                               0xa3, 's',  'e', 'q', 0xa1, 'x'};
+    msg = zmsg_new ();
+    zmsg_addmem (msg, sig, 3);
+    zmsg_addmem (msg, &event, 1);
+    zmsg_addmem (msg, corr, 8);
+    zmsg_addmem (msg, bad_seq, sizeof bad_seq);
+    zmsg_addmem (msg, "", 0);
+    cr_assert_eq (zm_wire_decode (&msg, 0, &in), ZM_EPROTO);
+    cr_assert_str_eq (in.reason, "seq is not an unsigned integer");
 }

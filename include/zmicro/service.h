@@ -71,7 +71,8 @@ int
                           void *arg);
 
 //  Spawn the instances and open the service to calls. Returns 0 or an
-//  error (ZM_EINVAL: no endpoint; ZM_ECLOSED: node stopping). zm_node_run
+//  error (ZM_EINVAL: no endpoint or subscription; ZM_ECLOSED: node
+//  stopping). zm_node_run
 //  starts services not started yet.
 int
     zm_service_start (zm_service_t *self);
