@@ -516,6 +516,7 @@ zm_registry_destroy (zm_registry_t **self_p)
     }
     zhashx_destroy (&self->nodes);
     zhashx_destroy (&self->services);
+    zlistx_destroy (&self->members);
     pthread_cond_destroy (&self->changed);
     pthread_mutex_destroy (&self->lock);
     free (self);
