@@ -219,13 +219,20 @@ s_meta (const zm_wire_t *wire)
     return meta;
 }
 
-//  Hand one event to one subscription: takes *msg_p.
+//  Hand one event to one subscription: takes *msg_p, and *meta_p when
+//  given (the decoded header of an event from the network; else the
+//  header is built from wire).
 static void
-s_deliver (zm_broker_t *self, s_sub_t *sub, const zm_wire_t *wire, zm_msg_t **msg_p)
+s_deliver (zm_broker_t *self, s_sub_t *sub, const zm_wire_t *wire, zm_msg_t **msg_p,
+           zm_msg_t **meta_p)
 {
+    zm_msg_t *given = meta_p ? *meta_p : NULL;
+    if (meta_p)
+        *meta_p = NULL;
     if (atomic_load (&sub->gauge->pending) >= self->queue_max) {
         atomic_fetch_add (&self->dropped_queue, 1);
         zm_msg_destroy (msg_p);
+        zm_msg_destroy (&given);
         return;
     }
     zm_pid_t to = sub->pid;
@@ -234,7 +241,9 @@ s_deliver (zm_broker_t *self, s_sub_t *sub, const zm_wire_t *wire, zm_msg_t **ms
         to = zm_service_pick (sub->service, current ? zm_reactor_index (current) : 0);
     }
     zm_env_t *env = to ? zm_env_new (ZM_ENV_TELL, to, 0, sub->type, msg_p) : NULL;
-    zm_msg_t *meta = env ? s_meta (wire) : NULL;
+    zm_msg_t *meta = !env ? NULL : given ? given : s_meta (wire);
+    given = env ? NULL : given;
+    zm_msg_destroy (&given);
     if (!meta) {
         zm_env_destroy (&env, ZM_ENOMEM);
         zm_msg_destroy (msg_p);
@@ -267,24 +276,58 @@ s_live (const s_sub_t *sub)
     return sub->pid || (sub->service && zm_service_running (sub->service));
 }
 
-//  Broadcast: every matching subscription without a group. The body is
-//  decoded from data once per subscription. Returns how many got it.
-static int
-s_deliver_broadcast (zm_broker_t *self, const zm_wire_t *wire, const void *data, size_t size)
+static inline bool
+s_broadcast_match (const s_sub_t *sub, const char *topic)
 {
-    int count = 0;
+    return !*sub->group && s_live (sub) && zm_topic_match (sub->pattern, topic);
+}
+
+static void
+s_free_frame (void *data, void *hint)
+{
+    zframe_t *frame = (zframe_t *) hint;
+    zframe_destroy (&frame);
+}
+
+//  Broadcast: every matching subscription without a group. The body is
+//  decoded from data once per subscription. From the network (wire->header
+//  and wire->body set, wire writable), the last subscription takes the
+//  decoded header and reads the body in place from its frame: one event
+//  to one subscription copies nothing. Returns how many got it.
+static int
+s_deliver_broadcast (zm_broker_t *self, zm_wire_t *wire, const void *data, size_t size)
+{
+    int count = 0, done = 0;
     pthread_rwlock_rdlock (&self->lock);
     for (s_sub_t *sub = (s_sub_t *) zlistx_first (self->subs); sub;
          sub = (s_sub_t *) zlistx_next (self->subs))
-        if (!*sub->group && s_live (sub) && zm_topic_match (sub->pattern, wire->topic)) {
-            zm_msg_t *msg = s_body (wire, data, size);
-            if (size && !msg) {
-                atomic_fetch_add (&self->malformed, 1);
-                break; //  the body does not decode: nobody gets it
-            }
-            s_deliver (self, sub, wire, &msg);
-            count++;
+        count += s_broadcast_match (sub, wire->topic);
+    for (s_sub_t *sub = (s_sub_t *) zlistx_first (self->subs); sub && done < count;
+         sub = (s_sub_t *) zlistx_next (self->subs)) {
+        if (!s_broadcast_match (sub, wire->topic))
+            continue;
+        bool last = ++done == count;
+        zm_msg_t *msg = NULL;
+        if (last && wire->body && size) {
+            if (zm_msg_decode_inplace (wire->content_type, zframe_data (wire->body), size,
+                                       s_free_frame, wire->body, &msg, NULL)
+                == 0)
+                wire->body = NULL; //  the message owns the frame now
         }
+        else
+            msg = s_body (wire, data, size);
+        if (size && !msg) {
+            atomic_fetch_add (&self->malformed, 1);
+            break; //  the body does not decode: nobody gets it
+        }
+        zm_msg_t *meta = NULL;
+        if (wire->header)
+            meta = last ? wire->header : zm_msg_dup (wire->header);
+        if (last)
+            wire->header = NULL; //  taken (wire's strings are not read again)
+        s_deliver (self, sub, wire, &msg, wire->header || last ? &meta : NULL);
+        zm_msg_destroy (&meta);
+    }
     pthread_rwlock_unlock (&self->lock);
     return count;
 }
@@ -308,7 +351,7 @@ s_deliver_group (zm_broker_t *self, const zm_wire_t *wire, const void *data, siz
             atomic_fetch_add (&self->malformed, 1);
         else
             s_deliver (self, matching[atomic_fetch_add (&self->turn, 1) % (unsigned) count],
-                       wire, &msg);
+                       wire, &msg, NULL);
     }
     pthread_rwlock_unlock (&self->lock);
     return count ? 0 : ZM_ENOTFOUND;
