@@ -1,0 +1,445 @@
+/*  The zm command-line tool (tools/zm.c), run as a real process against
+    real rpc_node processes (tests/helpers/rpc_node.c) on loopback. No
+    beacons: the tool finds nodes through static peers
+    (--registry.peers=tcp://127.0.0.1:<port>).
+*/
+#include "support.h"
+#include <czmq.h>
+#include "zmicro.h"
+
+//  Flags every zm run gets: loopback only, no beacons, quiet.
+#define S_FLAGS "--registry.beacon=false --log.level=warning"
+
+//  Start rpc_node named name on loopback; wait for its READY line.
+static zt_proc_t
+s_start_node (const char *name)
+{
+    char path[4200], name_flag[256];
+    snprintf (path, sizeof path, "%s/tests/helpers/rpc_node", zt_build_dir ());
+    snprintf (name_flag, sizeof name_flag, "--node.name=%s", name);
+    const char *argv[] = {path,
+                          name_flag,
+                          "--log.level=warning",
+                          "--registry.beacon=false",
+                          "--rpc.bind=127.0.0.1",
+                          NULL};
+    zt_proc_t node = zt_spawn (argv, NULL);
+    cr_assert (node.pid > 0, "cannot start %s", path);
+    cr_assert (zt_ready (&node, 10000) > 0, "%s did not start", name);
+    return node;
+}
+
+static const char *
+s_zm (void)
+{
+    static char path[4200];
+    snprintf (path, sizeof path, "%s/bin/zm", zt_build_dir ());
+    return path;
+}
+
+//  Run `zm ARGS` through the shell (args is shell text), its stdout in out.
+//  Returns the exit status.
+static int
+s_run (char *out, size_t size, const char *format, ...) __attribute__ ((format (printf, 3, 4)));
+
+static int
+s_run (char *out, size_t size, const char *format, ...)
+{
+    char args[3000], command[8000];
+    va_list list;
+    va_start (list, format);
+    vsnprintf (args, sizeof args, format, list);
+    va_end (list);
+    snprintf (command, sizeof command, "%s %s", s_zm (), args);
+    return zt_run (command, out, size);
+}
+
+//  Decode one line of zm's JSON output; asserts it is JSON.
+static zm_msg_t *
+s_json (const char *text)
+{
+    zm_msg_t *msg = NULL;
+    const char *reason = NULL;
+    size_t len = strlen (text);
+    while (len && text[len - 1] == '\n')
+        len--;
+    cr_assert_eq (zm_msg_decode (ZM_CT_JSON, text, len, &msg, &reason), 0,
+                  "not JSON (%s): %s", reason ? reason : "?", text);
+    return msg;
+}
+
+//  Exactly one line, "zm: ...\n".
+static void
+s_assert_error_line (const char *err)
+{
+    cr_assert (strncmp (err, "zm: ", 4) == 0, "error line: %s", err);
+    size_t len = strlen (err);
+    cr_assert (len > 5 && err[len - 1] == '\n', "error line: %s", err);
+    cr_assert_null (memchr (err, '\n', len - 1), "one line only: %s", err);
+}
+
+Test (zm_tool, help_and_usage, .timeout = 10)
+{
+    char out[8192];
+    cr_assert_eq (s_run (out, sizeof out, "--help"), 0);
+    cr_assert (strstr (out, "usage: zm"), "%s", out);
+    cr_assert (strstr (out, "publish TOPIC JSON"), "%s", out);
+    cr_assert_eq (s_run (out, sizeof out, "help"), 0);
+    cr_assert (strstr (out, "usage: zm"), "%s", out);
+    //  No command: usage on stderr, exit 2.
+    cr_assert_eq (s_run (out, sizeof out, "2>&1 >/dev/null"), 2);
+    cr_assert (strstr (out, "usage: zm"), "%s", out);
+}
+
+Test (zm_tool, call_prints_json, .timeout = 30)
+{
+    zt_proc_t alpha = s_start_node ("alpha");
+    char out[4096];
+    //  Through the registry (static peer)...
+    int rc = s_run (out, sizeof out,
+                    S_FLAGS " --registry.peers=tcp://127.0.0.1:%d call greeter Say.Hello "
+                            "'{\"name\": \"ada\"}'",
+                    alpha.port);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    cr_assert_str_eq (out, "{\"greeting\":\"Hello ada\",\"node\":\"alpha\"}\n");
+    //  ...and straight to one node, with metadata; options after the command.
+    rc = s_run (out, sizeof out,
+                "call greeter Echo '{\"seq\": 7}' " S_FLAGS
+                " --via tcp://127.0.0.1:%d --meta user=ada",
+                alpha.port);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    zm_msg_t *rep = s_json (out);
+    cr_assert_eq (zm_msg_get_int (rep, "seq", -1), 7);
+    cr_assert_str_eq (zm_msg_get_str (rep, "meta_user", ""), "ada");
+    cr_assert_eq (zm_msg_get_int (rep, "pid", 0), alpha.pid);
+    zm_msg_destroy (&rep);
+    //  An error from the cluster: exit 1, code and detail on stderr.
+    rc = s_run (out, sizeof out, S_FLAGS " --via=tcp://127.0.0.1:%d call greeter Fail 2>&1",
+                alpha.port);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "409"), "%s", out);
+    cr_assert (strstr (out, "it failed on purpose"), "%s", out);
+    //  No such service: 404, exit 1.
+    rc = s_run (out, sizeof out,
+                S_FLAGS " --registry.peers=tcp://127.0.0.1:%d --timeout=3000 call nobody X 2>&1",
+                alpha.port);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    cr_assert (strstr (out, "404"), "%s", out);
+    zt_kill (&alpha, SIGTERM);
+}
+
+Test (zm_tool, bad_json_exits_2, .timeout = 10)
+{
+    char out[4096];
+    //  Refused before any node starts: nothing to reach.
+    int rc = s_run (out, sizeof out, S_FLAGS " call greeter Say.Hello '{\"name\":' 2>&1");
+    cr_assert_eq (rc, 2, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "not valid JSON"), "%s", out);
+    rc = s_run (out, sizeof out, S_FLAGS " publish orders.created '{} {}' 2>&1");
+    cr_assert_eq (rc, 2, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    rc = s_run (out, sizeof out, S_FLAGS " publish orders.created '' 2>&1");
+    cr_assert_eq (rc, 2, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+}
+
+Test (zm_tool, unknown_command_exits_2, .timeout = 10)
+{
+    char out[4096];
+    int rc = s_run (out, sizeof out, S_FLAGS " frobnicate 2>&1");
+    cr_assert_eq (rc, 2, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "frobnicate"), "%s", out);
+}
+
+Test (zm_tool, bad_arguments_exit_2, .timeout = 20)
+{
+    //  Each line: arguments, and a piece of the error line.
+    static const char *cases[][2] = {
+        {"call greeter", "usage"},
+        {"call greeter Say.Hello '{}' extra", "too many"},
+        {"call 'bad name' X", "names"},
+        {"publish orders.created", "usage"},
+        {"subscribe", "usage"},
+        {"subscribe 'a.>.b'", "bad pattern"},
+        {"subscribe orders --via tcp://127.0.0.1:1", "--via"},
+        {"subscribe orders --count 0", "--count"},
+        {"subscribe orders --count", "needs a value"},
+        {"subscribe orders --timeout x", "--timeout"},
+        {"call greeter X --via http://127.0.0.1:1", "--via"},
+        {"call greeter X --meta novalue", "--meta"},
+        {"services --group g", "--group"},
+        {"services --bogus", "unknown option"},
+        {"--log.level=loud services", "loud"},
+        {"--reactors=many services", "many"},
+    };
+    char out[4096];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = s_run (out, sizeof out, S_FLAGS " %s 2>&1", cases[i][0]);
+        cr_assert_eq (rc, 2, "zm %s: exit %d: %s", cases[i][0], rc, out);
+        s_assert_error_line (out);
+        cr_assert (strstr (out, cases[i][1]), "zm %s: %s", cases[i][0], out);
+    }
+    //  Huge arguments are refused, not crashed on.
+    char *big = (char *) malloc (100001);
+    cr_assert_not_null (big);
+    memset (big, 'a', 100000);
+    big[100000] = 0;
+    //  Each: what comes before and after the huge argument.
+    static const char *huge[][2] = {{"publish ", " '{}'"}, {"call ", " X"},
+                                    {"call greeter ", ""},  {"subscribe ", ""},
+                                    {"call g X --meta ", "=1"},
+                                    {"call g X --via tcp://", ":1"}};
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        char *command = NULL;
+        cr_assert (asprintf (&command, "%s %s %s%s%s 2>&1", s_zm (), S_FLAGS, huge[i][0], big,
+                             huge[i][1]) > 0);
+        int rc = zt_run (command, out, sizeof out);
+        cr_assert_eq (rc, 2, "%s...%s: exit %d: %s", huge[i][0], huge[i][1], rc, out);
+        s_assert_error_line (out);
+        free (command);
+    }
+    free (big);
+}
+
+Test (zm_tool, bad_topic_exits_2_with_reason, .timeout = 10)
+{
+    static const char *topics[] = {"orders..created", "orders.*", "orders.>", "a b", "orders."};
+    char out[4096];
+    for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++) {
+        const char *reason = NULL;
+        cr_assert_eq (zm_topic_check (topics[i], false, &reason), ZM_EINVAL, "%s", topics[i]);
+        cr_assert_not_null (reason);
+        int rc = s_run (out, sizeof out, S_FLAGS " publish '%s' '{\"id\": 1}' 2>&1", topics[i]);
+        cr_assert_eq (rc, 2, "%s: exit %d: %s", topics[i], rc, out);
+        s_assert_error_line (out);
+        cr_assert (strstr (out, reason), "%s: want '%s' in: %s", topics[i], reason, out);
+    }
+}
+
+Test (zm_tool, services_lists_greeter, .timeout = 30)
+{
+    zt_proc_t alpha = s_start_node ("alpha");
+    char out[8192];
+    int rc = s_run (out, sizeof out, S_FLAGS " --registry.peers=tcp://127.0.0.1:%d services",
+                    alpha.port);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    zm_msg_t *list = s_json (out);
+    const zm_val_t *services = zm_val_get (zm_msg_root (list), "services");
+    cr_assert_eq (zm_val_type (services), ZM_TYPE_ARRAY, "%s", out);
+    const zm_val_t *greeter = NULL;
+    for (size_t i = 0; i < zm_val_size (services); i++) {
+        const zm_val_t *svc = zm_val_at (services, i);
+        const char *name = zm_val_str (zm_val_get (svc, "name"), "", NULL);
+        cr_assert_neq (name[0], '$', "built-in services only with --all: %s", out);
+        if (strcmp (name, "greeter") == 0)
+            greeter = svc;
+    }
+    cr_assert_not_null (greeter, "no greeter in: %s", out);
+    cr_assert_str_eq (zm_val_str (zm_val_get (greeter, "version"), "", NULL), "1.0.0");
+    const zm_val_t *endpoints = zm_val_get (greeter, "endpoints");
+    bool hello = false;
+    for (size_t i = 0; i < zm_val_size (endpoints); i++)
+        hello |= strcmp (zm_val_str (zm_val_at (endpoints, i), "", NULL), "Say.Hello") == 0;
+    cr_assert (hello, "%s", out);
+    const zm_val_t *nodes = zm_val_get (greeter, "nodes");
+    cr_assert_eq (zm_val_size (nodes), 1, "%s", out);
+    const zm_val_t *node = zm_val_at (nodes, 0);
+    char address[64];
+    snprintf (address, sizeof address, "tcp://127.0.0.1:%d", alpha.port);
+    cr_assert_str_eq (zm_val_str (zm_val_get (node, "address"), "", NULL), address);
+    cr_assert_str_eq (zm_val_str (zm_val_get (node, "name"), "", NULL), "alpha");
+    cr_assert_str_eq (zm_val_str (zm_val_get (zm_val_get (node, "metadata"), "team"), "", NULL),
+                      "core");
+    zm_msg_destroy (&list);
+    //  --all shows the built-in service, with publish among its endpoints.
+    rc = s_run (out, sizeof out, S_FLAGS " --registry.peers=tcp://127.0.0.1:%d services --all",
+                alpha.port);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    cr_assert (strstr (out, "\"name\":\"$node\""), "%s", out);
+    cr_assert (strstr (out, "\"publish\""), "%s", out);
+    zt_kill (&alpha, SIGTERM);
+}
+
+//  Events published by s_publish_until, by id.
+typedef struct {
+    char ids[64][64];   //  event ids zm publish printed
+    int count;          //  how many
+} s_published_t;
+
+static bool
+s_was_published (const s_published_t *self, const char *id)
+{
+    for (int i = 0; i < self->count; i++)
+        if (strcmp (self->ids[i], id) == 0)
+            return true;
+    return false;
+}
+
+//  PUB/SUB joins late: run `zm publish` on topic through the node of peers
+//  (a --registry.peers flag) until the subscriber sub prints a line, for at
+//  most 15 s or 64 events. Returns whether it printed; the line is in line.
+static bool
+s_publish_until (zt_proc_t *sub, const char *peers, const char *topic, s_published_t *published,
+                 char *line, size_t size)
+{
+    char out[4096];
+    int64_t deadline = zt_clock () + 15000;
+    while (zt_clock () < deadline && published->count < 64) {
+        int rc = s_run (out, sizeof out,
+                        S_FLAGS " %s publish %s '{\"n\": %d, \"tags\": [\"x\"]}' --meta k=v",
+                        peers, topic, published->count);
+        cr_assert_eq (rc, 0, "publish: exit %d: %s", rc, out);
+        zm_msg_t *answer = s_json (out);
+        const char *id = zm_msg_get_str (answer, "id", "");
+        cr_assert_eq (strlen (id), 32, "event id: %s", out);
+        snprintf (published->ids[published->count++], sizeof published->ids[0], "%s", id);
+        zm_msg_destroy (&answer);
+        if (zt_read_line (sub, line, size, 100))
+            return true;
+    }
+    return false;
+}
+
+//  The UUID of the node at port, from `zm call $node describe`.
+static void
+s_node_uuid (int port, char *uuid, size_t size)
+{
+    char out[8192];
+    int rc = s_run (out, sizeof out, S_FLAGS " call '$node' describe --via tcp://127.0.0.1:%d",
+                    port);
+    cr_assert_eq (rc, 0, "describe: exit %d: %s", rc, out);
+    zm_msg_t *describe = s_json (out);
+    snprintf (uuid, size, "%s", zm_msg_get_str (describe, "uuid", ""));
+    zm_msg_destroy (&describe);
+    cr_assert_eq (strlen (uuid), 32, "%s", out);
+}
+
+Test (zm_tool, publish_reaches_subscriber, .timeout = 60)
+{
+    zt_proc_t alpha = s_start_node ("alpha");
+    char peers[64], uuid[64];
+    snprintf (peers, sizeof peers, "--registry.peers=tcp://127.0.0.1:%d", alpha.port);
+    s_node_uuid (alpha.port, uuid, sizeof uuid);
+    //  The subscriber first: its node learns alpha through the static peer
+    //  and connects its SUB to alpha's PUB.
+    const char *argv[] = {s_zm (), "--registry.beacon=false", "--log.level=warning",
+                          "--rpc.bind=127.0.0.1", peers, "subscribe", "orders.>", "--count", "1",
+                          "--timeout", "30000", "--meta", "k", NULL};
+    zt_proc_t sub = zt_spawn (argv, NULL);
+    cr_assert (sub.pid > 0);
+    s_published_t published = {.count = 0};
+    char line[4096] = "";
+    cr_assert (s_publish_until (&sub, peers, "orders.created", &published, line, sizeof line),
+               "the subscriber printed nothing after %d events", published.count);
+    zm_msg_t *event = s_json (line);
+    cr_assert_str_eq (zm_msg_get_str (event, "topic", ""), "orders.created", "%s", line);
+    cr_assert (s_was_published (&published, zm_msg_get_str (event, "id", "")), "%s", line);
+    cr_assert_str_eq (zm_msg_get_str (event, "publisher", ""), uuid, "%s", line);
+    cr_assert (zm_msg_get_int (event, "time", 0) > 1600000000000LL, "%s", line);
+    const zm_val_t *root = zm_msg_root (event);
+    cr_assert_str_eq (zm_val_str (zm_val_get (zm_val_get (root, "metadata"), "k"), "", NULL),
+                      "v", "%s", line);
+    const zm_val_t *body = zm_val_get (root, "event");
+    cr_assert_eq (zm_val_type (body), ZM_TYPE_MAP, "%s", line);
+    cr_assert (zm_val_int (zm_val_get (body, "n"), -1) >= 0, "%s", line);
+    cr_assert_str_eq (zm_val_str (zm_val_at (zm_val_get (body, "tags"), 0), "", NULL), "x");
+    zm_msg_destroy (&event);
+    //  --count 1: it stops by itself, exit 0.
+    cr_assert_eq (zt_wait (&sub, 15000), 0, "zm subscribe exits 0 after --count events");
+    zt_kill (&sub, SIGKILL);
+    zt_kill (&alpha, SIGTERM);
+}
+
+Test (zm_tool, publish_reaches_queue_group, .timeout = 60)
+{
+    //  A queue-group event goes point to point to a member the publisher's
+    //  registry knows: beta has the subscriber as its static peer (asked
+    //  again every 200 ms until it answers), so the subscriber's RPC port is
+    //  fixed; the subscriber has beta as its own.
+    int port = 47400 + (int) (getpid () % 500);
+    char beta_peers[64], sub_port[32], peers[64];
+    snprintf (beta_peers, sizeof beta_peers, "--registry.peers=tcp://127.0.0.1:%d", port);
+    snprintf (sub_port, sizeof sub_port, "--rpc.port=%d", port);
+    char path[4200];
+    snprintf (path, sizeof path, "%s/tests/helpers/rpc_node", zt_build_dir ());
+    const char *beta_argv[] = {path,
+                               "--node.name=beta",
+                               "--log.level=error",
+                               "--registry.beacon=false",
+                               "--rpc.bind=127.0.0.1",
+                               "--registry.ttl=200",
+                               beta_peers,
+                               NULL};
+    zt_proc_t beta = zt_spawn (beta_argv, NULL);
+    cr_assert (beta.pid > 0);
+    cr_assert (zt_ready (&beta, 10000) > 0, "beta did not start");
+    snprintf (peers, sizeof peers, "--registry.peers=tcp://127.0.0.1:%d", beta.port);
+    const char *argv[] = {s_zm (),
+                          "--registry.beacon=false",
+                          "--log.level=warning",
+                          "--rpc.bind=127.0.0.1",
+                          sub_port,
+                          peers,
+                          "subscribe",
+                          "billing.*",
+                          "--group",
+                          "billing",
+                          "--count=1",
+                          "--timeout=30000",
+                          NULL};
+    zt_proc_t sub = zt_spawn (argv, NULL);
+    cr_assert (sub.pid > 0);
+    s_published_t published = {.count = 0};
+    char line[4096] = "";
+    cr_assert (s_publish_until (&sub, peers, "billing.due", &published, line, sizeof line),
+               "the group member printed nothing after %d events", published.count);
+    zm_msg_t *event = s_json (line);
+    cr_assert_str_eq (zm_msg_get_str (event, "topic", ""), "billing.due", "%s", line);
+    cr_assert (s_was_published (&published, zm_msg_get_str (event, "id", "")), "%s", line);
+    zm_msg_destroy (&event);
+    cr_assert_eq (zt_wait (&sub, 15000), 0, "zm subscribe exits 0 after --count events");
+    zt_kill (&sub, SIGKILL);
+    zt_kill (&beta, SIGTERM);
+}
+
+Test (zm_tool, subscribe_stops, .timeout = 30)
+{
+    char out[4096];
+    //  --timeout before --count events: exit 1, saying so.
+    int64_t start = zt_clock ();
+    int rc = s_run (out, sizeof out, S_FLAGS " subscribe 'orders.>' --count 1 --timeout 300 2>&1");
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (zt_clock () - start < 10000, "bounded by --timeout");
+    //  --timeout alone: the normal end, exit 0.
+    rc = s_run (out, sizeof out, S_FLAGS " subscribe 'orders.>' --timeout 300");
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    //  SIGTERM: exit 0.
+    const char *argv[] = {s_zm (), "--registry.beacon=false", "--log.level=warning",
+                          "--rpc.bind=127.0.0.1", "subscribe", "orders.>", NULL};
+    zt_proc_t sub = zt_spawn (argv, NULL);
+    cr_assert (sub.pid > 0);
+    usleep (500 * 1000);
+    kill (sub.pid, SIGTERM);
+    cr_assert_eq (zt_wait (&sub, 10000), 0, "zm subscribe exits 0 on SIGTERM");
+    zt_kill (&sub, SIGKILL);
+}
+
+Test (zm_tool, publish_without_node_fails, .timeout = 20)
+{
+    char out[4096];
+    //  Nobody to publish through: exit 1, not a hang.
+    int rc = s_run (out, sizeof out, S_FLAGS " publish orders.created '{}' 2>&1");
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    //  A --via that nobody answers: bounded by --timeout.
+    int64_t start = zt_clock ();
+    rc = s_run (out, sizeof out,
+                S_FLAGS " publish orders.created '{}' --via tcp://127.0.0.1:1 --timeout 500 2>&1");
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (zt_clock () - start < 10000);
+}

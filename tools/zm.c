@@ -1,0 +1,1230 @@
+/*  =========================================================================
+    zm - the zmicro command-line tool
+
+    A short-lived node that talks to a running cluster: call an endpoint,
+    publish an event through a running node, print the events of a
+    subscription, list the services the registry knows. JSON in, JSON out
+    on stdout; errors go to stderr as one line "zm: ...".
+
+    Every command starts a node of its own, configured like any other
+    (defaults, file, ZM_* environment, --key=value flags), with two
+    defaults of its own: log.level "warning" (a tool's stderr is for its
+    errors), and, except for subscribe, rpc.bind "" so the tool is a pure
+    client that never shows up in anyone's registry. subscribe keeps its
+    RPC socket: queue-group events come to it point to point.
+
+    The tool's own options and the config flags may come in any order
+    around the command. A --key=value that is not one of the tool's options
+    goes to the configuration; the tool's options also take "--opt VALUE".
+
+    Exit status: 0 success; 1 the operation failed (an error from the
+    cluster, no node found, a timeout); 2 bad usage or input.
+    =========================================================================
+*/
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "zmicro.h"
+
+#ifndef ZM_VERSION_STRING
+#define ZM_VERSION_STRING "?"
+#endif
+
+#define S_OK 0          //  exit: success
+#define S_FAILED 1      //  exit: the operation failed
+#define S_USAGE 2       //  exit: bad usage or input
+
+//  Longest --via address (the client keeps 128-byte endpoint strings).
+#define S_VIA_MAX 100
+//  Limits of one --meta pair (those of service metadata).
+#define S_META_KEY_MAX 255
+#define S_META_VALUE_MAX 4096
+//  How long to wait for static peers' first answers when listing: their
+//  HELLO times out after 2 s.
+#define S_STATIC_WAIT 2500
+//  Registry polling period while waiting for discovery.
+#define S_POLL_MS 50
+
+static const char *s_usage =
+    "usage: zm [FLAGS] COMMAND [ARGS] [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  call SERVICE ENDPOINT [JSON]  call an endpoint with a JSON request ({} when\n"
+    "                                omitted); prints the JSON reply (null: no body)\n"
+    "  publish TOPIC JSON            publish an event through a running node (its\n"
+    "                                \"$node\" publish endpoint); prints {\"id\": ...}\n"
+    "  subscribe PATTERN             prints each matching event as one JSON line:\n"
+    "                                {\"topic\", \"id\", \"publisher\", \"time\",\n"
+    "                                 \"metadata\", \"event\"}\n"
+    "  services                      prints the services the registry knows, as JSON\n"
+    "  help                          prints this text\n"
+    "\n"
+    "Options:\n"
+    "  --via tcp://HOST:PORT   call, publish: use this node only (publish: default is\n"
+    "                          any other node the registry knows)\n"
+    "  --meta KEY=VALUE        call, publish: a metadata pair; repeatable\n"
+    "  --meta KEY              subscribe: print the events' metadata value for KEY in\n"
+    "                          \"metadata\" (repeatable; metadata is read by key)\n"
+    "  --timeout MS            call, publish, services: deadline (default rpc.timeout,\n"
+    "                          discovery included); subscribe: stop after MS ms\n"
+    "  --group NAME            subscribe: join queue group NAME (one member in the\n"
+    "                          cluster gets each event)\n"
+    "  --count N               subscribe: stop after N events\n"
+    "  --all                   services: include the built-in \"$node\"\n"
+    "  -h, --help              prints this text\n"
+    "  --version               prints the version\n"
+    "  Options take their value as --opt=VALUE or --opt VALUE; \"--\" ends options.\n"
+    "\n"
+    "Flags: any other --key=value sets a config key (docs/config.md), e.g.\n"
+    "  --registry.peers=tcp://127.0.0.1:7000 --registry.beacon=false --log.level=info\n"
+    "  --config=FILE (or --config FILE) reads a JSON config file; ZM_* variables apply.\n"
+    "\n"
+    "subscribe runs until --count events were printed, --timeout ms passed, or\n"
+    "SIGINT/SIGTERM. It exits 1 when --timeout ends it before --count events, else 0.\n"
+    "\n"
+    "Exit status: 0 success; 1 the operation failed (an error from the cluster, no\n"
+    "node found, a timeout); 2 bad usage or input (bad JSON, topic, option).\n";
+
+//  The command line, parsed.
+typedef struct {
+    const char *command;        //  first positional argument
+    const char *args[3];        //  the command's positional arguments
+    int arg_count;              //  how many
+    const char *via;            //  --via, or NULL
+    const char **metas;         //  --meta values as given (the array is ours)
+    int meta_count;             //  how many
+    zm_msg_t *meta;             //  call, publish: --meta pairs as a map, or NULL
+    const char *group;          //  --group, or NULL
+    long count;                 //  --count, 0 when not given
+    long timeout;               //  --timeout in ms, 0 when not given
+    bool all;                   //  --all
+    int config_argc;            //  config flags, with argv[0]
+    char **config_argv;         //  borrowed strings; the array is ours
+} s_cli_t;
+
+//  --------------------------------------------------------------------------
+//  Output and errors
+
+//  Print text with control characters made blanks and cut at 1000 bytes:
+//  an error detail from the network must not break our one-line contract.
+static void
+s_put_line_safe (const char *text)
+{
+    size_t count = 0;
+    for (const char *at = text ? text : ""; *at && count < 1000; at++, count++)
+        fputc ((unsigned char) *at < 0x20 || *at == 0x7f ? ' ' : *at, stderr);
+    if (text && strlen (text) > 1000)
+        fputs ("...", stderr);
+}
+
+static void
+s_fail (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+
+//  One line on stderr: "zm: <formatted>", control characters blanked.
+static void
+s_fail (const char *format, ...)
+{
+    char *text = NULL;
+    va_list args;
+    va_start (args, format);
+    int rc = vasprintf (&text, format, args);
+    va_end (args);
+    fputs ("zm: ", stderr);
+    s_put_line_safe (rc >= 0 ? text : "out of memory");
+    fputc ('\n', stderr);
+    free (rc >= 0 ? text : NULL);
+}
+
+//  "zm: WHAT: 409 Conflict: detail (id)" for a failed operation.
+static void
+s_fail_error (const char *what, int rc, const zm_error_t *error)
+{
+    int code = error ? zm_error_code (error) : zm_err_http (rc);
+    const char *status = error ? zm_error_status (error) : zm_strerror (rc);
+    const char *detail = error ? zm_error_detail (error) : "";
+    const char *id = error ? zm_error_id (error) : "";
+    s_fail ("%s: %d %s%s%s%s%s%s", what, code, status, *detail ? ": " : "", detail,
+            *id ? " (" : "", id, *id ? ")" : "");
+}
+
+//  Write data and a newline to stdout and flush. Returns 0 or an errno.
+static int
+s_write_line (const void *data, size_t size)
+{
+    if (fwrite (data, 1, size, stdout) != size || fputc ('\n', stdout) == EOF
+        || fflush (stdout) != 0)
+        return errno ? errno : EIO;
+    return 0;
+}
+
+//  Print a message as one line of JSON (NULL prints null). Returns S_OK or
+//  S_FAILED (reported).
+static int
+s_print_json (const zm_msg_t *msg)
+{
+    void *data = NULL;
+    size_t size = 0;
+    int rc = msg ? zm_msg_encode (msg, ZM_CT_JSON, &data, &size) : 0;
+    if (rc) {
+        s_fail ("the answer cannot be written as JSON: %s", zm_strerror (rc));
+        return S_FAILED;
+    }
+    rc = msg ? s_write_line (data, size) : s_write_line ("null", 4);
+    free (data);
+    if (rc && rc != EPIPE) {
+        s_fail ("stdout: %s", strerror (rc));
+        return S_FAILED;
+    }
+    return S_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  Arguments
+
+//  A whole-string decimal in min..max.
+static bool
+s_parse_long (const char *text, long min, long max, long *value_p)
+{
+    if (!text || !*text || !(*text == '-' || (*text >= '0' && *text <= '9')))
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long value = strtol (text, &end, 10);
+    if (errno || *end || value < min || value > max)
+        return false;
+    *value_p = value;
+    return true;
+}
+
+//  A service or endpoint name as services accept them: 1..255 bytes of
+//  [A-Za-z0-9._-$].
+static bool
+s_name_ok (const char *name)
+{
+    size_t len = strnlen (name, 256);
+    if (len == 0 || len > 255)
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
+              || *c == '.' || *c == '_' || *c == '-' || *c == '$'))
+            return false;
+    return true;
+}
+
+//  tcp://HOST:PORT, HOST non-empty, PORT 1..65535, short enough.
+static bool
+s_address_ok (const char *address)
+{
+    size_t len = strnlen (address, S_VIA_MAX + 1);
+    if (len > S_VIA_MAX || strncmp (address, "tcp://", 6) != 0)
+        return false;
+    const char *colon = strrchr (address + 6, ':');
+    long port = 0;
+    if (!colon || colon == address + 6 || !s_parse_long (colon + 1, 1, 65535, &port))
+        return false;
+    for (const char *c = address + 6; c < colon; c++)
+        if (*c <= ' ' || *c == '/' || (unsigned char) *c >= 0x7f)
+            return false;
+    return true;
+}
+
+//  Add one --meta KEY=VALUE pair to cli->meta. Returns S_OK or S_USAGE
+//  (reported).
+static int
+s_add_meta (s_cli_t *cli, const char *pair)
+{
+    const char *equals = strchr (pair, '=');
+    size_t key_len = equals ? (size_t) (equals - pair) : 0;
+    if (!equals || key_len == 0 || key_len > S_META_KEY_MAX) {
+        s_fail ("--meta wants KEY=VALUE with a key of 1..%d bytes", S_META_KEY_MAX);
+        return S_USAGE;
+    }
+    if (strnlen (equals + 1, S_META_VALUE_MAX + 1) > S_META_VALUE_MAX) {
+        s_fail ("--meta: a value has at most %d bytes", S_META_VALUE_MAX);
+        return S_USAGE;
+    }
+    char *key = strndup (pair, key_len);
+    if (!cli->meta)
+        cli->meta = zm_msg_new ();
+    int rc = key && cli->meta ? zm_msg_set_str (cli->meta, key, equals + 1) : ZM_ENOMEM;
+    free (key);
+    if (rc) {
+        s_fail ("--meta: %s", zm_strerror (rc));
+        return S_USAGE;
+    }
+    return S_OK;
+}
+
+//  The value of a tool option: after '=' in arg, else the next argument.
+//  NULL when missing (reported).
+static const char *
+s_option_value (int argc, char **argv, int *index_p, const char *name)
+{
+    const char *arg = argv[*index_p];
+    const char *equals = strchr (arg, '=');
+    if (equals)
+        return equals + 1;
+    if (*index_p + 1 >= argc) {
+        s_fail ("--%s needs a value", name);
+        return NULL;
+    }
+    return argv[++*index_p];
+}
+
+//  Is arg the option --name or --name=...?
+static bool
+s_is_option (const char *arg, const char *name)
+{
+    size_t len = strlen (name);
+    return strncmp (arg + 2, name, len) == 0 && (arg[2 + len] == 0 || arg[2 + len] == '=');
+}
+
+//  The --meta KEY=VALUE pairs of call and publish as cli->meta. Returns
+//  S_OK or S_USAGE (reported).
+static int
+s_meta_map (s_cli_t *cli)
+{
+    for (int i = 0; i < cli->meta_count; i++)
+        if (s_add_meta (cli, cli->metas[i]) != S_OK)
+            return S_USAGE;
+    return S_OK;
+}
+
+//  Parse argv. Returns S_OK, S_USAGE (reported), or -1 when help or the
+//  version was printed.
+static int
+s_parse (s_cli_t *cli, int argc, char **argv)
+{
+    cli->config_argv = (char **) calloc ((size_t) argc + 1, sizeof (char *));
+    cli->metas = (const char **) calloc ((size_t) argc + 1, sizeof (char *));
+    if (!cli->config_argv || !cli->metas) {
+        s_fail ("out of memory");
+        return S_FAILED;
+    }
+    cli->config_argv[cli->config_argc++] = argv[0] ? argv[0] : "zm";
+    bool options = true;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *value = NULL;
+        if (options && strcmp (arg, "--") == 0) {
+            options = false;
+            continue;
+        }
+        if (options && (strcmp (arg, "-h") == 0 || strcmp (arg, "--help") == 0)) {
+            fputs (s_usage, stdout);
+            return -1;
+        }
+        if (options && strcmp (arg, "--version") == 0) {
+            printf ("zm (zmicro) %s\n", ZM_VERSION_STRING);
+            return -1;
+        }
+        if (!options || strncmp (arg, "--", 2) != 0) {
+            //  Positional: the command, then its arguments. A lone "-" or
+            //  "-1" is an argument (JSON may start with '-').
+            if (!cli->command)
+                cli->command = arg;
+            else if (cli->arg_count < 3)
+                cli->args[cli->arg_count++] = arg;
+            else {
+                s_fail ("%s: too many arguments (see zm --help)", cli->command);
+                return S_USAGE;
+            }
+            continue;
+        }
+        if (s_is_option (arg, "via")) {
+            if (!(value = s_option_value (argc, argv, &i, "via")))
+                return S_USAGE;
+            if (!s_address_ok (value)) {
+                s_fail ("--via wants tcp://HOST:PORT (at most %d bytes)", S_VIA_MAX);
+                return S_USAGE;
+            }
+            cli->via = value;
+        }
+        else if (s_is_option (arg, "meta")) {
+            if (!(value = s_option_value (argc, argv, &i, "meta")))
+                return S_USAGE;
+            cli->metas[cli->meta_count++] = value;
+        }
+        else if (s_is_option (arg, "group")) {
+            if (!(value = s_option_value (argc, argv, &i, "group")))
+                return S_USAGE;
+            if (!*value || strnlen (value, 256) > 255) {
+                s_fail ("--group wants a name of 1..255 bytes");
+                return S_USAGE;
+            }
+            cli->group = value;
+        }
+        else if (s_is_option (arg, "count")) {
+            if (!(value = s_option_value (argc, argv, &i, "count")))
+                return S_USAGE;
+            if (!s_parse_long (value, 1, 1000000000L, &cli->count)) {
+                s_fail ("--count wants a number of events, 1..1000000000");
+                return S_USAGE;
+            }
+        }
+        else if (s_is_option (arg, "timeout")) {
+            if (!(value = s_option_value (argc, argv, &i, "timeout")))
+                return S_USAGE;
+            if (!s_parse_long (value, 1, 86400000L, &cli->timeout)) {
+                s_fail ("--timeout wants milliseconds, 1..86400000");
+                return S_USAGE;
+            }
+        }
+        else if (strcmp (arg, "--all") == 0)
+            cli->all = true;
+        else if (strchr (arg, '=') || strcmp (arg, "--config") == 0) {
+            //  A config flag: the configuration validates it.
+            cli->config_argv[cli->config_argc++] = (char *) arg;
+            if (strcmp (arg, "--config") == 0) {
+                if (i + 1 >= argc) {
+                    s_fail ("--config needs a file name");
+                    return S_USAGE;
+                }
+                cli->config_argv[cli->config_argc++] = argv[++i];
+            }
+        }
+        else {
+            s_fail ("%s: unknown option (config flags are --key=value; see zm --help)", arg);
+            return S_USAGE;
+        }
+    }
+    return S_OK;
+}
+
+//  Are the options given all allowed for the command? Reports the first
+//  one that is not.
+static bool
+s_options_fit (const s_cli_t *cli, bool via, bool meta, bool group_count, bool all)
+{
+    const char *bad = !via && cli->via                  ? "--via"
+                      : !meta && cli->meta_count        ? "--meta"
+                      : !group_count && cli->group      ? "--group"
+                      : !group_count && cli->count      ? "--count"
+                      : !all && cli->all                ? "--all"
+                                                        : NULL;
+    if (bad)
+        s_fail ("%s: %s does not apply (see zm --help)", cli->command, bad);
+    return bad == NULL;
+}
+
+//  Decode a JSON argument. Returns S_OK with *msg_p, or S_USAGE (reported).
+static int
+s_parse_json (const char *what, const char *text, zm_msg_t **msg_p)
+{
+    const char *reason = NULL;
+    int rc = zm_msg_decode (ZM_CT_JSON, text, strlen (text), msg_p, &reason);
+    if (rc) {
+        s_fail ("%s is not valid JSON: %s", what, reason ? reason : zm_strerror (rc));
+        return S_USAGE;
+    }
+    return S_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  The node
+
+//  Start the tool's node. client: a pure client (no RPC socket) unless the
+//  configuration says otherwise. Returns NULL when the flags are bad
+//  (*exit_p = S_USAGE) or the node fails (S_FAILED), reported.
+static zm_node_t *
+s_node_new (s_cli_t *cli, bool client, int *exit_p)
+{
+    *exit_p = S_FAILED;
+    zm_config_t *config = zm_config_new ();
+    if (!config) {
+        s_fail ("out of memory");
+        return NULL;
+    }
+    //  Our defaults, below every layer the user controls.
+    zm_config_define (config, "log.level", ZM_CONFIG_STR, "warning",
+                      "Log threshold; applies live (zm: warning by default)");
+    if (client)
+        zm_config_define (config, "rpc.bind", ZM_CONFIG_STR, "",
+                          "Interface the reactors' RPC sockets bind to (zm: none by default)");
+    char *reason = NULL;
+    if (zm_config_load_all (config, cli->config_argc, cli->config_argv, &reason)) {
+        s_fail ("%s", reason ? reason : "bad configuration");
+        free (reason);
+        zm_config_destroy (&config);
+        *exit_p = S_USAGE;
+        return NULL;
+    }
+    zm_node_t *node = zm_node_new (&config);
+    if (!node)
+        s_fail ("cannot start a node (see the log above)");
+    return node;
+}
+
+//  Milliseconds the operation may take: --timeout, else rpc.timeout.
+static int64_t
+s_timeout (const s_cli_t *cli, zm_node_t *node)
+{
+    return cli->timeout ? cli->timeout
+                        : zm_config_get_int (zm_node_config (node), "rpc.timeout", 5000);
+}
+
+//  Static peers in registry.peers that discovery will ask (tcp://host:port).
+static int
+s_static_peers (zm_node_t *node)
+{
+    char *peers = strdup (zm_config_get_str (zm_node_config (node), "registry.peers", ""));
+    int count = 0;
+    for (char *save = NULL, *peer = peers ? strtok_r (peers, ", ", &save) : NULL; peer;
+         peer = strtok_r (NULL, ", ", &save)) {
+        char host[100];
+        int port = 0;
+        if (sscanf (peer, "tcp://%99[^:]:%d", host, &port) == 2 && port > 0 && port < 65536)
+            count++;
+    }
+    free (peers);
+    return count;
+}
+
+//  Does a registry entry list source?
+static bool
+s_entry_has_source (const zm_val_t *entry, const char *source)
+{
+    const zm_val_t *sources = zm_val_get (entry, "sources");
+    for (size_t i = 0; i < zm_val_size (sources); i++)
+        if (strcmp (zm_val_str (zm_val_at (sources, i), "", NULL), source) == 0)
+            return true;
+    return false;
+}
+
+//  Does the node of a registry entry serve service, and endpoint (when not
+//  NULL) in it?
+static bool
+s_entry_serves (const zm_val_t *entry, const char *service, const char *endpoint)
+{
+    const zm_val_t *services = zm_val_get (zm_val_get (entry, "descriptor"), "services");
+    for (size_t i = 0; i < zm_val_size (services); i++) {
+        const zm_val_t *svc = zm_val_at (services, i);
+        if (strcmp (zm_val_str (zm_val_get (svc, "name"), "", NULL), service) != 0)
+            continue;
+        if (!endpoint)
+            return true;
+        const zm_val_t *endpoints = zm_val_get (svc, "endpoints");
+        for (size_t e = 0; e < zm_val_size (endpoints); e++)
+            if (strcmp (zm_val_str (zm_val_at (endpoints, e), "", NULL), endpoint) == 0)
+                return true;
+    }
+    return false;
+}
+
+//  "tcp://host:port" of a registry entry (reactor 0's RPC port) into
+//  address. Returns false when it has none.
+static bool
+s_entry_address (const zm_val_t *entry, char *address, size_t size)
+{
+    const char *host = zm_val_str (zm_val_get (entry, "host"), "", NULL);
+    const zm_val_t *ports = zm_val_get (zm_val_get (entry, "descriptor"), "rpc_ports");
+    uint64_t port = zm_val_uint (zm_val_at (ports, 0), 0);
+    if (!*host || port == 0 || port > 65535)
+        return false;
+    int len = snprintf (address, size, "tcp://%s:%u", host, (unsigned) port);
+    return len > 0 && (size_t) len < size;
+}
+
+//  What discovery is waited for.
+typedef struct {
+    zm_node_t *node;            //  ours
+    int64_t deadline;           //  zclock_mono: give up then
+    int64_t beacon_until;       //  zclock_mono: beacons had their say (0: no beacons)
+    int64_t static_until;       //  zclock_mono: static peers had their say
+    int statics;                //  static peers configured
+} s_discovery_t;
+
+static void
+s_discovery_init (s_discovery_t *self, zm_node_t *node, int64_t timeout)
+{
+    zm_config_t *config = zm_node_config (node);
+    int64_t now = zclock_mono ();
+    self->node = node;
+    self->deadline = now + timeout;
+    self->beacon_until = zm_config_get_bool (config, "registry.beacon", true)
+                             ? now + 2 * zm_config_get_int (config, "registry.interval", 1000)
+                             : 0;
+    self->statics = s_static_peers (node);
+    self->static_until = self->statics ? now + S_STATIC_WAIT : 0;
+}
+
+//  Has discovery had its say, judging by the registry list? Beacons: two
+//  intervals passed. Static peers: each answered, or their first HELLO
+//  timed out.
+static bool
+s_discovery_settled (s_discovery_t *self, const zm_msg_t *list)
+{
+    int64_t now = zclock_mono ();
+    if (now >= self->deadline)
+        return true;
+    if (self->beacon_until && now < self->beacon_until)
+        return false;
+    if (self->statics && now < self->static_until) {
+        int answered = 0;
+        const zm_val_t *nodes = zm_val_get (zm_msg_root (list), "nodes");
+        for (size_t i = 0; i < zm_val_size (nodes); i++)
+            answered += s_entry_has_source (zm_val_at (nodes, i), "static");
+        return answered >= self->statics;
+    }
+    return true;
+}
+
+//  The registry list now. Returns S_OK, or S_FAILED (reported).
+static int
+s_registry (zm_node_t *node, zm_msg_t **list_p)
+{
+    int rc = zm_registry_list (node, list_p);
+    if (rc)
+        s_fail ("registry: %s", zm_strerror (rc));
+    return rc ? S_FAILED : S_OK;
+}
+
+//  Nap between registry polls. Returns false when interrupted.
+static bool
+s_nap (void)
+{
+    if (zsys_interrupted)
+        return false;
+    zclock_sleep (S_POLL_MS);
+    return !zsys_interrupted;
+}
+
+//  --------------------------------------------------------------------------
+//  call
+
+static int
+s_call (s_cli_t *cli)
+{
+    if (cli->arg_count < 2 || cli->arg_count > 3) {
+        s_fail ("usage: zm call SERVICE ENDPOINT [JSON]");
+        return S_USAGE;
+    }
+    const char *service = cli->args[0], *endpoint = cli->args[1];
+    if (!s_name_ok (service) || !s_name_ok (endpoint)) {
+        s_fail ("call: service and endpoint names are 1..255 bytes of A-Z a-z 0-9 . _ - $");
+        return S_USAGE;
+    }
+    if (!s_options_fit (cli, true, true, false, false) || s_meta_map (cli) != S_OK)
+        return S_USAGE;
+    zm_msg_t *req = NULL;
+    if (s_parse_json ("the request", cli->arg_count == 3 ? cli->args[2] : "{}", &req))
+        return S_USAGE;
+    int status = S_FAILED;
+    zm_node_t *node = s_node_new (cli, true, &status);
+    if (!node) {
+        zm_msg_destroy (&req);
+        return status;
+    }
+    zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
+    opts.content_type = ZM_CT_JSON;
+    opts.address = cli->via;
+    opts.metadata = cli->meta;
+    opts.timeout_ms = (int) s_timeout (cli, node);
+    zm_msg_t *rep = NULL;
+    zm_error_t *error = NULL;
+    int rc = zm_call (node, service, endpoint, &req, &rep, &error, &opts);
+    if (rc == 0)
+        status = s_print_json (rep);
+    else {
+        char what[600];
+        snprintf (what, sizeof what, "%s.%s", service, endpoint);
+        s_fail_error (what, rc, error);
+        status = S_FAILED;
+    }
+    zm_msg_destroy (&rep);
+    zm_error_destroy (&error);
+    zm_node_destroy (&node);
+    return status;
+}
+
+//  --------------------------------------------------------------------------
+//  publish
+
+//  Copy value src into container dst: under key when key is not NULL (dst
+//  a map), else appended (dst an array). Returns 0 or an error (ZM_ETOOBIG
+//  when nesting runs past ZM_MSG_MAX_DEPTH).
+static int
+s_copy (zm_val_t *dst, const char *key, const zm_val_t *src)
+{
+    size_t size = 0;
+    switch (zm_val_type (src)) {
+    case ZM_TYPE_NIL:
+        return key ? zm_val_set_nil (dst, key) : zm_val_push_nil (dst);
+    case ZM_TYPE_BOOL: {
+        bool value = zm_val_bool (src, false);
+        return key ? zm_val_set_bool (dst, key, value) : zm_val_push_bool (dst, value);
+    }
+    case ZM_TYPE_INT: {
+        int64_t value = zm_val_int (src, 0);
+        return key ? zm_val_set_int (dst, key, value) : zm_val_push_int (dst, value);
+    }
+    case ZM_TYPE_UINT: {
+        uint64_t value = zm_val_uint (src, 0);
+        return key ? zm_val_set_uint (dst, key, value) : zm_val_push_uint (dst, value);
+    }
+    case ZM_TYPE_FLOAT: {
+        double value = zm_val_float (src, 0);
+        return key ? zm_val_set_float (dst, key, value) : zm_val_push_float (dst, value);
+    }
+    case ZM_TYPE_STR: {
+        const char *value = zm_val_str (src, "", &size);
+        return key ? zm_val_set_strn (dst, key, value, size)
+                   : zm_val_push_strn (dst, value, size);
+    }
+    case ZM_TYPE_BIN: {
+        const void *value = zm_val_bin (src, &size);
+        return key ? zm_val_set_bin (dst, key, value, size)
+                   : zm_val_push_bin (dst, value, size);
+    }
+    case ZM_TYPE_ARRAY: {
+        zm_val_t *array = key ? zm_val_set_array (dst, key) : zm_val_push_array (dst);
+        int rc = array ? 0 : ZM_ETOOBIG;
+        for (size_t i = 0; rc == 0 && i < zm_val_size (src); i++)
+            rc = s_copy (array, NULL, zm_val_at (src, i));
+        return rc;
+    }
+    case ZM_TYPE_MAP: {
+        zm_val_t *map = key ? zm_val_set_map (dst, key) : zm_val_push_map (dst);
+        int rc = map ? 0 : ZM_ETOOBIG;
+        for (size_t i = 0; rc == 0 && i < zm_val_size (src); i++) {
+            size_t len = 0;
+            const char *name = zm_val_key_at (src, i, &len);
+            //  JSON keys are strings; one holding a NUL cannot be a C key.
+            rc = name && strlen (name) == len ? s_copy (map, name, zm_val_at (src, i))
+                                              : ZM_ECODEC;
+        }
+        return rc;
+    }
+    }
+    return ZM_EINVAL;
+}
+
+//  Pick a node other than ours that serves "$node" publish, waiting for
+//  discovery within the deadline. Returns S_OK with address set, or
+//  S_FAILED (reported).
+static int
+s_pick_publisher (zm_node_t *node, s_discovery_t *discovery, char *address, size_t size)
+{
+    while (true) {
+        zm_msg_t *list = NULL;
+        if (s_registry (node, &list))
+            return S_FAILED;
+        const zm_val_t *nodes = zm_val_get (zm_msg_root (list), "nodes");
+        size_t known = 0;
+        bool found = false;
+        for (size_t i = 0; i < zm_val_size (nodes) && !found; i++) {
+            const zm_val_t *entry = zm_val_at (nodes, i);
+            const char *uuid = zm_val_str (zm_val_get (zm_val_get (entry, "descriptor"), "uuid"),
+                                           "", NULL);
+            if (strcmp (uuid, zm_node_uuid (node)) == 0)
+                continue;
+            known++;
+            found = s_entry_serves (entry, "$node", "publish")
+                    && s_entry_address (entry, address, size);
+        }
+        bool settled = s_discovery_settled (discovery, list);
+        zm_msg_destroy (&list);
+        if (found)
+            return S_OK;
+        if (settled) {
+            if (known)
+                s_fail ("publish: none of the %zu node(s) known serves \"$node\" publish; "
+                        "name one with --via",
+                        known);
+            else
+                s_fail ("publish: no node found to publish through (set registry.peers, "
+                        "turn registry.beacon on, or use --via)");
+            return S_FAILED;
+        }
+        if (!s_nap ()) {
+            s_fail ("publish: interrupted");
+            return S_FAILED;
+        }
+    }
+}
+
+static int
+s_publish (s_cli_t *cli)
+{
+    if (cli->arg_count != 2) {
+        s_fail ("usage: zm publish TOPIC JSON [--meta KEY=VALUE]...");
+        return S_USAGE;
+    }
+    const char *topic = cli->args[0];
+    const char *reason = NULL;
+    if (zm_topic_check (topic, false, &reason)) {
+        s_fail ("publish: bad topic: %s", reason ? reason : "invalid");
+        return S_USAGE;
+    }
+    if (!s_options_fit (cli, true, true, false, false) || s_meta_map (cli) != S_OK)
+        return S_USAGE;
+    zm_msg_t *event = NULL;
+    if (s_parse_json ("the event", cli->args[1], &event))
+        return S_USAGE;
+    //  The request: {"topic": str, "event": any, "metadata": {str: str}}.
+    zm_msg_t *req = zm_msg_new ();
+    int rc = req ? zm_msg_set_str (req, "topic", topic) : ZM_ENOMEM;
+    if (rc == 0)
+        rc = s_copy (zm_msg_root_mut (req), "event", zm_msg_root (event));
+    if (rc == 0 && cli->meta)
+        rc = s_copy (zm_msg_root_mut (req), "metadata", zm_msg_root (cli->meta));
+    zm_msg_destroy (&event);
+    //  Whatever JSON cannot carry (metadata that is not UTF-8) is the
+    //  user's input: refused here, not by the client.
+    void *data = NULL;
+    size_t size = 0;
+    if (rc == 0)
+        rc = zm_msg_encode (req, ZM_CT_JSON, &data, &size);
+    free (data);
+    if (rc) {
+        s_fail ("publish: the request cannot be sent as JSON: %s%s", zm_strerror (rc),
+                rc == ZM_ETOOBIG ? " (the event is nested too deeply)"
+                : rc == ZM_ECODEC ? " (metadata not UTF-8, or a key holding \\u0000)"
+                                  : "");
+        zm_msg_destroy (&req);
+        return rc == ZM_ENOMEM ? S_FAILED : S_USAGE;
+    }
+    int status = S_FAILED;
+    zm_node_t *node = s_node_new (cli, true, &status);
+    if (!node) {
+        zm_msg_destroy (&req);
+        return status;
+    }
+    status = S_OK;
+    int64_t started = zclock_mono ();
+    int64_t timeout = s_timeout (cli, node);
+    char address[128];
+    if (cli->via)
+        snprintf (address, sizeof address, "%s", cli->via);
+    else {
+        s_discovery_t discovery;
+        s_discovery_init (&discovery, node, timeout);
+        status = s_pick_publisher (node, &discovery, address, sizeof address);
+    }
+    if (status == S_OK) {
+        zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
+        opts.content_type = ZM_CT_JSON;
+        opts.address = address;
+        int64_t left = started + timeout - zclock_mono ();
+        opts.timeout_ms = left > 0 ? (int) left : 1;
+        zm_msg_t *rep = NULL;
+        zm_error_t *error = NULL;
+        rc = zm_call (node, "$node", "publish", &req, &rep, &error, &opts);
+        if (rc == 0)
+            status = s_print_json (rep);
+        else {
+            char what[256];
+            snprintf (what, sizeof what, "publish through %s", address);
+            s_fail_error (what, rc, error);
+            status = S_FAILED;
+        }
+        zm_msg_destroy (&rep);
+        zm_error_destroy (&error);
+    }
+    zm_msg_destroy (&req);
+    zm_node_destroy (&node);
+    return status;
+}
+
+//  --------------------------------------------------------------------------
+//  subscribe
+
+//  Shared by the subscription's handler (a reactor thread) and main.
+typedef struct {
+    pthread_mutex_t lock;       //  guards what follows, and stdout
+    long count;                 //  events wanted, 0: no limit
+    const char **metas;         //  metadata keys to print
+    int meta_count;             //  how many
+    long printed;               //  events printed
+    bool done;                  //  print nothing more
+    int write_error;            //  errno of a failed write to stdout, or 0
+} s_sub_t;
+
+//  Wakes main: the handler (done) and the signal handler write a byte.
+static int s_wake[2] = {-1, -1};
+static volatile sig_atomic_t s_signalled;
+
+static void
+s_on_signal (int signal)
+{
+    s_signalled = 1;
+    char byte = 1;
+    if (s_wake[1] >= 0 && write (s_wake[1], &byte, 1) < 0) {
+        //  Full pipe: main is already woken.
+    }
+}
+
+//  The event's header and body as one JSON line. Caller frees.
+static char *
+s_event_line (s_sub_t *self, zm_ctx_t *ctx, zm_msg_t *body, size_t *size_p)
+{
+    //  The header is encoded on its own and the body spliced in as text:
+    //  a body nested to the codec's depth limit still prints.
+    zm_msg_t *head = zm_msg_new ();
+    const char *topic = zm_ctx_topic (ctx), *id = zm_ctx_event_id (ctx);
+    const char *publisher = zm_ctx_publisher (ctx);
+    int rc = head ? zm_msg_set_str (head, "topic", topic ? topic : "") : ZM_ENOMEM;
+    if (rc == 0)
+        rc = zm_msg_set_str (head, "id", id ? id : "");
+    if (rc == 0)
+        rc = zm_msg_set_str (head, "publisher", publisher ? publisher : "");
+    if (rc == 0)
+        rc = zm_msg_set_int (head, "time", zm_ctx_event_time (ctx));
+    //  The API reads an event's metadata by key only: the keys asked for.
+    zm_val_t *meta = rc == 0 ? zm_val_set_map (zm_msg_root_mut (head), "metadata") : NULL;
+    for (int i = 0; meta && rc == 0 && i < self->meta_count; i++) {
+        const char *value = zm_ctx_meta (ctx, self->metas[i]);
+        if (value)
+            rc = zm_val_set_str (meta, self->metas[i], value);
+    }
+    if (rc == 0 && !meta)
+        rc = ZM_ENOMEM;
+    void *head_data = NULL, *body_data = NULL;
+    size_t head_size = 0, body_size = 0;
+    if (rc == 0)
+        rc = zm_msg_encode (head, ZM_CT_JSON, &head_data, &head_size);
+    zm_msg_destroy (&head);
+    int body_rc = body ? zm_msg_encode (body, ZM_CT_JSON, &body_data, &body_size) : 0;
+    char *line = NULL;
+    if (rc == 0 && head_size > 2) {
+        //  head_data is {...}: drop the closing brace and go on.
+        int len = body_rc == 0
+                      ? asprintf (&line, "%.*s,\"event\":%.*s}", (int) head_size - 1,
+                                  (char *) head_data, body ? (int) body_size : 4,
+                                  body ? (char *) body_data : "null")
+                      : asprintf (&line, "%.*s,\"event\":null,\"event_error\":\"%s\"}",
+                                  (int) head_size - 1, (char *) head_data,
+                                  zm_strerror (body_rc));
+        *size_p = len > 0 ? (size_t) len : 0;
+        if (len < 0)
+            line = NULL;
+    }
+    free (head_data);
+    free (body_data);
+    return line;
+}
+
+static int
+s_on_event (zm_ctx_t *ctx, zm_msg_t *body)
+{
+    s_sub_t *self = (s_sub_t *) zm_ctx_state (ctx);
+    pthread_mutex_lock (&self->lock);
+    if (!self->done) {
+        size_t size = 0;
+        char *line = s_event_line (self, ctx, body, &size);
+        bool printed = line != NULL;
+        int rc = line ? s_write_line (line, size) : 0;
+        free (line);
+        if (rc) {
+            self->write_error = rc;
+            self->done = true;
+        }
+        else if (printed && ++self->printed >= self->count && self->count)
+            self->done = true;
+        if (self->done) {
+            char byte = 1;
+            if (write (s_wake[1], &byte, 1) < 0) {
+                //  Full pipe: main is already woken.
+            }
+        }
+    }
+    pthread_mutex_unlock (&self->lock);
+    return 0;
+}
+
+static int
+s_subscribe (s_cli_t *cli)
+{
+    if (cli->arg_count != 1) {
+        s_fail ("usage: zm subscribe PATTERN [--group NAME] [--count N] [--timeout MS]");
+        return S_USAGE;
+    }
+    const char *pattern = cli->args[0];
+    const char *reason = NULL;
+    if (zm_topic_check (pattern, true, &reason)) {
+        s_fail ("subscribe: bad pattern: %s", reason ? reason : "invalid");
+        return S_USAGE;
+    }
+    if (!s_options_fit (cli, false, true, true, false))
+        return S_USAGE;
+    for (int i = 0; i < cli->meta_count; i++) {
+        size_t len = strnlen (cli->metas[i], S_META_KEY_MAX + 1);
+        if (len == 0 || len > S_META_KEY_MAX || strchr (cli->metas[i], '=')) {
+            s_fail ("subscribe: --meta wants a KEY of 1..%d bytes (no '=')", S_META_KEY_MAX);
+            return S_USAGE;
+        }
+    }
+    if (pipe (s_wake) != 0) {
+        s_fail ("pipe: %s", strerror (errno));
+        return S_FAILED;
+    }
+    fcntl (s_wake[0], F_SETFL, O_NONBLOCK);
+    fcntl (s_wake[1], F_SETFL, O_NONBLOCK);
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_on_signal;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+    int status = S_FAILED;
+    zm_node_t *node = s_node_new (cli, false, &status);
+    if (!node)
+        return status;
+    //  zsys_init (in the node) installed czmq's handler, which only sets
+    //  zsys_interrupted (the loop below watches it too): ours again.
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+
+    s_sub_t sub = {.count = cli->count, .metas = cli->metas, .meta_count = cli->meta_count};
+    pthread_mutex_init (&sub.lock, NULL);
+    int err = 0;
+    uint64_t id = zm_subscribe (node, pattern, cli->group, s_on_event, &sub, &err);
+    if (id == 0) {
+        if (err == ZM_EINVAL)
+            s_fail ("subscribe: pattern or group refused: %s", zm_strerror (err));
+        else
+            s_fail ("subscribe: %s", zm_strerror (err));
+        zm_node_destroy (&node);
+        pthread_mutex_destroy (&sub.lock);
+        return err == ZM_EINVAL ? S_USAGE : S_FAILED;
+    }
+    int64_t deadline = cli->timeout ? zclock_mono () + cli->timeout : 0;
+    bool done = false, timed_out = false;
+    while (!done && !s_signalled && !zsys_interrupted) {
+        int64_t left = deadline ? deadline - zclock_mono () : -1;
+        if (deadline && left <= 0) {
+            timed_out = true;
+            break;
+        }
+        struct pollfd item = {s_wake[0], POLLIN, 0};
+        poll (&item, 1, left < 0 || left > 200 ? 200 : (int) left);
+        char byte;
+        while (read (s_wake[0], &byte, 1) == 1)
+            ;
+        pthread_mutex_lock (&sub.lock);
+        done = sub.done;
+        pthread_mutex_unlock (&sub.lock);
+    }
+    zm_unsubscribe (node, id);
+    //  The handler runs no more: what it left is ours to read.
+    pthread_mutex_lock (&sub.lock);
+    sub.done = true;
+    int write_error = sub.write_error;
+    long printed = sub.printed;
+    pthread_mutex_unlock (&sub.lock);
+    zm_node_destroy (&node);
+    pthread_mutex_destroy (&sub.lock);
+    if (write_error && write_error != EPIPE) {
+        s_fail ("stdout: %s", strerror (write_error));
+        return S_FAILED;
+    }
+    if (timed_out && cli->count && printed < cli->count) {
+        s_fail ("subscribe: %ld of %ld event(s) within %ld ms", printed, cli->count,
+                cli->timeout);
+        return S_FAILED;
+    }
+    return S_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  services
+
+//  One service of the list: a name and version seen in the registry.
+typedef struct {
+    const char *name;           //  borrowed from the registry list
+    const char *version;        //  same
+} s_svc_key_t;
+
+static int
+s_svc_key_compare (const void *a, const void *b)
+{
+    const s_svc_key_t *x = (const s_svc_key_t *) a, *y = (const s_svc_key_t *) b;
+    int rc = strcmp (x->name, y->name);
+    return rc ? rc : strcmp (x->version, y->version);
+}
+
+//  Is this service of an entry the one key names?
+static bool
+s_svc_is (const zm_val_t *svc, const s_svc_key_t *key)
+{
+    return strcmp (zm_val_str (zm_val_get (svc, "name"), "", NULL), key->name) == 0
+           && strcmp (zm_val_str (zm_val_get (svc, "version"), "", NULL), key->version) == 0;
+}
+
+//  Fill entry (a map) for one service from every node of the list:
+//  {name, version, endpoints: [union], nodes: [{uuid, name, address,
+//  metadata}]}. Returns 0 or an error.
+static int
+s_svc_fill (zm_val_t *entry, const s_svc_key_t *key, const zm_val_t *nodes)
+{
+    int rc = zm_val_set_str (entry, "name", key->name);
+    if (rc == 0)
+        rc = zm_val_set_str (entry, "version", key->version);
+    //  Built one container at a time: a handle into a container goes stale
+    //  when that container changes.
+    zm_val_t *endpoints = rc == 0 ? zm_val_set_array (entry, "endpoints") : NULL;
+    for (size_t i = 0; endpoints && i < zm_val_size (nodes); i++) {
+        const zm_val_t *services = zm_val_get (zm_val_get (zm_val_at (nodes, i), "descriptor"),
+                                               "services");
+        for (size_t s = 0; s < zm_val_size (services); s++) {
+            const zm_val_t *svc = zm_val_at (services, s);
+            if (!s_svc_is (svc, key))
+                continue;
+            const zm_val_t *names = zm_val_get (svc, "endpoints");
+            for (size_t e = 0; e < zm_val_size (names) && rc == 0; e++) {
+                const char *name = zm_val_str (zm_val_at (names, e), NULL, NULL);
+                bool seen = !name;
+                for (size_t k = 0; !seen && k < zm_val_size (endpoints); k++)
+                    seen = strcmp (zm_val_str (zm_val_at (endpoints, k), "", NULL), name) == 0;
+                if (!seen)
+                    rc = zm_val_push_str (endpoints, name);
+            }
+        }
+    }
+    zm_val_t *list = rc == 0 && endpoints ? zm_val_set_array (entry, "nodes") : NULL;
+    for (size_t i = 0; list && rc == 0 && i < zm_val_size (nodes); i++) {
+        const zm_val_t *node = zm_val_at (nodes, i);
+        const zm_val_t *descriptor = zm_val_get (node, "descriptor");
+        const zm_val_t *services = zm_val_get (descriptor, "services");
+        for (size_t s = 0; s < zm_val_size (services) && rc == 0; s++) {
+            const zm_val_t *svc = zm_val_at (services, s);
+            if (!s_svc_is (svc, key))
+                continue;
+            zm_val_t *item = zm_val_push_map (list);
+            char address[300] = "";
+            s_entry_address (node, address, sizeof address);
+            rc = item ? 0 : ZM_ENOMEM;
+            if (rc == 0)
+                rc = zm_val_set_str (item, "uuid",
+                                     zm_val_str (zm_val_get (descriptor, "uuid"), "", NULL));
+            if (rc == 0)
+                rc = zm_val_set_str (item, "name",
+                                     zm_val_str (zm_val_get (descriptor, "name"), "", NULL));
+            if (rc == 0)
+                rc = zm_val_set_str (item, "address", address);
+            if (rc == 0)
+                rc = s_copy (item, "metadata", zm_val_get (svc, "metadata"));
+        }
+    }
+    return rc ? rc : list ? 0 : ZM_ENOMEM;
+}
+
+static int
+s_services (s_cli_t *cli)
+{
+    if (cli->arg_count != 0) {
+        s_fail ("usage: zm services [--all] [--timeout MS]");
+        return S_USAGE;
+    }
+    if (!s_options_fit (cli, false, false, false, true))
+        return S_USAGE;
+    int status = S_FAILED;
+    zm_node_t *node = s_node_new (cli, true, &status);
+    if (!node)
+        return status;
+    s_discovery_t discovery;
+    s_discovery_init (&discovery, node, s_timeout (cli, node));
+    zm_msg_t *list = NULL;
+    while (true) {
+        if (s_registry (node, &list))
+            goto done;
+        if (s_discovery_settled (&discovery, list))
+            break;
+        zm_msg_destroy (&list);
+        if (!s_nap ()) {
+            s_fail ("services: interrupted");
+            goto done;
+        }
+    }
+    //  Distinct (name, version) pairs, sorted.
+    const zm_val_t *nodes = zm_val_get (zm_msg_root (list), "nodes");
+    size_t total = 0;
+    for (size_t i = 0; i < zm_val_size (nodes); i++)
+        total += zm_val_size (zm_val_get (zm_val_get (zm_val_at (nodes, i), "descriptor"),
+                                          "services"));
+    s_svc_key_t *keys = (s_svc_key_t *) calloc (total + 1, sizeof (s_svc_key_t));
+    size_t count = 0;
+    for (size_t i = 0; keys && i < zm_val_size (nodes); i++) {
+        const zm_val_t *services = zm_val_get (zm_val_get (zm_val_at (nodes, i), "descriptor"),
+                                               "services");
+        for (size_t s = 0; s < zm_val_size (services); s++) {
+            const zm_val_t *svc = zm_val_at (services, s);
+            s_svc_key_t key = {zm_val_str (zm_val_get (svc, "name"), NULL, NULL),
+                               zm_val_str (zm_val_get (svc, "version"), "", NULL)};
+            if (!key.name || (!cli->all && key.name[0] == '$'))
+                continue;
+            bool seen = false;
+            for (size_t k = 0; k < count && !seen; k++)
+                seen = s_svc_key_compare (&keys[k], &key) == 0;
+            if (!seen)
+                keys[count++] = key;
+        }
+    }
+    if (!keys) {
+        s_fail ("out of memory");
+        goto done;
+    }
+    qsort (keys, count, sizeof (s_svc_key_t), s_svc_key_compare);
+    zm_msg_t *out = zm_msg_new ();
+    zm_val_t *array = out ? zm_val_set_array (zm_msg_root_mut (out), "services") : NULL;
+    int rc = array ? 0 : ZM_ENOMEM;
+    for (size_t k = 0; k < count && rc == 0; k++) {
+        zm_val_t *entry = zm_val_push_map (array);
+        rc = entry ? s_svc_fill (entry, &keys[k], nodes) : ZM_ENOMEM;
+    }
+    if (rc)
+        s_fail ("services: %s", zm_strerror (rc));
+    else
+        status = s_print_json (out);
+    zm_msg_destroy (&out);
+    free (keys);
+done:
+    zm_msg_destroy (&list);
+    zm_node_destroy (&node);
+    return status;
+}
+
+//  --------------------------------------------------------------------------
+
+int
+main (int argc, char **argv)
+{
+    //  A closed stdout is a write error we report, not a silent death.
+    signal (SIGPIPE, SIG_IGN);
+    s_cli_t cli = {NULL};
+    int status = argc > 0 && argv ? s_parse (&cli, argc, argv) : S_USAGE;
+    if (status == -1)
+        status = S_OK;      //  help or version printed
+    else if (status == S_OK && !cli.command) {
+        fputs (s_usage, stderr);
+        status = S_USAGE;
+    }
+    else if (status == S_OK) {
+        if (strcmp (cli.command, "help") == 0)
+            fputs (s_usage, stdout);
+        else if (strcmp (cli.command, "call") == 0)
+            status = s_call (&cli);
+        else if (strcmp (cli.command, "publish") == 0)
+            status = s_publish (&cli);
+        else if (strcmp (cli.command, "subscribe") == 0)
+            status = s_subscribe (&cli);
+        else if (strcmp (cli.command, "services") == 0)
+            status = s_services (&cli);
+        else {
+            s_fail ("%s: unknown command (see zm --help)", cli.command);
+            status = S_USAGE;
+        }
+    }
+    zm_msg_destroy (&cli.meta);
+    free (cli.metas);
+    free (cli.config_argv);
+    return status;
+}
