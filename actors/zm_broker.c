@@ -413,8 +413,10 @@ s_publish_groups (zm_broker_t *self, zm_wire_t *wire, const void *data, size_t s
     wire->group = NULL;
 }
 
-int
-zm_publish (zm_node_t *node, const char *topic, zm_msg_t **msg_p, const zm_pub_opts_t *opts)
+//  zm_publish, giving the event's id in id (40 bytes) on success
+static int
+s_publish (zm_node_t *node, const char *topic, zm_msg_t **msg_p, const zm_pub_opts_t *opts,
+           char *id)
 {
     zm_msg_t *msg = msg_p ? *msg_p : NULL;
     if (msg_p)
@@ -439,8 +441,7 @@ zm_publish (zm_node_t *node, const char *topic, zm_msg_t **msg_p, const zm_pub_o
         free (data);
         return rc;
     }
-    char id[40];
-    snprintf (id, sizeof id, "%s%016" PRIx64, self->id_prefix,
+    snprintf (id, 40, "%s%016" PRIx64, self->id_prefix,
               (uint64_t) atomic_fetch_add (&self->next_event, 1));
     zm_wire_t wire = {.command = ZM_CMD_EVENT,
                       .topic = topic,
@@ -470,6 +471,20 @@ zm_publish (zm_node_t *node, const char *topic, zm_msg_t **msg_p, const zm_pub_o
     s_publish_groups (self, &wire, data, size);
     free (data);
     return 0;
+}
+
+int
+zm_publish (zm_node_t *node, const char *topic, zm_msg_t **msg_p, const zm_pub_opts_t *opts)
+{
+    char id[40];
+    return s_publish (node, topic, msg_p, opts, id);
+}
+
+void
+zm_broker_malformed (zm_node_t *node)
+{
+    if (node->broker)
+        atomic_fetch_add (&node->broker->malformed, 1);
 }
 
 //  An EVENT from the RPC server's ROUTER: a queue-group delivery to us.
@@ -758,16 +773,15 @@ zm_broker_publish_endpoint (zm_ctx_t *ctx, zm_msg_t *req)
     const char *content_type =
         ctx->env ? zm_msg_get_str (ctx->env->meta, "content_type", NULL) : NULL;
     zm_pub_opts_t opts = {content_type, metadata};
-    zm_broker_t *self = node->broker;
-    uint64_t next = self ? atomic_load (&self->next_event) : 0;
-    int rc = zm_publish (node, topic, &event, &opts);
+    char id[40];
+    int rc = s_publish (node, topic, &event, &opts, id);
     zm_msg_destroy (&metadata);
     if (rc)
         return zm_error (ctx, rc, "publish: %s", zm_strerror (rc));
     zm_msg_t *reply = zm_msg_new ();
     if (!reply)
         return ZM_ENOMEM;
-    zm_msg_setf (reply, "id", "%s%016" PRIx64, self->id_prefix, next);
+    zm_msg_set_str (reply, "id", id);
     return zm_reply (ctx, &reply);
 }
 

@@ -325,6 +325,24 @@ zm_val_copy_into (zm_val_t *parent, const char *key, const zm_val_t *value)
         else
             zm_val_push_bool (parent, zm_val_bool (value, false));
     }
+    else if (type == ZM_TYPE_FLOAT) {
+        if (key)
+            zm_val_set_float (parent, key, zm_val_float (value, 0));
+        else
+            zm_val_push_float (parent, zm_val_float (value, 0));
+    }
+    else if (type == ZM_TYPE_BIN) {
+        size_t size = 0;
+        const void *data = zm_val_bin (value, &size);
+        if (key)
+            zm_val_set_bin (parent, key, data, size);
+        else
+            zm_val_push_bin (parent, data, size);
+    }
+    else if (key) //  nil (and nothing else is left)
+        zm_val_set_nil (parent, key);
+    else
+        zm_val_push_nil (parent);
 }
 
 //  A watch event about a node entry, and about one of its services when

@@ -273,6 +273,8 @@ void zm_broker_destroy (zm_broker_t **self_p);
 int zm_broker_start (zm_node_t *node);
 //  A queue-group EVENT that came to the RPC server.
 void zm_broker_on_event (zm_node_t *node, zm_wire_t *wire);
+//  Count a malformed EVENT (it came to the RPC server).
+void zm_broker_malformed (zm_node_t *node);
 //  pub_port and subscriptions, into a descriptor.
 void zm_broker_describe (zm_node_t *node, zm_val_t *root);
 //  The pub/sub counters, into map.

@@ -179,7 +179,12 @@ s_on_router (zloop_t *loop, zsock_t *router, void *arg)
         int rc = zm_wire_recv (handle, &peer, self->max_body, &wire);
         if (rc == -1)
             break; //  nothing more waiting
-        if (rc) {
+        if (rc && wire.command == ZM_CMD_EVENT) {
+            zm_broker_malformed (self->node); //  an EVENT is never answered
+            zm_log_debug ("rpc: reactor %d: bad event: %s", self->index,
+                          wire.reason ? wire.reason : zm_strerror (rc));
+        }
+        else if (rc) {
             atomic_fetch_add (&self->node->rpc_malformed, 1);
             zmsg_t *answer = zm_wire_answer (&wire, rc);
             if (answer && peer.size)
