@@ -86,6 +86,8 @@ typedef struct {
     zhashx_t *connected;      //  endpoint -> "" (what sub is connected to)
     zhashx_t *filters;        //  prefix -> int * (local patterns using it)
     zhashx_t *seqs;           //  "uuid/topic" -> uint64_t * (last seq received)
+    char last_key[400];       //  key of the last event's sequence, and
+    uint64_t *last_seq;       //  its counter: a stream of one topic skips the hash
     uint64_t generation;      //  registry generation last synced
     unsigned version;         //  subscription version last synced
     int timer;
@@ -441,8 +443,12 @@ s_publish (zm_node_t *node, const char *topic, zm_msg_t **msg_p, const zm_pub_op
         free (data);
         return rc;
     }
-    snprintf (id, 40, "%s%016" PRIx64, self->id_prefix,
-              (uint64_t) atomic_fetch_add (&self->next_event, 1));
+    //  The node's UUID prefix and a counter, in hex, without snprintf
+    memcpy (id, self->id_prefix, 16);
+    uint64_t counter = (uint64_t) atomic_fetch_add (&self->next_event, 1);
+    for (int digit = 31; digit >= 16; digit--, counter >>= 4)
+        id[digit] = "0123456789abcdef"[counter & 15];
+    id[32] = 0;
     zm_wire_t wire = {.command = ZM_CMD_EVENT,
                       .topic = topic,
                       .event_id = id,
@@ -828,9 +834,17 @@ s_check_seq (s_module_t *self, const zm_wire_t *wire)
     if (!wire->seq || !wire->publisher)
         return;
     char key[400];
-    snprintf (key, sizeof key, "%s/%s", wire->publisher, wire->topic);
-    uint64_t *last = (uint64_t *) zhashx_lookup (self->seqs, key);
+    size_t publisher = strlen (wire->publisher), topic = strlen (wire->topic);
+    if (publisher + topic + 2 > sizeof key)
+        return;
+    memcpy (key, wire->publisher, publisher);
+    key[publisher] = '/';
+    memcpy (key + publisher + 1, wire->topic, topic + 1);
+    uint64_t *last = self->last_seq && streq (key, self->last_key)
+                         ? self->last_seq
+                         : (uint64_t *) zhashx_lookup (self->seqs, key);
     if (!last) {
+        self->last_seq = NULL; //  the purge below may free it
         if (zhashx_size (self->seqs) >= S_SEQS_MAX)
             zhashx_purge (self->seqs);
         last = (uint64_t *) calloc (1, sizeof (uint64_t));
@@ -842,6 +856,8 @@ s_check_seq (s_module_t *self, const zm_wire_t *wire)
         atomic_fetch_add (&self->broker->lost, wire->seq - *last - 1);
     //  A lower one: the publisher restarted its count
     *last = wire->seq;
+    self->last_seq = last;
+    memcpy (self->last_key, key, publisher + topic + 2);
 }
 
 static int
@@ -943,6 +959,7 @@ s_sync_filters (s_module_t *self)
     zhashx_destroy (&wanted);
     //  Sequences start again: a pattern dropped and added back would
     //  otherwise count what it never asked for as lost.
+    self->last_seq = NULL;
     zhashx_purge (self->seqs);
 }
 

@@ -172,6 +172,10 @@ s_dealer_made (s_client_t *client, const char *address, bool *made_p)
         return NULL;
     zsock_set_immediate (dealer, 1);
     zsock_set_linger (dealer, 0);
+    //  Queue-group events go out on these sockets too, in bursts.
+    int hwm = (int) zm_config_get_int (client->node->config, "pubsub.hwm", 10000);
+    if (hwm > 1000 || hwm == 0)
+        zsock_set_sndhwm (dealer, hwm);
     if (zsock_connect (dealer, "%s", address) != 0) {
         zsock_destroy (&dealer);
         return NULL;
@@ -423,6 +427,20 @@ s_pick (zm_node_t *node, const char *service, char candidates[][128], int count,
     }
     pthread_mutex_unlock (&node->client_lock);
     return pick;
+}
+
+//  Give back the outstanding count of a pick, nothing else.
+static void
+s_release (zm_node_t *node, const char *address)
+{
+    pthread_mutex_lock (&node->client_lock);
+    s_selector_t *selector = s_selector (node);
+    s_stat_t *stat = selector ? s_stat (selector, address) : NULL;
+    if (stat) {
+        stat->outstanding--;
+        stat->trial = false;
+    }
+    pthread_mutex_unlock (&node->client_lock);
 }
 
 static void
@@ -905,8 +923,12 @@ zm_client_send_event (zm_node_t *node, const char *key, char candidates[][128], 
         if (pick < 0)
             break;
         tried[pick] = true;
+        //  Events feed no circuit breaker: a member whose queue is full
+        //  and one that is gone look the same to a send (EAGAIN), and
+        //  neither should put the member aside for calls. Only the
+        //  outstanding count s_pick took is given back.
+        s_release (node, candidates[pick]);
         if (pick == local) {
-            s_done (node, candidates[pick], false);
             *picked_p = pick;
             return 0;
         }
@@ -924,7 +946,6 @@ zm_client_send_event (zm_node_t *node, const char *key, char candidates[][128], 
             }
             rc = zm_wire_send (handle, NULL, wire, data, size, ZMQ_DONTWAIT);
         }
-        s_done (node, candidates[pick], rc != 0);
         if (rc == 0) {
             *picked_p = pick;
             return 0;

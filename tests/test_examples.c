@@ -133,3 +133,17 @@ Test (examples, greeter_client_fails_when_a_server_is_down, .timeout = 60)
     cr_expect (strstr (out, "alpha answered 4"), "%s", out);
     cr_expect (strstr (out, "1 of 2 peers answered"), "%s", out);
 }
+
+Test (examples, events_orders_are_reserved_and_confirmed, .timeout = 40)
+{
+    char command[4200], out[4096];
+    //  timeout(1) bounds it within the test's own timeout; the example gives
+    //  up by itself after 10 s.
+    snprintf (command, sizeof command,
+              "timeout 30 %s/examples/events --events.orders=20 --log.level=warning 2>&1",
+              zt_build_dir ());
+    int status = zt_run (command, out, sizeof out);
+    cr_assert_eq (status, 0, "events exited %d:\n%s", status, out);
+    cr_expect (strstr (out, "events: 20 orders created, 20 reserved, 20 confirmed, 0 rejected\n"),
+               "%s", out);
+}
