@@ -39,6 +39,9 @@
 #define S_MEMBERS_MAX 64      //  queue-group members considered per publish
 #define S_PUBLISHERS_MAX 1024 //  nodes the SUB connects to
 #define S_SEQS_MAX 65536      //  topics whose sequence is tracked, each side
+#define S_FRAME_INPLACE 64    //  event frames over this are read in place;
+                              //  never a libzmq "very small message" (up
+                              //  to 33 bytes): its data moves with it
 
 typedef struct _s_sub_t s_sub_t;
 struct _s_sub_t {
@@ -284,20 +287,45 @@ s_broadcast_match (const s_sub_t *sub, const char *topic)
     return !*sub->group && s_live (sub) && zm_topic_match (sub->pattern, topic);
 }
 
+//  Frees an event frame a body message read in place
 static void
 s_free_frame (void *data, void *hint)
 {
-    zframe_t *frame = (zframe_t *) hint;
-    zframe_destroy (&frame);
+    zmq_msg_t *frame = (zmq_msg_t *) hint;
+    zmq_msg_close (frame);
+    free (frame);
+}
+
+//  The body of an event from the network, for its last subscription: read
+//  in place, the message takes the frame. (Measured: even a 100-byte body
+//  is cheaper so than copied, bench_pubsub throughput.)
+static zm_msg_t *
+s_body_last (const zm_wire_t *wire, zmq_msg_t *frame, void *data, size_t size)
+{
+    if (zmq_msg_size (frame) <= S_FRAME_INPLACE)
+        return s_body (wire, data, size);
+    zmq_msg_t *owned = (zmq_msg_t *) malloc (sizeof (zmq_msg_t));
+    if (!owned)
+        return NULL;
+    zmq_msg_init (owned);
+    zmq_msg_move (owned, frame); //  data stays where it is
+    zm_msg_t *msg = NULL;
+    if (zm_msg_decode_inplace (wire->content_type, data, size, s_free_frame, owned, &msg, NULL)) {
+        zmq_msg_move (frame, owned);
+        zmq_msg_close (owned);
+        free (owned);
+    }
+    return msg;
 }
 
 //  Broadcast: every matching subscription without a group. The body is
-//  decoded from data once per subscription. From the network (wire->header
-//  and wire->body set, wire writable), the last subscription takes the
-//  decoded header and reads the body in place from its frame: one event
-//  to one subscription copies nothing. Returns how many got it.
+//  decoded from data once per subscription. From the network (frame, the
+//  event frame, and wire->header set; wire writable), the last
+//  subscription takes the decoded header, and a large body is read in
+//  place from frame. Returns how many got it.
 static int
-s_deliver_broadcast (zm_broker_t *self, zm_wire_t *wire, const void *data, size_t size)
+s_deliver_broadcast (zm_broker_t *self, zm_wire_t *wire, zmq_msg_t *frame, const void *data,
+                     size_t size)
 {
     int count = 0, done = 0;
     pthread_rwlock_rdlock (&self->lock);
@@ -309,15 +337,8 @@ s_deliver_broadcast (zm_broker_t *self, zm_wire_t *wire, const void *data, size_
         if (!s_broadcast_match (sub, wire->topic))
             continue;
         bool last = ++done == count;
-        zm_msg_t *msg = NULL;
-        if (last && wire->body && size) {
-            if (zm_msg_decode_inplace (wire->content_type, zframe_data (wire->body), size,
-                                       s_free_frame, wire->body, &msg, NULL)
-                == 0)
-                wire->body = NULL; //  the message owns the frame now
-        }
-        else
-            msg = s_body (wire, data, size);
+        zm_msg_t *msg = last && frame && size ? s_body_last (wire, frame, (void *) data, size)
+                                              : s_body (wire, data, size);
         if (size && !msg) {
             atomic_fetch_add (&self->malformed, 1);
             break; //  the body does not decode: nobody gets it
@@ -432,15 +453,8 @@ s_publish (zm_node_t *node, const char *topic, zm_msg_t **msg_p, const zm_pub_op
         rc = ZM_EINVAL;
     else if (atomic_load (&node->stopping))
         rc = ZM_ECLOSED;
-    void *data = NULL;
-    size_t size = 0;
-    if (!rc && msg && (rc = zm_msg_encode (msg, content_type, &data, &size)) != 0)
-        rc = rc == ZM_ENOMEM ? rc : ZM_ECODEC;
-    zm_msg_destroy (&msg);
-    if (!rc && size > self->max_body)
-        rc = ZM_ETOOBIG;
     if (rc) {
-        free (data);
+        zm_msg_destroy (&msg);
         return rc;
     }
     //  The node's UUID prefix and a counter, in hex, without snprintf
@@ -456,26 +470,36 @@ s_publish (zm_node_t *node, const char *topic, zm_msg_t **msg_p, const zm_pub_op
                       .timestamp = (uint64_t) zclock_time (),
                       .content_type = content_type,
                       .metadata = metadata ? zm_msg_root (metadata) : NULL};
-    atomic_fetch_add (&self->published, 1);
-    s_deliver_broadcast (self, &wire, data, size);
-    if (self->pub) {
-        zm_wire_peer_t frame; //  the topic frame, first: libzmq filters on it
-        size_t len = strlen (topic);
-        memcpy (frame.data, topic, len);
-        frame.size = (uint8_t) len;
-        pthread_mutex_lock (&self->pub_lock);
-        wire.seq = s_next_seq (self, topic);
-        rc = zm_wire_send (zsock_resolve (self->pub), &frame, &wire, data, size, ZMQ_DONTWAIT);
-        pthread_mutex_unlock (&self->pub_lock);
-        wire.seq = 0;
-        if (rc && rc != ZM_EUNAVAIL) {
-            free (data);
-            return rc; //  a field over its limit (metadata)
-        }
-        rc = 0;
+    //  The body is encoded after room for the PUB/SUB framing and header:
+    //  the buffer goes to libzmq as it is.
+    zm_wire_plan_t plan;
+    rc = zm_wire_event_plan (&wire, &plan); //  ZM_ETOOBIG: metadata over its limits
+    size_t room = plan.room, size = 0;
+    void *buffer = NULL;
+    if (!rc && msg && (rc = zm_msg_encode_room (msg, content_type, room, &buffer, &size)) != 0)
+        rc = rc == ZM_ENOMEM ? rc : ZM_ECODEC;
+    zm_msg_destroy (&msg);
+    if (!rc && size > self->max_body)
+        rc = ZM_ETOOBIG;
+    if (!rc && !buffer && !(buffer = malloc (room + 1)))
+        rc = ZM_ENOMEM; //  no body: the framing alone
+    if (rc) {
+        free (buffer);
+        return rc;
     }
+    const void *data = size ? (const char *) buffer + room : NULL;
+    atomic_fetch_add (&self->published, 1);
+    s_deliver_broadcast (self, &wire, NULL, data, size);
     s_publish_groups (self, &wire, data, size);
-    free (data);
+    if (!self->pub) {
+        free (buffer);
+        return 0;
+    }
+    //  Last: libzmq frees the buffer once sent
+    pthread_mutex_lock (&self->pub_lock);
+    wire.seq = s_next_seq (self, topic);
+    zm_wire_publish (zsock_resolve (self->pub), &wire, &plan, buffer, size, ZMQ_DONTWAIT);
+    pthread_mutex_unlock (&self->pub_lock);
     return 0;
 }
 
@@ -867,20 +891,20 @@ s_on_sub (zloop_t *loop, zsock_t *sub, void *arg)
     zm_broker_t *broker = self->broker;
     void *handle = zsock_resolve (sub);
     for (int n = 0; n < 256; n++) {
-        zm_wire_peer_t topic;
         zm_wire_t wire;
-        int rc = zm_wire_recv (handle, &topic, broker->max_body, &wire);
+        zmq_msg_t frame;
+        int rc = zm_wire_recv_event (handle, broker->max_body, &wire, &frame);
         if (rc == -1)
             break;
-        if (rc == 0 && wire.command == ZM_CMD_EVENT && topic.size == strlen (wire.topic)
-            && memcmp (topic.data, wire.topic, topic.size) == 0
-            && zm_topic_check (wire.topic, false, NULL) == 0) {
+        if (rc == 0 && zm_topic_check (wire.topic, false, NULL) == 0) {
             s_check_seq (self, &wire);
-            size_t size = zframe_size (wire.body);
-            s_deliver_broadcast (broker, &wire, size ? zframe_data (wire.body) : NULL, size);
+            size_t size = 0;
+            void *data = zm_wire_event_body (&wire, &frame, &size);
+            s_deliver_broadcast (broker, &wire, &frame, size ? data : NULL, size);
         }
         else
             atomic_fetch_add (&broker->malformed, 1);
+        zmq_msg_close (&frame);
         zm_wire_clear (&wire);
     }
     return 0;

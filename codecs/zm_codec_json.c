@@ -728,23 +728,29 @@ s_put_value (s_buf_t *buf, const zm_val_t *val, int depth)
 }
 
 int
-zm_json_encode (const zm_msg_t *msg, void **data_p, size_t *size_p)
+zm_json_encode_room (const zm_msg_t *msg, size_t room, void **data_p, size_t *size_p)
 {
-    if (!msg || !data_p || !size_p)
+    if (!msg || !data_p || !size_p || room > 1u << 20)
         return ZM_EINVAL;
-    s_buf_t buf = {.data = (char *)malloc (256), .size = 0, .alloc = 256};
+    s_buf_t buf = {.data = (char *)malloc (room + 256), .size = room, .alloc = room + 256};
     if (!buf.data)
         return ZM_ENOMEM;
     int rc = s_put_value (&buf, &msg->root, 0);
-    if (rc == 0 && buf.size > ZM_MSG_MAX_SIZE)
+    if (rc == 0 && buf.size - room > ZM_MSG_MAX_SIZE)
         rc = ZM_ETOOBIG;
     if (rc) {
         free (buf.data);
         return rc;
     }
     *data_p = buf.data;
-    *size_p = buf.size;
+    *size_p = buf.size - room;
     return 0;
+}
+
+int
+zm_json_encode (const zm_msg_t *msg, void **data_p, size_t *size_p)
+{
+    return zm_json_encode_room (msg, 0, data_p, size_p);
 }
 
 const zm_codec_t zm_codec_json = {

@@ -346,6 +346,16 @@ zm_msgpack_decode_into (zm_msg_t **msg_p, void *data, size_t size, bool copy,
     //  hold about one value per 3 bytes, each 16 bytes in the tree. More
     //  arena chunks follow when the guess is short.
     size_t tree = size <= 4096 ? 6 * size + 64 : 2 * size;
+    //  A map or array says how many entries it has: 16 bytes each, and
+    //  room for what they hold at one value per 16 bytes. Headers, with
+    //  their long strings, need a fifth of the guess above (and stay in
+    //  malloc's per-thread cache).
+    const uint8_t *first = (const uint8_t *)data;
+    size_t entries = (*first & 0xf0) == 0x80 ? 2u * (*first & 0x0f)
+                     : (*first & 0xf0) == 0x90 ? (size_t)(*first & 0x0f)
+                                               : SIZE_MAX;
+    if (entries != SIZE_MAX && 16 * (1 + entries) + size < tree)
+        tree = 16 * (1 + entries) + size;
     zm_msg_t *msg = zm_msg_alloc ((copy ? size + 8 : 0) + tree);
     if (!msg)
         return zm_msg_fail (err_p, ZM_ENOMEM, "out of memory");
@@ -456,14 +466,14 @@ s_sbuffer_write (void *data, const char *buf, size_t len)
 }
 
 int
-zm_msgpack_encode (const zm_msg_t *msg, void **data_p, size_t *size_p)
+zm_msgpack_encode_room (const zm_msg_t *msg, size_t room, void **data_p, size_t *size_p)
 {
-    if (!msg || !data_p || !size_p)
+    if (!msg || !data_p || !size_p || room > 1u << 20)
         return ZM_EINVAL;
     //  Start small: msgpack_sbuffer would allocate 8 KiB for the first byte
     msgpack_sbuffer sbuf;
-    sbuf.size = 0;
-    sbuf.alloc = 256;
+    sbuf.size = room;
+    sbuf.alloc = room + 256;
     sbuf.data = (char *)malloc (sbuf.alloc);
     if (!sbuf.data)
         return ZM_ENOMEM;
@@ -474,15 +484,21 @@ zm_msgpack_encode (const zm_msg_t *msg, void **data_p, size_t *size_p)
     int rc = 0;
     if (s_pack (&pk, &msg->root, 0))
         rc = ZM_ENOMEM;
-    else if (sbuf.size > ZM_MSG_MAX_SIZE)
+    else if (sbuf.size - room > ZM_MSG_MAX_SIZE)
         rc = ZM_ETOOBIG;
     if (rc) {
         msgpack_sbuffer_destroy (&sbuf);
         return rc;
     }
     *data_p = sbuf.data;
-    *size_p = sbuf.size;
+    *size_p = sbuf.size - room;
     return 0;
+}
+
+int
+zm_msgpack_encode (const zm_msg_t *msg, void **data_p, size_t *size_p)
+{
+    return zm_msgpack_encode_room (msg, 0, data_p, size_p);
 }
 
 const zm_codec_t zm_codec_msgpack = {

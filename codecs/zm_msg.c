@@ -218,11 +218,18 @@ s_ct_empty (const char *ct)
 const zm_codec_t *
 zm_codec_find (const char *content_type)
 {
-    //  Exact names first: this runs for every message
-    if (!content_type || strcmp (content_type, ZM_CT_MSGPACK) == 0)
+    //  Exact names first, one comparison: this runs for every message
+    if (!content_type)
         return &zm_codec_msgpack;
-    if (strcmp (content_type, ZM_CT_JSON) == 0)
-        return &zm_codec_json;
+    static const size_t at = sizeof ("application/") - 1; //  where the three differ
+    if (strncmp (content_type, "application/", at) == 0) {
+        const zm_codec_t *exact = content_type[at] == 'm'   ? &zm_codec_msgpack
+                                  : content_type[at] == 'j' ? &zm_codec_json
+                                  : content_type[at] == 'o' ? &zm_codec_raw
+                                                            : NULL;
+        if (exact && strcmp (content_type + at, exact->content_type + at) == 0)
+            return exact;
+    }
     if (s_ct_empty (content_type))
         return &zm_codec_msgpack;
     if (s_ct_match (content_type, ZM_CT_MSGPACK))
@@ -345,6 +352,49 @@ zm_msg_encode (const zm_msg_t *self, const char *content_type, void **data_p, si
     if (!codec)
         return ZM_EINVAL;
     return codec->encode (self, data_p, size_p);
+}
+
+int
+zm_msg_encode_room (const zm_msg_t *self, const char *content_type, size_t room, void **data_p,
+                    size_t *size_p)
+{
+    if (!self || !data_p || !size_p || room > 1u << 20)
+        return ZM_EINVAL;
+    const zm_codec_t *codec = zm_codec_find (content_type);
+    if (!codec)
+        return ZM_EINVAL;
+    if (codec == &zm_codec_msgpack)
+        return zm_msgpack_encode_room (self, room, data_p, size_p);
+    if (codec == &zm_codec_json)
+        return zm_json_encode_room (self, room, data_p, size_p);
+    if (codec == &zm_codec_raw) {
+        const zm_val_t *root = &self->root;
+        if (root->type != ZM_TYPE_BIN && root->type != ZM_TYPE_STR)
+            return ZM_ECODEC;
+        char *data = (char *)malloc (room + root->n + 1);
+        if (!data)
+            return ZM_ENOMEM;
+        if (root->n)
+            memcpy (data + room, root->v.s, root->n);
+        *data_p = data;
+        *size_p = root->n;
+        return 0;
+    }
+    //  A registered codec encodes on its own: one copy more
+    void *bytes = NULL;
+    size_t size = 0;
+    int rc = codec->encode (self, &bytes, &size);
+    if (rc)
+        return rc;
+    char *data = (char *)malloc (room + size + 1);
+    if (data && size)
+        memcpy (data + room, bytes, size);
+    free (bytes);
+    if (!data)
+        return ZM_ENOMEM;
+    *data_p = data;
+    *size_p = size;
+    return 0;
 }
 
 //  --------------------------------------------------------------------------

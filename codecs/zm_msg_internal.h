@@ -158,7 +158,11 @@ int zm_map_has_dup_keys (const zm_val_t *map);
 int zm_msgpack_decode_into (zm_msg_t **msg_p, void *data, size_t size, bool copy,
                             zm_msg_free_fn *free_fn, void *hint, const char **err_p);
 int zm_msgpack_encode (const zm_msg_t *msg, void **data_p, size_t *size_p);
+//  The same, with room bytes left free before the encoding (see
+//  zm_msg_encode_room); *size_p does not count them
+int zm_msgpack_encode_room (const zm_msg_t *msg, size_t room, void **data_p, size_t *size_p);
 int zm_json_decode (const void *data, size_t size, zm_msg_t **msg_p, const char **err_p);
 int zm_json_encode (const zm_msg_t *msg, void **data_p, size_t *size_p);
+int zm_json_encode_room (const zm_msg_t *msg, size_t room, void **data_p, size_t *size_p);
 
 #endif

@@ -364,4 +364,12 @@ int zm_node_route (zm_node_t *self, zm_env_t *env);
 //  Remove a name from the directory (when its actor stops).
 void zm_node_unname (zm_node_t *self, const char *name, zm_pid_t pid);
 
+//  Codecs (codecs/zm_msg.c)
+//  zm_msg_encode into a malloc'ed buffer that starts with room free bytes
+//  (room <= 1 MiB) and then the encoding, *size_p bytes: a caller puts its
+//  own framing in front without copying the body. Built-in codecs encode
+//  in place; a registered one is copied once. Caller frees *data_p.
+int zm_msg_encode_room (const zm_msg_t *self, const char *content_type, size_t room,
+                        void **data_p, size_t *size_p);
+
 #endif

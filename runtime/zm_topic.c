@@ -10,10 +10,12 @@
 #include "zm_runtime.h"
 #include "zmicro/pubsub.h"
 
+//  A-Z a-z 0-9 _ - (ASCII, whatever the locale)
 static inline bool
 s_segment_char (char c)
 {
-    return isalnum ((unsigned char) c) || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'
+           || c == '-';
 }
 
 int

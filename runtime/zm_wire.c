@@ -97,9 +97,27 @@ static const s_key_info_t s_keys[K_COUNT] = {
 static inline int
 s_key_find (const char *key, size_t len)
 {
-    for (int index = 0; index < K_COUNT; index++)
-        if (s_keys[index].len == len && memcmp (s_keys[index].name, key, len) == 0)
-            return index;
+    //  By length first: at most four names share one
+    static const int8_t by_len[13][4] = {
+        [2] = {K_ID, -1},
+        [3] = {K_SEQ, -1},
+        [5] = {K_TOPIC, K_GROUP, -1},
+        [6] = {K_CALLER, -1},
+        [7] = {K_TIMEOUT, K_SERVICE, K_VERSION, K_SPAN_ID},
+        [8] = {K_ENDPOINT, K_METADATA, K_TRACE_ID, -1},
+        [9] = {K_PUBLISHER, K_TIMESTAMP, -1},
+        [12] = {K_CONTENT_TYPE, -1},
+    };
+    if (len >= 13 || !by_len[len][0])
+        return -1; //  no key of that length (a row never starts with K_SERVICE, 0)
+    for (int index = 0; index < 4 && by_len[len][index] >= 0; index++) {
+        const char *name = s_keys[by_len[len][index]].name;
+        size_t at = 0; //  names are short: no call to memcmp
+        while (at < len && name[at] == key[at])
+            at++;
+        if (at == len)
+            return by_len[len][index];
+    }
     return -1;
 }
 
@@ -384,6 +402,20 @@ s_frame_free (void *data, void *hint)
     zframe_destroy (&frame);
 }
 
+//  Read a header zm_msg_decode* gave (rc) into wire->header
+static int
+s_read_decoded (zm_wire_t *wire, int rc)
+{
+    if (rc == ZM_ENOMEM)
+        return s_fail (wire, rc, "out of memory");
+    if (rc)
+        return s_fail (wire, ZM_EPROTO, "header is not valid msgpack");
+    const zm_val_t *root = zm_msg_root (wire->header);
+    if (zm_val_type (root) != ZM_TYPE_MAP)
+        return s_fail (wire, ZM_EPROTO, "header is not a msgpack map");
+    return s_read_header (wire, root);
+}
+
 //  Decode the header frame (taken on success) and read it
 static int
 s_decode_header (zm_wire_t *wire, zframe_t **frame_p)
@@ -403,15 +435,9 @@ s_decode_header (zm_wire_t *wire, zframe_t **frame_p)
     const char *why = NULL;
     int rc =
         zm_msg_decode_inplace (ZM_CT_MSGPACK, data, size, s_frame_free, frame, &wire->header, &why);
-    if (rc == ZM_ENOMEM)
-        return s_fail (wire, rc, "out of memory");
-    if (rc)
-        return s_fail (wire, ZM_EPROTO, "header is not valid msgpack");
-    *frame_p = NULL; //  the header owns it now
-    const zm_val_t *root = zm_msg_root (wire->header);
-    if (zm_val_type (root) != ZM_TYPE_MAP)
-        return s_fail (wire, ZM_EPROTO, "header is not a msgpack map");
-    return s_read_header (wire, root);
+    if (rc == 0)
+        *frame_p = NULL; //  the header owns it now
+    return s_read_decoded (wire, rc);
 }
 
 //  The first three frames, read where they lie
@@ -664,12 +690,8 @@ s_put_map (uint8_t *p, size_t count)
     return s_put_be (p, count, 4);
 }
 
-//  A string field to write, with its key
-typedef struct {
-    int key;          //  s_key_t
-    const char *text; //  value
-    size_t len;       //  strlen (text)
-} s_field_t;
+typedef zm_wire_field_t s_field_t;
+_Static_assert (K_COUNT <= 16, "zm_wire_plan_t holds every string field");
 
 //  Collect the string fields the command sends, checking each
 static int
@@ -703,23 +725,13 @@ s_collect (const zm_wire_t *wire, s_field_t *fields, size_t *count_p)
     return 0;
 }
 
-//  What a header will hold, checked and sized before anything is written
-typedef struct {
-    s_field_t fields[K_COUNT]; //  string fields
-    size_t count;              //  entries in fields
-    bool timeout;              //  the timeout goes in
-    bool timestamp;            //  the timestamp goes in (EVENT, non-zero)
-    bool seq;                  //  the seq goes in (EVENT, non-zero)
-    const zm_val_t *metadata;  //  metadata map going in, or NULL
-    size_t meta_count;         //  its entries
-    size_t pairs;              //  entries of the header map
-    size_t size;               //  bytes of the packed header
-} s_plan_t;
+typedef zm_wire_plan_t s_plan_t;
 
 static int
-s_header_plan (const zm_wire_t *wire, s_plan_t *plan)
+s_header_plan (const zm_wire_t *wire, s_plan_t *plan, bool wide_seq)
 {
     memset (plan, 0, sizeof (*plan));
+    plan->wide_seq = wide_seq && wire->command == ZM_CMD_EVENT;
     unsigned keys = s_keys_of (wire->command);
     int rc = s_collect (wire, plan->fields, &plan->count);
     if (rc)
@@ -735,7 +747,7 @@ s_header_plan (const zm_wire_t *wire, s_plan_t *plan)
             return rc == ZM_EPROTO ? ZM_EINVAL : rc;
     }
     plan->timestamp = (keys & S_BIT (K_TIMESTAMP)) && wire->timestamp;
-    plan->seq = (keys & S_BIT (K_SEQ)) && wire->seq;
+    plan->seq = (keys & S_BIT (K_SEQ)) && (wire->seq || plan->wide_seq);
     plan->pairs = plan->count + (plan->timeout ? 1 : 0) + (plan->metadata ? 1 : 0)
                   + (plan->timestamp ? 1 : 0) + (plan->seq ? 1 : 0);
     size_t size = s_map_size (plan->pairs);
@@ -747,7 +759,7 @@ s_header_plan (const zm_wire_t *wire, s_plan_t *plan)
     if (plan->timestamp)
         size += s_str_size (s_keys[K_TIMESTAMP].len) + s_uint_size (wire->timestamp);
     if (plan->seq)
-        size += s_str_size (s_keys[K_SEQ].len) + s_uint_size (wire->seq);
+        size += s_str_size (s_keys[K_SEQ].len) + (plan->wide_seq ? 9 : s_uint_size (wire->seq));
     plan->meta_count = zm_val_size (plan->metadata);
     if (plan->metadata) {
         size += s_str_size (s_keys[K_METADATA].len) + s_map_size (plan->meta_count);
@@ -784,7 +796,12 @@ s_header_write (const zm_wire_t *wire, const s_plan_t *plan, uint8_t *start)
     }
     if (plan->seq) {
         p = s_put_str (p, s_keys[K_SEQ].name, s_keys[K_SEQ].len);
-        p = s_put_uint (p, wire->seq);
+        if (plan->wide_seq) {
+            *p++ = 0xcf; //  uint 64, whatever the value: its size is known first
+            p = s_put_be (p, wire->seq, 8);
+        }
+        else
+            p = s_put_uint (p, wire->seq);
     }
     if (plan->metadata) {
         p = s_put_str (p, s_keys[K_METADATA].name, s_keys[K_METADATA].len);
@@ -805,7 +822,7 @@ static int
 s_encode_header (const zm_wire_t *wire, zframe_t **frame_p)
 {
     s_plan_t plan;
-    int rc = s_header_plan (wire, &plan);
+    int rc = s_header_plan (wire, &plan, false);
     if (rc)
         return rc;
     zframe_t *frame = zframe_new (NULL, plan.size);
@@ -864,7 +881,7 @@ zm_wire_send (void *handle, const zm_wire_peer_t *peer, const zm_wire_t *wire, c
     if (!handle || !wire || !zm_wire_command_known (wire->command) || (body_size && !body))
         return ZM_EINVAL;
     s_plan_t plan;
-    int rc = s_header_plan (wire, &plan);
+    int rc = s_header_plan (wire, &plan, false);
     if (rc)
         return rc;
     uint8_t stack[512];
@@ -886,6 +903,142 @@ zm_wire_send (void *handle, const zm_wire_peer_t *peer, const zm_wire_t *wire, c
     if (header != stack)
         free (header);
     return sent ? 0 : ZM_EUNAVAIL;
+}
+
+//  --------------------------------------------------------------------------
+//  The PUB/SUB form of an EVENT: a topic frame and one event frame
+
+int
+zm_wire_event_plan (const zm_wire_t *wire, zm_wire_plan_t *plan)
+{
+    if (!wire || !plan || wire->command != ZM_CMD_EVENT || !wire->topic || !*wire->topic
+        || strlen (wire->topic) > ZM_WIRE_MAX_NAME)
+        return ZM_EINVAL;
+    int rc = s_header_plan (wire, plan, true);
+    plan->room = rc ? 0 : ZM_WIRE_EVENT_PREFIX + plan->size;
+    return rc;
+}
+
+static void
+s_free_buffer (void *data, void *hint)
+{
+    free (data);
+}
+
+int
+zm_wire_publish (void *handle, const zm_wire_t *wire, const zm_wire_plan_t *plan, void *buffer,
+                 size_t body_size, int flags)
+{
+    int rc = !handle || !buffer || !wire || !plan || !plan->room || !plan->wide_seq ? ZM_EINVAL : 0;
+    zmq_msg_t event;
+    if (rc == 0 && zmq_msg_init_data (&event, buffer, plan->room + body_size, s_free_buffer, NULL))
+        rc = ZM_ENOMEM;
+    if (rc) {
+        free (buffer);
+        return rc;
+    }
+    uint8_t *data = (uint8_t *) buffer;
+    memcpy (data, s_signature, sizeof s_signature);
+    data[3] = ZM_CMD_EVENT;
+    s_put_be (data + 4, plan->size, 4);
+    s_header_write (wire, plan, data + ZM_WIRE_EVENT_PREFIX);
+    flags &= ZMQ_DONTWAIT;
+    //  Parts of a message go together: only the first can be refused
+    bool sent = zmq_send (handle, wire->topic, strlen (wire->topic), flags | ZMQ_SNDMORE) != -1
+                && zmq_msg_send (&event, handle, flags) != -1;
+    if (!sent)
+        zmq_msg_close (&event); //  frees buffer
+    return sent ? 0 : ZM_EUNAVAIL;
+}
+
+//  Decode one event frame (data, size bytes) after its topic frame
+static int
+s_decode_event (zm_wire_t *wire, const void *topic, size_t topic_size, const uint8_t *data,
+                size_t size, size_t max_body)
+{
+    if (!data)
+        return s_fail (wire, ZM_EINVAL, "no message");
+    if (max_body == 0)
+        max_body = ZM_WIRE_MAX_BODY;
+    if (size < ZM_WIRE_EVENT_PREFIX || memcmp (data, s_signature, 2) != 0)
+        return s_fail (wire, ZM_EPROTO, "bad signature");
+    wire->proto = data[2];
+    wire->command = data[3];
+    if (wire->proto != ZM_WIRE_VERSION)
+        return s_fail (wire, ZM_EPROTO, "unsupported protocol version");
+    if (wire->command != ZM_CMD_EVENT)
+        return s_fail (wire, ZM_EPROTO, "not an EVENT");
+    size_t header = ((size_t) data[4] << 24) | ((size_t) data[5] << 16)
+                    | ((size_t) data[6] << 8) | data[7];
+    if (header > ZM_WIRE_MAX_HEADER)
+        return s_fail (wire, ZM_ETOOBIG, "header frame is over 64 KiB");
+    if (header > size - ZM_WIRE_EVENT_PREFIX)
+        return s_fail (wire, ZM_EPROTO, "header runs past the event frame");
+    if (size - ZM_WIRE_EVENT_PREFIX - header > max_body)
+        return s_fail (wire, ZM_ETOOBIG, "body is over the size limit");
+    //  The header is copied out: the body stays in the frame
+    const char *why = NULL;
+    int rc = header ? zm_msg_decode (ZM_CT_MSGPACK, data + ZM_WIRE_EVENT_PREFIX, header,
+                                     &wire->header, &why)
+                    : ZM_ECODEC;
+    rc = s_read_decoded (wire, rc);
+    if (rc)
+        return rc;
+    if (!topic || topic_size != strlen (wire->topic)
+        || memcmp (topic, wire->topic, topic_size) != 0)
+        return s_fail (wire, ZM_EPROTO, "topic frame differs from the header's topic");
+    wire->body_offset = ZM_WIRE_EVENT_PREFIX + header;
+    return 0;
+}
+
+int
+zm_wire_decode_event (const void *topic, size_t topic_size, const void *data, size_t size,
+                      size_t max_body, zm_wire_t *wire)
+{
+    assert (wire);
+    memset (wire, 0, sizeof (*wire));
+    int rc = s_decode_event (wire, topic, topic_size, (const uint8_t *) data, size, max_body);
+    return rc ? s_failed (wire, rc) : 0;
+}
+
+int
+zm_wire_recv_event (void *handle, size_t max_body, zm_wire_t *wire, zmq_msg_t *frame)
+{
+    assert (wire && frame);
+    memset (wire, 0, sizeof (*wire));
+    zmq_msg_init (frame);
+    zmq_msg_t topic;
+    zmq_msg_init (&topic);
+    if (!handle || zmq_msg_recv (&topic, handle, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&topic);
+        return -1;
+    }
+    //  The rest of a message is there once its first part is: no waiting
+    size_t count = 1;
+    bool more = zmq_msg_more (&topic);
+    if (more) {
+        more = zmq_msg_recv (frame, handle, 0) != -1;
+        count += more;
+        more = more && zmq_msg_more (frame);
+    }
+    while (more) { //  frames past the second: counted and dropped
+        zmq_msg_t extra;
+        zmq_msg_init (&extra);
+        more = zmq_msg_recv (&extra, handle, 0) != -1 && zmq_msg_more (&extra);
+        zmq_msg_close (&extra);
+        count++;
+    }
+    int rc = count != 2 ? s_fail (wire, ZM_EPROTO, "wrong frame count")
+                        : s_decode_event (wire, zmq_msg_data (&topic), zmq_msg_size (&topic),
+                                          (const uint8_t *) zmq_msg_data (frame),
+                                          zmq_msg_size (frame), max_body);
+    zmq_msg_close (&topic);
+    if (rc) {
+        zmq_msg_close (frame);
+        zmq_msg_init (frame);
+        return s_failed (wire, rc);
+    }
+    return 0;
 }
 
 //  Encode a command with no fields besides content_type

@@ -86,6 +86,7 @@ typedef struct {
     //  Owned by a decoded message, released by zm_wire_clear
     zm_msg_t *header; //  decoded header map; NULL when it was empty
     zframe_t *body;   //  body frame (may be 0 bytes); NULL on failure
+    size_t body_offset; //  PUB/SUB event: where the body starts in the event frame
     //  Set when zm_wire_decode fails
     bool answerable;    //  corr and command were readable: send an ERROR
     uint8_t proto;      //  version byte received in frame 0
@@ -128,6 +129,85 @@ int zm_wire_recv (void *handle, zm_wire_peer_t *peer, size_t max_body, zm_wire_t
 //  of it was sent).
 int zm_wire_send (void *handle, const zm_wire_peer_t *peer, const zm_wire_t *wire,
                   const void *body, size_t body_size, int flags);
+
+//  The PUB/SUB form of an EVENT (docs/protocol.md section 18.2): two
+//  frames, the topic (libzmq's subscription filter matches on it) and one
+//  event frame holding the rest:
+//
+//      0..2  "ZM" + version byte 0x01
+//      3     command 0x20 (EVENT)
+//      4..7  header length H, 4 bytes big-endian (at most 64 KiB)
+//      8..   the EVENT header (H bytes, as frame 3 of the 5-frame form)
+//      8+H.. the body, to the end of the frame
+//
+//  Two frames where the 5-frame form makes six: libzmq's cost is per frame.
+#define ZM_WIRE_EVENT_PREFIX 8
+
+//  A header checked and sized before anything is written: the fields
+//  are zm_wire.c's business; a caller keeps a plan on its stack.
+typedef struct {
+    int key;          //  header key
+    const char *text; //  value
+    size_t len;       //  strlen (text)
+} zm_wire_field_t;
+
+typedef struct {
+    zm_wire_field_t fields[16]; //  string fields
+    size_t count;               //  entries in fields
+    bool timeout;               //  the timeout goes in
+    bool timestamp;             //  the timestamp goes in (EVENT, non-zero)
+    bool seq;                   //  the seq goes in (EVENT, non-zero)
+    bool wide_seq;              //  ... always, as a uint 64 (PUB/SUB form)
+    const zm_val_t *metadata;   //  metadata map going in, or NULL
+    size_t meta_count;          //  its entries
+    size_t pairs;               //  entries of the header map
+    size_t size;                //  bytes of the packed header
+    size_t room;                //  PUB/SUB form: prefix and header bytes
+} zm_wire_plan_t;
+
+//  Plan wire (an EVENT) in the PUB/SUB form: plan->room is the bytes its
+//  prefix and header take. seq goes in as a uint 64 whatever its value,
+//  so the room is known before seq is. Returns 0, ZM_EINVAL (not an EVENT,
+//  a bad topic or field) or ZM_ETOOBIG (a field over its limit).
+int zm_wire_event_plan (const zm_wire_t *wire, zm_wire_plan_t *plan);
+
+//  Send wire (an EVENT, planned by zm_wire_event_plan; only seq may have
+//  changed since) on handle, a PUB socket, in the PUB/SUB form. buffer
+//  (malloc'ed) holds plan->room bytes then the body, body_size bytes
+//  (zm_msg_encode_room makes such a buffer). The prefix and header are
+//  written into the room and libzmq sends the buffer as it is and frees
+//  it. Takes buffer in every case. flags: 0 or ZMQ_DONTWAIT. Returns 0,
+//  ZM_EINVAL, ZM_ENOMEM, or ZM_EUNAVAIL when the socket refused the message
+//  (nothing was sent).
+int zm_wire_publish (void *handle, const zm_wire_t *wire, const zm_wire_plan_t *plan,
+                     void *buffer, size_t body_size, int flags);
+
+//  Receive one PUB/SUB event from handle (a SUB socket) without waiting
+//  and decode it. The header is copied out (wire->header); the event frame
+//  stays in *frame (initialized here; the caller closes it after reading
+//  the body: zm_wire_event_body). Returns -1 when no message was waiting,
+//  0, or as zm_wire_decode a failure, with wire->reason: wrong frame count,
+//  bad signature, version, not an EVENT, a header that overruns the frame
+//  or does not decode, a body over max_body (0: ZM_WIRE_MAX_BODY), a topic
+//  frame that differs from the header's topic. On -1 and failure *frame is
+//  empty (closing it is harmless) and nothing is left to clear.
+int zm_wire_recv_event (void *handle, size_t max_body, zm_wire_t *wire, zmq_msg_t *frame);
+
+//  Decode an event frame (data, size bytes) that came after topic frame
+//  topic (topic_size bytes), as zm_wire_recv_event does: fills *wire (the
+//  header copied into wire->header; the body is at wire->body_offset in
+//  data), returns 0 or a failure as zm_wire_recv_event, with nothing left
+//  to clear.
+int zm_wire_decode_event (const void *topic, size_t topic_size, const void *data, size_t size,
+                          size_t max_body, zm_wire_t *wire);
+
+//  The body of an event zm_wire_recv_event decoded: its bytes, and size
+static inline void *
+zm_wire_event_body (const zm_wire_t *wire, zmq_msg_t *frame, size_t *size_p)
+{
+    *size_p = zmq_msg_size (frame) - wire->body_offset;
+    return (uint8_t *) zmq_msg_data (frame) + wire->body_offset;
+}
 
 //  Release what a decoded message owns (header, body) and zero the struct.
 //  Safe on a zeroed, failed or cleared struct.

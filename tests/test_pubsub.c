@@ -998,16 +998,15 @@ Test (pubsub, late_subscriber_receives_without_restart, .init = s_setup, .fini =
     s_stop (p);
 }
 
-//  Frames of an EVENT (docs/protocol.md section 18): the 5 frames of
-//  section 3, after a topic frame when topic is not NULL (the PUB/SUB
-//  channel). header is encoded as msgpack unless raw_header is given.
+//  Frames of an EVENT sent point to point (docs/protocol.md section 18.3):
+//  the 5 frames of section 3 (topic must be NULL). header is encoded as
+//  msgpack unless raw_header is given.
 static zmsg_t *
 s_event_frames (const char *topic, const zm_msg_t *header, const char *raw_header,
                 size_t raw_size, const void *body, size_t body_size)
 {
+    cr_assert_null (topic, "the PUB/SUB form is s_pub_frames");
     zmsg_t *msg = zmsg_new ();
-    if (topic)
-        zmsg_addstr (msg, topic);
     zmsg_addmem (msg, "ZM\x01", 3);
     zmsg_addmem (msg, "\x20", 1);
     zmsg_addmem (msg, "\0\0\0\0\0\0\0\0", 8);
@@ -1021,6 +1020,36 @@ s_event_frames (const char *topic, const zm_msg_t *header, const char *raw_heade
     else
         zmsg_addmem (msg, raw_header, raw_size);
     zmsg_addmem (msg, body, body_size);
+    return msg;
+}
+
+//  An EVENT as a PUB sends it (protocol.md 18.2): the topic frame, then
+//  one event frame: "ZM" 0x01 0x20, the header length (4 bytes, big
+//  endian), the header (encoded from header, or raw_header as given), the
+//  body.
+static zmsg_t *
+s_pub_frames (const char *topic, const zm_msg_t *header, const char *raw_header,
+              size_t raw_size, const void *body, size_t body_size)
+{
+    void *data = NULL;
+    size_t size = raw_size;
+    if (header)
+        cr_assert_eq (zm_msg_encode (header, NULL, &data, &size), 0);
+    size_t total = 8 + size + body_size;
+    uint8_t *frame = (uint8_t *) malloc (total);
+    memcpy (frame, "ZM\x01\x20", 4);
+    frame[4] = (uint8_t) (size >> 24);
+    frame[5] = (uint8_t) (size >> 16);
+    frame[6] = (uint8_t) (size >> 8);
+    frame[7] = (uint8_t) size;
+    memcpy (frame + 8, header ? data : raw_header, size);
+    if (body_size)
+        memcpy (frame + 8 + size, body, body_size);
+    free (data);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, topic);
+    zmsg_addmem (msg, frame, total);
+    free (frame);
     return msg;
 }
 
@@ -1280,7 +1309,7 @@ Test (pubsub, garbage_on_a_publisher_socket_is_dropped_and_counted, .init = s_se
         cr_assert_eq (zm_msg_encode (warm, NULL, &s_body, &body_size), 0);
         zm_msg_destroy (&warm);
         zm_msg_t *header = s_event_header ("junk.warm", NULL, seq++, 0);
-        zmsg_t *msg = s_event_frames ("junk.warm", header, NULL, 0, s_body, body_size);
+        zmsg_t *msg = s_pub_frames ("junk.warm", header, NULL, 0, s_body, body_size);
         zm_msg_destroy (&header);
         free (s_body);
         s_body = NULL;
@@ -1305,39 +1334,59 @@ Test (pubsub, garbage_on_a_publisher_socket_is_dropped_and_counted, .init = s_se
     garbage += s_send_raw (pub, &msg);
     //  The topic frame says one topic, the header another.
     zm_msg_t *header = s_event_header ("junk.y", NULL, seq++, 5);
-    msg = s_event_frames ("junk.x", header, NULL, 0, body, body_size);
+    msg = s_pub_frames ("junk.x", header, NULL, 0, body, body_size);
     zm_msg_destroy (&header);
     garbage += s_send_raw (pub, &msg);
     //  An invalid topic, in both.
     header = s_event_header ("junk..x", NULL, seq++, 5);
-    msg = s_event_frames ("junk..x", header, NULL, 0, body, body_size);
+    msg = s_pub_frames ("junk..x", header, NULL, 0, body, body_size);
     zm_msg_destroy (&header);
     garbage += s_send_raw (pub, &msg);
     //  A body that does not decode.
     header = s_event_header ("junk.x", NULL, seq++, 5);
-    msg = s_event_frames ("junk.x", header, NULL, 0, "\xc1", 1);
+    msg = s_pub_frames ("junk.x", header, NULL, 0, "\xc1", 1);
     zm_msg_destroy (&header);
     garbage += s_send_raw (pub, &msg);
     //  A header that is not a map.
-    msg = s_event_frames ("junk.x", NULL, "\x93\x01\x02\x03", 4, body, body_size);
+    msg = s_pub_frames ("junk.x", NULL, "\x93\x01\x02\x03", 4, body, body_size);
     garbage += s_send_raw (pub, &msg);
-    //  A REQUEST instead of an EVENT.
-    msg = s_event_frames ("junk.x", NULL, "\x80", 1, body, body_size);
-    zframe_t *command = zmsg_first (msg);
-    command = zmsg_next (msg);
-    command = zmsg_next (msg);
-    zframe_reset (command, "\x01", 1);
-    garbage += s_send_raw (pub, &msg);
-    //  A bad signature.
+    //  A REQUEST instead of an EVENT, a bad signature, another version.
+    const struct {
+        int at;
+        uint8_t byte;
+    } pokes[] = {{3, 0x01}, {0, 'X'}, {2, 0x02}};
+    for (size_t i = 0; i < sizeof pokes / sizeof pokes[0]; i++) {
+        header = s_event_header ("junk.x", NULL, seq++, 5);
+        msg = s_pub_frames ("junk.x", header, NULL, 0, body, body_size);
+        zm_msg_destroy (&header);
+        zmsg_first (msg);
+        zframe_data (zmsg_next (msg))[pokes[i].at] = pokes[i].byte;
+        garbage += s_send_raw (pub, &msg);
+    }
+    //  A header length past the end of the frame, a frame too short for
+    //  its prefix, a header over 64 KiB, an EVENT in the 5-frame form.
     header = s_event_header ("junk.x", NULL, seq++, 5);
-    msg = s_event_frames ("junk.x", header, NULL, 0, body, body_size);
+    msg = s_pub_frames ("junk.x", header, NULL, 0, body, body_size);
     zm_msg_destroy (&header);
     zmsg_first (msg);
-    zframe_reset (zmsg_next (msg), "XY\x01", 3);
+    zframe_data (zmsg_next (msg))[5] = 0x7f;
+    garbage += s_send_raw (pub, &msg);
+    msg = zmsg_new ();
+    zmsg_addstr (msg, "junk.x");
+    zmsg_addmem (msg, "ZM\x01\x20\0", 5);
+    garbage += s_send_raw (pub, &msg);
+    msg = zmsg_new ();
+    zmsg_addstr (msg, "junk.x");
+    zmsg_addmem (msg, "ZM\x01\x20\x00\x01\x00\x01\x80", 9);
+    garbage += s_send_raw (pub, &msg);
+    header = s_event_header ("junk.x", NULL, seq++, 5);
+    msg = s_event_frames (NULL, header, NULL, 0, body, body_size);
+    zm_msg_destroy (&header);
+    zmsg_pushstr (msg, "junk.x");
     garbage += s_send_raw (pub, &msg);
     //  And a good one after it all.
     header = s_event_header ("junk.x", NULL, seq++, 5);
-    msg = s_event_frames ("junk.x", header, NULL, 0, body, body_size);
+    msg = s_pub_frames ("junk.x", header, NULL, 0, body, body_size);
     zm_msg_destroy (&header);
     zmsg_send (&msg, pub);
 

@@ -21,8 +21,25 @@
         }                                                                                          \
     } while (0)
 
+//  Same string (both NULL, or equal bytes)
+static inline void
+fuzz_check_same_str (const char *a, const char *b)
+{
+    FUZZ_CHECK ((a == NULL) == (b == NULL));
+    if (a)
+        FUZZ_CHECK (strcmp (a, b) == 0);
+}
+
+//  A decoded string field within its limit
+static inline void
+fuzz_check_str_field (const char *text, size_t max)
+{
+    if (text)
+        FUZZ_CHECK (strlen (text) <= max);
+}
+
 //  Every string NUL-terminated at its length; sizes and handles consistent
-static void
+static inline void
 fuzz_check_tree (const zm_val_t *val, int depth)
 {
     FUZZ_CHECK (depth <= ZM_MSG_MAX_DEPTH);
@@ -72,7 +89,7 @@ fuzz_encode (const zm_msg_t *msg, const char *content_type, size_t *size_p)
     return data;
 }
 
-static void
+static inline void
 fuzz_check_same_encoding (const zm_msg_t *msg, const char *content_type, const void *expected,
                           size_t expected_size)
 {
@@ -83,7 +100,7 @@ fuzz_check_same_encoding (const zm_msg_t *msg, const char *content_type, const v
 }
 
 //  Our msgpack output reads back and re-encodes to itself
-static void
+static inline void
 fuzz_check_canonical (const void *packed, size_t size)
 {
     zm_msg_t *msg = NULL;
@@ -93,7 +110,7 @@ fuzz_check_canonical (const void *packed, size_t size)
 }
 
 //  When msg has a JSON form, it reads back to the same msgpack and JSON
-static void
+static inline void
 fuzz_check_json_form (const zm_msg_t *msg, const void *packed, size_t packed_size)
 {
     void *json = NULL;

@@ -25,34 +25,18 @@
 #include "zm_wire.h"
 #include "fuzz_check.h"
 
-//  Same string (both NULL, or equal bytes)
-static void
-s_check_same_str (const char *a, const char *b)
-{
-    FUZZ_CHECK ((a == NULL) == (b == NULL));
-    if (a)
-        FUZZ_CHECK (strcmp (a, b) == 0);
-}
-
-static void
-s_check_str_field (const char *text, size_t max)
-{
-    if (text)
-        FUZZ_CHECK (strlen (text) <= max);
-}
-
 static void
 s_check_same (const zm_wire_t *a, const zm_wire_t *b)
 {
     FUZZ_CHECK (a->command == b->command);
     FUZZ_CHECK (a->corr == b->corr);
-    s_check_same_str (a->service, b->service);
-    s_check_same_str (a->endpoint, b->endpoint);
-    s_check_same_str (a->content_type, b->content_type);
-    s_check_same_str (a->trace_id, b->trace_id);
-    s_check_same_str (a->span_id, b->span_id);
-    s_check_same_str (a->caller, b->caller);
-    s_check_same_str (a->version, b->version);
+    fuzz_check_same_str (a->service, b->service);
+    fuzz_check_same_str (a->endpoint, b->endpoint);
+    fuzz_check_same_str (a->content_type, b->content_type);
+    fuzz_check_same_str (a->trace_id, b->trace_id);
+    fuzz_check_same_str (a->span_id, b->span_id);
+    fuzz_check_same_str (a->caller, b->caller);
+    fuzz_check_same_str (a->version, b->version);
     FUZZ_CHECK (a->timeout_ms == b->timeout_ms);
     FUZZ_CHECK ((a->metadata == NULL) == (b->metadata == NULL));
     size_t count = zm_val_size (a->metadata);
@@ -131,13 +115,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     FUZZ_CHECK (wire.reason == NULL && wire.body != NULL && wire.content_type != NULL);
     FUZZ_CHECK (zm_wire_command_known (wire.command));
     FUZZ_CHECK (max_body == 0 || zframe_size (wire.body) <= max_body);
-    s_check_str_field (wire.service, ZM_WIRE_MAX_NAME);
-    s_check_str_field (wire.endpoint, ZM_WIRE_MAX_NAME);
-    s_check_str_field (wire.content_type, ZM_WIRE_MAX_NAME);
-    s_check_str_field (wire.caller, ZM_WIRE_MAX_NAME);
-    s_check_str_field (wire.trace_id, ZM_WIRE_MAX_TRACE);
-    s_check_str_field (wire.span_id, ZM_WIRE_MAX_TRACE);
-    s_check_str_field (wire.version, ZM_WIRE_MAX_VERSION);
+    fuzz_check_str_field (wire.service, ZM_WIRE_MAX_NAME);
+    fuzz_check_str_field (wire.endpoint, ZM_WIRE_MAX_NAME);
+    fuzz_check_str_field (wire.content_type, ZM_WIRE_MAX_NAME);
+    fuzz_check_str_field (wire.caller, ZM_WIRE_MAX_NAME);
+    fuzz_check_str_field (wire.trace_id, ZM_WIRE_MAX_TRACE);
+    fuzz_check_str_field (wire.span_id, ZM_WIRE_MAX_TRACE);
+    fuzz_check_str_field (wire.version, ZM_WIRE_MAX_VERSION);
     if (wire.command == ZM_CMD_REQUEST) {
         FUZZ_CHECK (wire.service && *wire.service && wire.endpoint && *wire.endpoint);
         FUZZ_CHECK (wire.timeout_ms >= 1 && wire.timeout_ms <= ZM_WIRE_MAX_TIMEOUT);
