@@ -1485,8 +1485,10 @@ Test (wire, event_pub_sub_form_round_trips_and_is_checked, .timeout = 10)
     zsock_t *pub = zsock_new_pub ("tcp://127.0.0.1:*");
     cr_assert_not_null (pub);
     char endpoint[64];
-    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d",
-              atoi (strrchr (zsock_last_endpoint (pub), ':') + 1));
+    char *bound = zsock_last_endpoint (pub); //  the caller's to free
+    cr_assert_not_null (bound);
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", atoi (strrchr (bound, ':') + 1));
+    zstr_free (&bound);
     zsock_t *sub = zsock_new_sub (endpoint, "orders.");
     cr_assert_not_null (sub);
     zpoller_t *poller = zpoller_new (sub, NULL);
