@@ -24,6 +24,8 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include "bench_util.h"
+
 #define HOSTS 10
 static int s_seq;
 static char s_self[4096];
@@ -172,13 +174,6 @@ s_stop (proc_t *proc, int signal)
         close (proc->out);
     proc->out = -1;
     proc->len = 0;
-}
-
-static int
-s_cmp (const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
-    return x < y ? -1 : x > y;
 }
 
 //  Raw baseline programs (this binary, run in a namespace)

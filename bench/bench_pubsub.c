@@ -41,6 +41,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include "zmicro.h"
+#include "bench_util.h"
 
 #define BODY 100           //  event body, bytes
 #define TOPIC "bench.data" //  every event's
@@ -54,19 +55,6 @@
 
 //  High-water mark of the raw sockets and of the nodes (pubsub.hwm), per case
 static int s_hwm = HWM;
-
-static int64_t
-s_now_us (void)
-{
-    return zclock_usecs ();
-}
-
-static int
-s_cmp (const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
-    return x < y ? -1 : x > y;
-}
 
 //  --------------------------------------------------------------------------
 //  A sink counts what one subscriber receives. The same code records for
@@ -472,21 +460,6 @@ s_throughput_round (int64_t events, round_t *round)
     round->dropped_queue = s_stat (net.subs, 1, "dropped_queue");
     round->lost = s_stat (net.subs, 1, "lost");
     s_zm_net_stop (&net);
-}
-
-static int
-s_cmp_double (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return x < y ? -1 : x > y;
-}
-
-//  Median of count values (count odd)
-static double
-s_median (double *values, int count)
-{
-    qsort (values, count, sizeof (double), s_cmp_double);
-    return values[count / 2];
 }
 
 static void

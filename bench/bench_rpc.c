@@ -16,22 +16,10 @@
 #include <czmq.h>
 #include <pthread.h>
 #include "zmicro.h"
+#include "bench_util.h"
 
 #define BODY 64
 #define THREADS 16
-
-static int64_t
-s_now_us (void)
-{
-    return zclock_usecs ();
-}
-
-static int
-s_cmp (const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
-    return x < y ? -1 : x > y;
-}
 
 //  --------------------------------------------------------------------------
 //  Raw baseline: a ROUTER thread echoing whatever comes in
