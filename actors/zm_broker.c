@@ -194,24 +194,49 @@ zm_broker_destroy (zm_broker_t **self_p)
 //  --------------------------------------------------------------------------
 //  Delivery to local subscriptions
 
-//  The header an event handler reads (zm_ctx_topic ...), as the env's meta
-static zm_msg_t *
-s_meta (const zm_wire_t *wire)
+//  Copy text (NULL: "") into dest of size bytes, cut short to fit
+static inline void
+s_copy_str (char *dest, size_t size, const char *text)
 {
-    zm_msg_t *meta = zm_msg_new ();
-    if (!meta)
+    size_t len = text ? strnlen (text, size - 1) : 0;
+    memcpy (dest, text ? text : "", len);
+    dest[len] = 0;
+}
+
+//  What an event handler reads of its event (zm_ctx_topic ...)
+static zm_event_t *
+s_event_new (const zm_wire_t *wire)
+{
+    size_t len = strlen (wire->topic);
+    zm_event_t *event = (zm_event_t *) malloc (sizeof (zm_event_t) + len + 1);
+    if (!event)
         return NULL;
-    zm_val_t *root = zm_msg_root_mut (meta);
-    zm_val_set_str (root, "topic", wire->topic);
-    if (wire->event_id)
-        zm_val_set_str (root, "id", wire->event_id);
-    if (wire->publisher)
-        zm_val_set_str (root, "publisher", wire->publisher);
-    if (wire->timestamp)
-        zm_val_set_uint (root, "timestamp", wire->timestamp);
+    event->timestamp = wire->timestamp;
+    //  Both within 64 bytes (zm_wire checked them): no snprintf, it is
+    //  measurably slow here
+    s_copy_str (event->id, sizeof event->id, wire->event_id);
+    s_copy_str (event->publisher, sizeof event->publisher, wire->publisher);
+    memcpy (event->topic, wire->topic, len + 1);
+    return event;
+}
+
+//  The metadata and trace id of an event published here, as an env's
+//  meta (what zm_ctx_meta and zm_ctx_trace_id read, and calls made while
+//  handling it pass on). *meta_p stays NULL when there are none.
+static int
+s_meta (const zm_wire_t *wire, zm_msg_t **meta_p)
+{
+    *meta_p = NULL;
+    if (!wire->trace_id && !wire->metadata)
+        return 0;
+    zm_msg_t *meta = zm_msg_new ();
+    zm_val_t *root = meta ? zm_msg_root_mut (meta) : NULL;
+    if (!root) {
+        zm_msg_destroy (&meta);
+        return ZM_ENOMEM;
+    }
     if (wire->trace_id)
         zm_val_set_str (root, "trace_id", wire->trace_id);
-    zm_val_set_str (root, "content_type", wire->content_type ? wire->content_type : ZM_CT_MSGPACK);
     if (wire->metadata) {
         zm_val_t *map = zm_val_set_map (root, "metadata");
         for (size_t i = 0; map && i < zm_val_size (wire->metadata); i++) {
@@ -221,46 +246,43 @@ s_meta (const zm_wire_t *wire)
                 zm_val_set_str (map, key, value);
         }
     }
-    return meta;
+    *meta_p = meta;
+    return 0;
 }
 
 //  Hand one event to one subscription: takes *msg_p, and *meta_p when
-//  given (the decoded header of an event from the network; else the
-//  header is built from wire).
+//  given (the decoded extras of an event from the network, NULL when it
+//  had none); without meta_p the metadata come from wire.
 static void
 s_deliver (zm_broker_t *self, s_sub_t *sub, const zm_wire_t *wire, zm_msg_t **msg_p,
            zm_msg_t **meta_p)
 {
-    zm_msg_t *given = meta_p ? *meta_p : NULL;
+    zm_msg_t *meta = meta_p ? *meta_p : NULL;
     if (meta_p)
         *meta_p = NULL;
-    if (atomic_load (&sub->gauge->pending) >= self->queue_max) {
-        atomic_fetch_add (&self->dropped_queue, 1);
-        zm_msg_destroy (msg_p);
-        zm_msg_destroy (&given);
-        return;
-    }
+    zm_env_t *env = NULL;
+    if (atomic_load (&sub->gauge->pending) >= self->queue_max)
+        goto drop;
     zm_pid_t to = sub->pid;
     if (sub->service) {
         zm_reactor_t *current = zm_reactor_current ();
         to = zm_service_pick (sub->service, current ? zm_reactor_index (current) : 0);
     }
-    zm_env_t *env = to ? zm_env_new (ZM_ENV_TELL, to, 0, sub->type, msg_p) : NULL;
-    zm_msg_t *meta = !env ? NULL : given ? given : s_meta (wire);
-    given = env ? NULL : given;
-    zm_msg_destroy (&given);
-    if (!meta) {
-        zm_env_destroy (&env, ZM_ENOMEM);
-        zm_msg_destroy (msg_p);
-        atomic_fetch_add (&self->dropped_queue, 1);
-        return;
-    }
+    env = to ? zm_env_new (ZM_ENV_TELL, to, 0, sub->type, msg_p) : NULL;
+    if (!env || (!meta_p && s_meta (wire, &meta)) || !(env->event = s_event_new (wire)))
+        goto drop;
     env->meta = meta;
     env->gauge = sub->gauge;
     atomic_fetch_add (&sub->gauge->refs, 1);
     atomic_fetch_add (&sub->gauge->pending, 1);
     if (zm_node_route (self->node, env) == 0)
         atomic_fetch_add (&self->delivered, 1);
+    return;
+drop:
+    atomic_fetch_add (&self->dropped_queue, 1);
+    zm_env_destroy (&env, ZM_ENOMEM);
+    zm_msg_destroy (msg_p);
+    zm_msg_destroy (&meta);
 }
 
 //  A copy of the event body for one more subscription
@@ -343,13 +365,13 @@ s_deliver_broadcast (zm_broker_t *self, zm_wire_t *wire, zmq_msg_t *frame, const
             atomic_fetch_add (&self->malformed, 1);
             break; //  the body does not decode: nobody gets it
         }
+        //  From the network: the decoded extras, the last one takes them
         zm_msg_t *meta = NULL;
-        if (wire->header)
+        if (frame && wire->header)
             meta = last ? wire->header : zm_msg_dup (wire->header);
-        if (last)
-            wire->header = NULL; //  taken (wire's strings are not read again)
-        s_deliver (self, sub, wire, &msg, wire->header || last ? &meta : NULL);
-        zm_msg_destroy (&meta);
+        if (frame && last)
+            wire->header = NULL; //  taken (the strings in it are not read again)
+        s_deliver (self, sub, wire, &msg, frame ? &meta : NULL);
     }
     pthread_rwlock_unlock (&self->lock);
     return count;
@@ -460,11 +482,12 @@ s_publish (zm_node_t *node, const char *topic, zm_msg_t **msg_p, const zm_pub_op
     //  The node's UUID prefix and a counter, in hex, without snprintf
     memcpy (id, self->id_prefix, 16);
     uint64_t counter = (uint64_t) atomic_fetch_add (&self->next_event, 1);
-    for (int digit = 31; digit >= 16; digit--, counter >>= 4)
-        id[digit] = "0123456789abcdef"[counter & 15];
+    for (int digit = 31, shift = 0; digit >= 16; digit--, shift += 4)
+        id[digit] = "0123456789abcdef"[(counter >> shift) & 15];
     id[32] = 0;
     zm_wire_t wire = {.command = ZM_CMD_EVENT,
                       .topic = topic,
+                      .counter = counter,
                       .event_id = id,
                       .publisher = node->uuid,
                       .timestamp = (uint64_t) zclock_time (),
@@ -818,34 +841,38 @@ zm_broker_publish_endpoint (zm_ctx_t *ctx, zm_msg_t *req)
 //  --------------------------------------------------------------------------
 //  Inside handlers
 
-static const zm_msg_t *
-s_event_meta (zm_ctx_t *ctx)
+static const zm_event_t *
+s_event (zm_ctx_t *ctx)
 {
-    return ctx && ctx->env && ctx->env->gauge ? ctx->env->meta : NULL;
+    return ctx && ctx->env ? ctx->env->event : NULL;
 }
 
 const char *
 zm_ctx_topic (zm_ctx_t *ctx)
 {
-    return zm_msg_get_str (s_event_meta (ctx), "topic", NULL);
+    const zm_event_t *event = s_event (ctx);
+    return event ? event->topic : NULL;
 }
 
 const char *
 zm_ctx_event_id (zm_ctx_t *ctx)
 {
-    return zm_msg_get_str (s_event_meta (ctx), "id", NULL);
+    const zm_event_t *event = s_event (ctx);
+    return event && *event->id ? event->id : NULL;
 }
 
 const char *
 zm_ctx_publisher (zm_ctx_t *ctx)
 {
-    return zm_msg_get_str (s_event_meta (ctx), "publisher", NULL);
+    const zm_event_t *event = s_event (ctx);
+    return event && *event->publisher ? event->publisher : NULL;
 }
 
 int64_t
 zm_ctx_event_time (zm_ctx_t *ctx)
 {
-    return (int64_t) zm_msg_get_uint (s_event_meta (ctx), "timestamp", 0);
+    const zm_event_t *event = s_event (ctx);
+    return event ? (int64_t) event->timestamp : 0;
 }
 
 //  --------------------------------------------------------------------------

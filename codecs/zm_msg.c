@@ -219,8 +219,12 @@ const zm_codec_t *
 zm_codec_find (const char *content_type)
 {
     //  Exact names first, one comparison: this runs for every message
-    if (!content_type)
+    if (!content_type || content_type == zm_codec_msgpack.content_type)
         return &zm_codec_msgpack;
+    if (content_type == zm_codec_raw.content_type) //  a decoder handed out our own name
+        return &zm_codec_raw;
+    if (content_type == zm_codec_json.content_type)
+        return &zm_codec_json;
     static const size_t at = sizeof ("application/") - 1; //  where the three differ
     if (strncmp (content_type, "application/", at) == 0) {
         const zm_codec_t *exact = content_type[at] == 'm'   ? &zm_codec_msgpack

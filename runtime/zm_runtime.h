@@ -66,6 +66,16 @@ zm_gauge_unref (zm_gauge_t **gauge_p)
     *gauge_p = NULL;
 }
 
+//  What an event's handler reads of it (zm_ctx_topic, zm_ctx_event_id,
+//  zm_ctx_publisher, zm_ctx_event_time): one allocation per delivery, the
+//  topic at its end, freed with its envelope.
+typedef struct {
+    uint64_t timestamp; //  publish time, Unix ms; 0: unknown
+    char id[65];        //  "": unknown (64 bytes at most on the wire)
+    char publisher[65]; //  "": unknown
+    char topic[];       //  the event's topic
+} zm_event_t;
+
 typedef struct _zm_env_t zm_env_t;
 struct _zm_env_t {
     zm_env_t *next;                       //  run queue / outbox chain link
@@ -73,7 +83,8 @@ struct _zm_env_t {
     zm_pid_t from;                        //  sender actor, 0 from outside
     uint64_t ask_id;                      //  ask: its id; reply: the id answered
     zm_msg_t *msg;                        //  body, may be NULL
-    zm_msg_t *meta;                       //  RPC call header (metadata, trace), or NULL
+    zm_msg_t *meta;                       //  call or event metadata and trace, or NULL
+    zm_event_t *event;                    //  event: what it is, else NULL
     int64_t deadline;                     //  zclock_mono ms; 0: none
     zm_error_t *error;                    //  reply: error value, or NULL
     zm_waiter_t *waiter;                  //  ask from a plain thread: who waits

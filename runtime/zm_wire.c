@@ -17,6 +17,7 @@
 #include "zm_wire.h"
 
 #include <assert.h>
+#include <endian.h>
 
 //  Frame 0 of every message we send
 static const uint8_t s_signature[3] = {'Z', 'M', ZM_WIRE_VERSION};
@@ -89,6 +90,8 @@ static const s_key_info_t s_keys[K_COUNT] = {
 #define S_EVENT_KEYS                                                                               \
     (S_BIT (K_TOPIC) | S_BIT (K_ID) | S_BIT (K_PUBLISHER) | S_BIT (K_GROUP) | S_BIT (K_TIMESTAMP)   \
      | S_BIT (K_SEQ) | S_BIT (K_CONTENT_TYPE) | S_BIT (K_METADATA) | S_BIT (K_TRACE_ID))
+//  The extras map of the PUB/SUB form: the rest are fixed fields
+#define S_EXTRA_KEYS (S_BIT (K_CONTENT_TYPE) | S_BIT (K_METADATA) | S_BIT (K_TRACE_ID))
 #define S_UINT_KEYS (S_BIT (K_TIMEOUT) | S_BIT (K_TIMESTAMP) | S_BIT (K_SEQ))
 //  Required keys of a command (only REQUEST and EVENT have any)
 #define S_REQUIRED (S_BIT (K_SERVICE) | S_BIT (K_ENDPOINT) | S_BIT (K_TIMEOUT) | S_BIT (K_TOPIC))
@@ -239,10 +242,9 @@ zm_wire_command_known (int command)
 static inline uint64_t
 s_get_be64 (const uint8_t *p)
 {
-    uint64_t value = 0;
-    for (int index = 0; index < 8; index++)
-        value = value << 8 | p[index];
-    return value;
+    uint64_t value;
+    memcpy (&value, p, 8); //  one load, then the byte order
+    return be64toh (value);
 }
 
 static inline int
@@ -325,11 +327,11 @@ s_check_str (const s_key_info_t *info, const char *text, size_t len, const char 
 }
 
 //  One pass over the header map's keys: validate and fill the fields of
-//  wire->command. Unknown keys, and keys other commands use, are skipped.
+//  wanted (the keys of wire->command, or the extras of the PUB/SUB form).
+//  Unknown keys, and keys other commands use, are skipped.
 static int
-s_read_header (zm_wire_t *wire, const zm_val_t *root)
+s_read_header (zm_wire_t *wire, const zm_val_t *root, unsigned wanted)
 {
-    unsigned wanted = s_keys_of (wire->command);
     unsigned seen = 0;
     size_t pairs = zm_val_size (root);
     const char *reason = NULL;
@@ -402,9 +404,10 @@ s_frame_free (void *data, void *hint)
     zframe_destroy (&frame);
 }
 
-//  Read a header zm_msg_decode* gave (rc) into wire->header
+//  Read a header zm_msg_decode* gave (rc) into wire->header: the keys
+//  wanted
 static int
-s_read_decoded (zm_wire_t *wire, int rc)
+s_read_decoded (zm_wire_t *wire, int rc, unsigned wanted)
 {
     if (rc == ZM_ENOMEM)
         return s_fail (wire, rc, "out of memory");
@@ -413,7 +416,7 @@ s_read_decoded (zm_wire_t *wire, int rc)
     const zm_val_t *root = zm_msg_root (wire->header);
     if (zm_val_type (root) != ZM_TYPE_MAP)
         return s_fail (wire, ZM_EPROTO, "header is not a msgpack map");
-    return s_read_header (wire, root);
+    return s_read_header (wire, root, wanted);
 }
 
 //  Decode the header frame (taken on success) and read it
@@ -437,7 +440,7 @@ s_decode_header (zm_wire_t *wire, zframe_t **frame_p)
         zm_msg_decode_inplace (ZM_CT_MSGPACK, data, size, s_frame_free, frame, &wire->header, &why);
     if (rc == 0)
         *frame_p = NULL; //  the header owns it now
-    return s_read_decoded (wire, rc);
+    return s_read_decoded (wire, rc, s_keys_of (wire->command));
 }
 
 //  The first three frames, read where they lie
@@ -693,11 +696,10 @@ s_put_map (uint8_t *p, size_t count)
 typedef zm_wire_field_t s_field_t;
 _Static_assert (K_COUNT <= 16, "zm_wire_plan_t holds every string field");
 
-//  Collect the string fields the command sends, checking each
+//  Collect the string fields of keys that wire sets, checking each
 static int
-s_collect (const zm_wire_t *wire, s_field_t *fields, size_t *count_p)
+s_collect (const zm_wire_t *wire, unsigned keys, s_field_t *fields, size_t *count_p)
 {
-    unsigned keys = s_keys_of (wire->command);
     size_t count = 0;
     for (int key = 0; key < K_COUNT; key++) {
         if (!(keys & S_BIT (key)) || (S_UINT_KEYS & S_BIT (key)) || key == K_METADATA)
@@ -711,11 +713,12 @@ s_collect (const zm_wire_t *wire, s_field_t *fields, size_t *count_p)
                 return ZM_EINVAL;
             continue;
         }
+        //  A C string holds no NUL: only the length needs checking
         size_t len = strlen (text);
-        const char *reason = NULL;
-        int rc = s_check_str (&s_keys[key], text, len, &reason);
-        if (rc)
-            return rc == ZM_EPROTO ? ZM_EINVAL : rc;
+        if (len < s_keys[key].min)
+            return ZM_EINVAL;
+        if (len > s_keys[key].max)
+            return ZM_ETOOBIG;
         fields[count].key = key;
         fields[count].text = text;
         fields[count].len = len;
@@ -727,13 +730,12 @@ s_collect (const zm_wire_t *wire, s_field_t *fields, size_t *count_p)
 
 typedef zm_wire_plan_t s_plan_t;
 
+//  Plan the header map of the keys of wire that keys names
 static int
-s_header_plan (const zm_wire_t *wire, s_plan_t *plan, bool wide_seq)
+s_header_plan (const zm_wire_t *wire, s_plan_t *plan, unsigned keys)
 {
     memset (plan, 0, sizeof (*plan));
-    plan->wide_seq = wide_seq && wire->command == ZM_CMD_EVENT;
-    unsigned keys = s_keys_of (wire->command);
-    int rc = s_collect (wire, plan->fields, &plan->count);
+    int rc = s_collect (wire, keys, plan->fields, &plan->count);
     if (rc)
         return rc;
     plan->timeout = keys & S_BIT (K_TIMEOUT);
@@ -747,7 +749,7 @@ s_header_plan (const zm_wire_t *wire, s_plan_t *plan, bool wide_seq)
             return rc == ZM_EPROTO ? ZM_EINVAL : rc;
     }
     plan->timestamp = (keys & S_BIT (K_TIMESTAMP)) && wire->timestamp;
-    plan->seq = (keys & S_BIT (K_SEQ)) && (wire->seq || plan->wide_seq);
+    plan->seq = (keys & S_BIT (K_SEQ)) && wire->seq;
     plan->pairs = plan->count + (plan->timeout ? 1 : 0) + (plan->metadata ? 1 : 0)
                   + (plan->timestamp ? 1 : 0) + (plan->seq ? 1 : 0);
     size_t size = s_map_size (plan->pairs);
@@ -759,7 +761,7 @@ s_header_plan (const zm_wire_t *wire, s_plan_t *plan, bool wide_seq)
     if (plan->timestamp)
         size += s_str_size (s_keys[K_TIMESTAMP].len) + s_uint_size (wire->timestamp);
     if (plan->seq)
-        size += s_str_size (s_keys[K_SEQ].len) + (plan->wide_seq ? 9 : s_uint_size (wire->seq));
+        size += s_str_size (s_keys[K_SEQ].len) + s_uint_size (wire->seq);
     plan->meta_count = zm_val_size (plan->metadata);
     if (plan->metadata) {
         size += s_str_size (s_keys[K_METADATA].len) + s_map_size (plan->meta_count);
@@ -796,12 +798,7 @@ s_header_write (const zm_wire_t *wire, const s_plan_t *plan, uint8_t *start)
     }
     if (plan->seq) {
         p = s_put_str (p, s_keys[K_SEQ].name, s_keys[K_SEQ].len);
-        if (plan->wide_seq) {
-            *p++ = 0xcf; //  uint 64, whatever the value: its size is known first
-            p = s_put_be (p, wire->seq, 8);
-        }
-        else
-            p = s_put_uint (p, wire->seq);
+        p = s_put_uint (p, wire->seq);
     }
     if (plan->metadata) {
         p = s_put_str (p, s_keys[K_METADATA].name, s_keys[K_METADATA].len);
@@ -822,7 +819,7 @@ static int
 s_encode_header (const zm_wire_t *wire, zframe_t **frame_p)
 {
     s_plan_t plan;
-    int rc = s_header_plan (wire, &plan, false);
+    int rc = s_header_plan (wire, &plan, s_keys_of (wire->command));
     if (rc)
         return rc;
     zframe_t *frame = zframe_new (NULL, plan.size);
@@ -881,7 +878,7 @@ zm_wire_send (void *handle, const zm_wire_peer_t *peer, const zm_wire_t *wire, c
     if (!handle || !wire || !zm_wire_command_known (wire->command) || (body_size && !body))
         return ZM_EINVAL;
     s_plan_t plan;
-    int rc = s_header_plan (wire, &plan, false);
+    int rc = s_header_plan (wire, &plan, s_keys_of (wire->command));
     if (rc)
         return rc;
     uint8_t stack[512];
@@ -908,15 +905,55 @@ zm_wire_send (void *handle, const zm_wire_peer_t *peer, const zm_wire_t *wire, c
 //  --------------------------------------------------------------------------
 //  The PUB/SUB form of an EVENT: a topic frame and one event frame
 
+//  The value of one hex digit, or -1
+static inline int
+s_hex_value (char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+//  count bytes as hex digits (czmq's zuuid_str form: upper case)
+static inline char *
+s_put_hex (char *p, const uint8_t *bytes, size_t count)
+{
+    for (size_t index = 0; index < count; index++) {
+        *p++ = "0123456789ABCDEF"[bytes[index] >> 4];
+        *p++ = "0123456789ABCDEF"[bytes[index] & 15];
+    }
+    return p;
+}
+
 int
 zm_wire_event_plan (const zm_wire_t *wire, zm_wire_plan_t *plan)
 {
-    if (!wire || !plan || wire->command != ZM_CMD_EVENT || !wire->topic || !*wire->topic
-        || strlen (wire->topic) > ZM_WIRE_MAX_NAME)
+    if (!wire || !plan || wire->command != ZM_CMD_EVENT || !wire->topic)
         return ZM_EINVAL;
-    int rc = s_header_plan (wire, plan, true);
-    plan->room = rc ? 0 : ZM_WIRE_EVENT_PREFIX + plan->size;
-    return rc;
+    size_t topic_len = strlen (wire->topic);
+    if (topic_len == 0 || topic_len > ZM_WIRE_MAX_NAME)
+        return ZM_EINVAL;
+    uint8_t publisher[16] = {0};
+    if (wire->publisher) {
+        //  A UUID, 32 hex digits: it travels as its 16 bytes
+        const char *text = wire->publisher;
+        for (int index = 0; index < 2 * 16; index++) {
+            int digit = s_hex_value (text[index]); //  a shorter string stops at its NUL
+            if (digit < 0)
+                return ZM_EINVAL;
+            publisher[index / 2] = (uint8_t) (publisher[index / 2] << 4 | digit);
+        }
+        if (text[2 * 16])
+            return ZM_EINVAL;
+    }
+    int rc = s_header_plan (wire, plan, S_EXTRA_KEYS);
+    if (rc)
+        return rc;
+    plan->room = ZM_WIRE_EVENT_PREFIX + plan->size;
+    plan->topic_len = topic_len;
+    memcpy (plan->publisher, publisher, sizeof publisher);
+    return 0;
 }
 
 static void
@@ -929,7 +966,8 @@ int
 zm_wire_publish (void *handle, const zm_wire_t *wire, const zm_wire_plan_t *plan, void *buffer,
                  size_t body_size, int flags)
 {
-    int rc = !handle || !buffer || !wire || !plan || !plan->room || !plan->wide_seq ? ZM_EINVAL : 0;
+    int rc = !handle || !buffer || !wire || !plan || !plan->room || !plan->topic_len ? ZM_EINVAL
+                                                                                      : 0;
     zmq_msg_t event;
     if (rc == 0 && zmq_msg_init_data (&event, buffer, plan->room + body_size, s_free_buffer, NULL))
         rc = ZM_ENOMEM;
@@ -940,15 +978,40 @@ zm_wire_publish (void *handle, const zm_wire_t *wire, const zm_wire_plan_t *plan
     uint8_t *data = (uint8_t *) buffer;
     memcpy (data, s_signature, sizeof s_signature);
     data[3] = ZM_CMD_EVENT;
-    s_put_be (data + 4, plan->size, 4);
+    memcpy (data + 4, plan->publisher, 16);
+    s_put_be (data + 20, wire->counter, 8);
+    s_put_be (data + 28, wire->timestamp, 8);
+    s_put_be (data + 36, wire->seq, 8);
+    s_put_be (data + 44, plan->size, 4);
     s_header_write (wire, plan, data + ZM_WIRE_EVENT_PREFIX);
     flags &= ZMQ_DONTWAIT;
     //  Parts of a message go together: only the first can be refused
-    bool sent = zmq_send (handle, wire->topic, strlen (wire->topic), flags | ZMQ_SNDMORE) != -1
+    bool sent = zmq_send (handle, wire->topic, plan->topic_len, flags | ZMQ_SNDMORE) != -1
                 && zmq_msg_send (&event, handle, flags) != -1;
     if (!sent)
         zmq_msg_close (&event); //  frees buffer
     return sent ? 0 : ZM_EUNAVAIL;
+}
+
+//  The built-in codec whose content type is the only entry of extras
+//  (size bytes), packed as zmicro packs it ({"content_type": fixstr}), or
+//  NULL: anything else is decoded as a map.
+static const zm_codec_t *
+s_extras_codec (const uint8_t *extras, size_t size)
+{
+    static const char key[] = "\x81\xac" "content_type";
+    const size_t key_size = sizeof key - 1;
+    if (size <= key_size + 1 || memcmp (extras, key, key_size) != 0
+        || extras[key_size] != (0xa0 | (size - key_size - 1)))
+        return NULL; //  not one pair, or not a fixstr that fills the rest
+    const zm_codec_t *codecs[] = {&zm_codec_raw, &zm_codec_json, &zm_codec_msgpack};
+    const uint8_t *name = extras + key_size + 1;
+    size_t len = size - key_size - 1;
+    for (size_t index = 0; index < sizeof codecs / sizeof codecs[0]; index++)
+        if (strlen (codecs[index]->content_type) == len
+            && memcmp (codecs[index]->content_type, name, len) == 0)
+            return codecs[index];
+    return NULL;
 }
 
 //  Decode one event frame (data, size bytes) after its topic frame
@@ -960,7 +1023,7 @@ s_decode_event (zm_wire_t *wire, const void *topic, size_t topic_size, const uin
         return s_fail (wire, ZM_EINVAL, "no message");
     if (max_body == 0)
         max_body = ZM_WIRE_MAX_BODY;
-    if (size < ZM_WIRE_EVENT_PREFIX || memcmp (data, s_signature, 2) != 0)
+    if (size < 4 || memcmp (data, s_signature, 2) != 0)
         return s_fail (wire, ZM_EPROTO, "bad signature");
     wire->proto = data[2];
     wire->command = data[3];
@@ -968,27 +1031,60 @@ s_decode_event (zm_wire_t *wire, const void *topic, size_t topic_size, const uin
         return s_fail (wire, ZM_EPROTO, "unsupported protocol version");
     if (wire->command != ZM_CMD_EVENT)
         return s_fail (wire, ZM_EPROTO, "not an EVENT");
-    size_t header = ((size_t) data[4] << 24) | ((size_t) data[5] << 16)
-                    | ((size_t) data[6] << 8) | data[7];
-    if (header > ZM_WIRE_MAX_HEADER)
-        return s_fail (wire, ZM_ETOOBIG, "header frame is over 64 KiB");
-    if (header > size - ZM_WIRE_EVENT_PREFIX)
-        return s_fail (wire, ZM_EPROTO, "header runs past the event frame");
-    if (size - ZM_WIRE_EVENT_PREFIX - header > max_body)
-        return s_fail (wire, ZM_ETOOBIG, "body is over the size limit");
-    //  The header is copied out: the body stays in the frame
-    const char *why = NULL;
-    int rc = header ? zm_msg_decode (ZM_CT_MSGPACK, data + ZM_WIRE_EVENT_PREFIX, header,
-                                     &wire->header, &why)
-                    : ZM_ECODEC;
-    rc = s_read_decoded (wire, rc);
+    if (size < ZM_WIRE_EVENT_PREFIX + 1)
+        return s_fail (wire, ZM_EPROTO, "event frame is too short");
+    //  The topic frame is the topic
+    const char *reason = NULL;
+    int rc = s_check_str (&s_keys[K_TOPIC], (const char *) topic, topic_size, &reason);
     if (rc)
-        return rc;
-    if (!topic || topic_size != strlen (wire->topic)
-        || memcmp (topic, wire->topic, topic_size) != 0)
-        return s_fail (wire, ZM_EPROTO, "topic frame differs from the header's topic");
-    wire->body_offset = ZM_WIRE_EVENT_PREFIX + header;
-    return 0;
+        return s_fail (wire, rc, reason);
+    char *text = wire->text;
+    memcpy (text, topic, topic_size);
+    text[topic_size] = 0;
+    wire->topic = text;
+    text += topic_size + 1;
+    //  The fixed fields
+    wire->counter = s_get_be64 (data + 20);
+    static const uint8_t none[16] = {0};
+    if (memcmp (data + 4, none, 16) != 0) {
+        wire->publisher = text;
+        text = s_put_hex (text, data + 4, 16);
+        *text++ = 0;
+        //  The id: the publisher's first 8 bytes, then the counter (as
+        //  zm_publish gives it)
+        wire->event_id = text;
+        text = s_put_hex (text, data + 4, 8);
+        uint64_t counter = wire->counter;
+        for (int digit = 15; digit >= 0; digit--, counter >>= 4)
+            text[digit] = "0123456789abcdef"[counter & 15];
+        text[16] = 0;
+    }
+    wire->timestamp = s_get_be64 (data + 28);
+    wire->seq = s_get_be64 (data + 36);
+    size_t extras = ((size_t) data[44] << 24) | ((size_t) data[45] << 16)
+                    | ((size_t) data[46] << 8) | data[47];
+    if (extras > ZM_WIRE_MAX_HEADER)
+        return s_fail (wire, ZM_ETOOBIG, "header frame is over 64 KiB");
+    if (extras > size - ZM_WIRE_EVENT_PREFIX)
+        return s_fail (wire, ZM_EPROTO, "header runs past the event frame");
+    if (size - ZM_WIRE_EVENT_PREFIX - extras > max_body)
+        return s_fail (wire, ZM_ETOOBIG, "body is over the size limit");
+    wire->body_offset = ZM_WIRE_EVENT_PREFIX + extras;
+    const uint8_t *map = data + ZM_WIRE_EVENT_PREFIX;
+    if (extras == 1 && map[0] == S_EMPTY_MAP) {
+        wire->content_type = zm_codec_msgpack.content_type; //  nothing to decode
+        return 0;
+    }
+    //  Only a built-in content type, as zmicro packs it: no tree either
+    const zm_codec_t *codec = s_extras_codec (map, extras);
+    if (codec) {
+        wire->content_type = codec->content_type; //  zm_codec_find knows this pointer
+        return 0;
+    }
+    //  The extras are copied out: the body stays in the frame
+    const char *why = NULL;
+    rc = extras ? zm_msg_decode (ZM_CT_MSGPACK, map, extras, &wire->header, &why) : ZM_ECODEC;
+    return s_read_decoded (wire, rc, S_EXTRA_KEYS);
 }
 
 int

@@ -41,6 +41,7 @@
 #define ZM_WIRE_MAX_META 64            //  metadata entries
 #define ZM_WIRE_MAX_META_KEY 255       //  bytes of a metadata key
 #define ZM_WIRE_MAX_META_VAL 4096      //  bytes of a metadata value
+#define ZM_WIRE_UUID_HEX 32            //  a publisher UUID or event id in hex
 
 //  Commands (frame 1). Values are the wire bytes and never change.
 typedef enum {
@@ -83,10 +84,13 @@ typedef struct {
     const char *group;        //  queue group it is sent to, point to point
     uint64_t timestamp;       //  publish time, Unix ms (0: absent)
     uint64_t seq;             //  publisher's sequence for the topic (0: absent)
+    uint64_t counter;         //  PUB/SUB form: the publisher's event counter (the id)
     //  Owned by a decoded message, released by zm_wire_clear
     zm_msg_t *header; //  decoded header map; NULL when it was empty
     zframe_t *body;   //  body frame (may be 0 bytes); NULL on failure
     size_t body_offset; //  PUB/SUB event: where the body starts in the event frame
+    //  PUB/SUB event: topic, publisher and id, NUL-terminated, live here
+    char text[ZM_WIRE_MAX_NAME + 1 + 2 * (ZM_WIRE_UUID_HEX + 1)];
     //  Set when zm_wire_decode fails
     bool answerable;    //  corr and command were readable: send an ERROR
     uint8_t proto;      //  version byte received in frame 0
@@ -132,16 +136,24 @@ int zm_wire_send (void *handle, const zm_wire_peer_t *peer, const zm_wire_t *wir
 
 //  The PUB/SUB form of an EVENT (docs/protocol.md section 18.2): two
 //  frames, the topic (libzmq's subscription filter matches on it) and one
-//  event frame holding the rest:
+//  event frame holding the rest, fixed fields first:
 //
-//      0..2  "ZM" + version byte 0x01
-//      3     command 0x20 (EVENT)
-//      4..7  header length H, 4 bytes big-endian (at most 64 KiB)
-//      8..   the EVENT header (H bytes, as frame 3 of the 5-frame form)
-//      8+H.. the body, to the end of the frame
+//      0..2    "ZM" + version byte 0x01
+//      3       command 0x20 (EVENT)
+//      4..19   publisher: its UUID, 16 bytes (all zero: none)
+//      20..27  counter: the publisher's event counter, uint64 big-endian
+//      28..35  timestamp: Unix ms, uint64 big-endian (0: none)
+//      36..43  seq: per topic, uint64 big-endian (0: none)
+//      44..47  H, the extras' length, 4 bytes big-endian (1..64 KiB)
+//      48..    extras: a msgpack map of content_type, metadata, trace_id
+//              (0x80 when none)
+//      48+H..  the body, to the end of the frame
 //
-//  Two frames where the 5-frame form makes six: libzmq's cost is per frame.
-#define ZM_WIRE_EVENT_PREFIX 8
+//  The topic is the topic frame; the event id is the publisher's first 8
+//  bytes and the counter (as text: 16 + 16 hex digits). Two frames where
+//  the 5-frame form makes six, and fixed fields where the 5-frame header
+//  is a map: libzmq's cost is per frame, a subscriber's is per key.
+#define ZM_WIRE_EVENT_PREFIX 48
 
 //  A header checked and sized before anything is written: the fields
 //  are zm_wire.c's business; a caller keeps a plan on its stack.
@@ -157,25 +169,28 @@ typedef struct {
     bool timeout;               //  the timeout goes in
     bool timestamp;             //  the timestamp goes in (EVENT, non-zero)
     bool seq;                   //  the seq goes in (EVENT, non-zero)
-    bool wide_seq;              //  ... always, as a uint 64 (PUB/SUB form)
     const zm_val_t *metadata;   //  metadata map going in, or NULL
     size_t meta_count;          //  its entries
     size_t pairs;               //  entries of the header map
-    size_t size;                //  bytes of the packed header
-    size_t room;                //  PUB/SUB form: prefix and header bytes
+    size_t size;                //  bytes of the packed header (PUB/SUB: extras)
+    size_t room;                //  PUB/SUB form: fixed fields and extras bytes
+    size_t topic_len;           //  PUB/SUB form: strlen (topic)
+    uint8_t publisher[16];      //  PUB/SUB form: the publisher UUID's bytes
 } zm_wire_plan_t;
 
 //  Plan wire (an EVENT) in the PUB/SUB form: plan->room is the bytes its
-//  prefix and header take. seq goes in as a uint 64 whatever its value,
-//  so the room is known before seq is. Returns 0, ZM_EINVAL (not an EVENT,
-//  a bad topic or field) or ZM_ETOOBIG (a field over its limit).
+//  fixed fields and extras take (seq is a fixed field: the room is known
+//  before seq is). wire->publisher is NULL or a UUID in 32 hex digits; the
+//  id this form carries is wire->counter (wire->event_id and group are not
+//  sent). Returns 0, ZM_EINVAL (not an EVENT, a bad topic, publisher or
+//  field) or ZM_ETOOBIG (a field over its limit).
 int zm_wire_event_plan (const zm_wire_t *wire, zm_wire_plan_t *plan);
 
 //  Send wire (an EVENT, planned by zm_wire_event_plan; only seq may have
 //  changed since) on handle, a PUB socket, in the PUB/SUB form. buffer
 //  (malloc'ed) holds plan->room bytes then the body, body_size bytes
-//  (zm_msg_encode_room makes such a buffer). The prefix and header are
-//  written into the room and libzmq sends the buffer as it is and frees
+//  (zm_msg_encode_room makes such a buffer). The fixed fields and extras
+//  are written into the room and libzmq sends the buffer as it is and frees
 //  it. Takes buffer in every case. flags: 0 or ZMQ_DONTWAIT. Returns 0,
 //  ZM_EINVAL, ZM_ENOMEM, or ZM_EUNAVAIL when the socket refused the message
 //  (nothing was sent).
@@ -183,19 +198,21 @@ int zm_wire_publish (void *handle, const zm_wire_t *wire, const zm_wire_plan_t *
                      void *buffer, size_t body_size, int flags);
 
 //  Receive one PUB/SUB event from handle (a SUB socket) without waiting
-//  and decode it. The header is copied out (wire->header); the event frame
+//  and decode it. The topic, publisher and id (in hex) are copied into
+//  wire->text, the extras decoded into wire->header (NULL when they are
+//  the empty map: content_type is then msgpack); the event frame
 //  stays in *frame (initialized here; the caller closes it after reading
 //  the body: zm_wire_event_body). Returns -1 when no message was waiting,
 //  0, or as zm_wire_decode a failure, with wire->reason: wrong frame count,
-//  bad signature, version, not an EVENT, a header that overruns the frame
-//  or does not decode, a body over max_body (0: ZM_WIRE_MAX_BODY), a topic
-//  frame that differs from the header's topic. On -1 and failure *frame is
+//  bad signature, version, not an EVENT, a topic frame empty, over 255
+//  bytes or holding a NUL, extras that overrun the frame or do not decode,
+//  a body over max_body (0: ZM_WIRE_MAX_BODY). On -1 and failure *frame is
 //  empty (closing it is harmless) and nothing is left to clear.
 int zm_wire_recv_event (void *handle, size_t max_body, zm_wire_t *wire, zmq_msg_t *frame);
 
 //  Decode an event frame (data, size bytes) that came after topic frame
 //  topic (topic_size bytes), as zm_wire_recv_event does: fills *wire (the
-//  header copied into wire->header; the body is at wire->body_offset in
+//  extras copied into wire->header; the body is at wire->body_offset in
 //  data), returns 0 or a failure as zm_wire_recv_event, with nothing left
 //  to clear.
 int zm_wire_decode_event (const void *topic, size_t topic_size, const void *data, size_t size,

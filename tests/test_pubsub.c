@@ -1024,27 +1024,41 @@ s_event_frames (const char *topic, const zm_msg_t *header, const char *raw_heade
 }
 
 //  An EVENT as a PUB sends it (protocol.md 18.2): the topic frame, then
-//  one event frame: "ZM" 0x01 0x20, the header length (4 bytes, big
-//  endian), the header (encoded from header, or raw_header as given), the
-//  body.
+//  one event frame: "ZM" 0x01 0x20, the fixed fields (a made-up publisher,
+//  counter 0xE0000 + n, timestamp now, seq), the extras' length (4 bytes,
+//  big endian), the extras (metadata "from" and "n" as pubsub_node
+//  publishes them, or raw_extras as given), the body.
 static zmsg_t *
-s_pub_frames (const char *topic, const zm_msg_t *header, const char *raw_header,
-              size_t raw_size, const void *body, size_t body_size)
+s_pub_frames (const char *topic, uint64_t seq, long n, const char *raw_extras, size_t raw_size,
+              const void *body, size_t body_size)
 {
     void *data = NULL;
     size_t size = raw_size;
-    if (header)
-        cr_assert_eq (zm_msg_encode (header, NULL, &data, &size), 0);
-    size_t total = 8 + size + body_size;
+    if (!raw_extras) {
+        zm_msg_t *extras = zm_msg_new ();
+        zm_val_t *meta = zm_val_set_map (zm_msg_root_mut (extras), "metadata");
+        zm_val_set_str (meta, "from", "raw");
+        char text[32];
+        snprintf (text, sizeof text, "%ld", n);
+        zm_val_set_str (meta, "n", text);
+        cr_assert_eq (zm_msg_encode (extras, NULL, &data, &size), 0);
+        zm_msg_destroy (&extras);
+    }
+    size_t total = 48 + size + body_size;
     uint8_t *frame = (uint8_t *) malloc (total);
     memcpy (frame, "ZM\x01\x20", 4);
-    frame[4] = (uint8_t) (size >> 24);
-    frame[5] = (uint8_t) (size >> 16);
-    frame[6] = (uint8_t) (size >> 8);
-    frame[7] = (uint8_t) size;
-    memcpy (frame + 8, header ? data : raw_header, size);
+    const uint8_t publisher[16] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF,
+                                   0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF};
+    memcpy (frame + 4, publisher, 16);
+    uint64_t fields[3] = {0xE0000 + (uint64_t) n, (uint64_t) zclock_time (), seq};
+    for (int field = 0; field < 3; field++)
+        for (int at = 0; at < 8; at++)
+            frame[20 + 8 * field + at] = (uint8_t) (fields[field] >> (56 - 8 * at));
+    for (int at = 0; at < 4; at++)
+        frame[44 + at] = (uint8_t) (size >> (24 - 8 * at));
+    memcpy (frame + 48, data ? data : raw_extras, size);
     if (body_size)
-        memcpy (frame + 8 + size, body, body_size);
+        memcpy (frame + 48 + size, body, body_size);
     free (data);
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, topic);
@@ -1308,9 +1322,7 @@ Test (pubsub, garbage_on_a_publisher_socket_is_dropped_and_counted, .init = s_se
         zm_msg_set_str (warm, "from", "fake");
         cr_assert_eq (zm_msg_encode (warm, NULL, &s_body, &body_size), 0);
         zm_msg_destroy (&warm);
-        zm_msg_t *header = s_event_header ("junk.warm", NULL, seq++, 0);
-        zmsg_t *msg = s_pub_frames ("junk.warm", header, NULL, 0, s_body, body_size);
-        zm_msg_destroy (&header);
+        zmsg_t *msg = s_pub_frames ("junk.warm", seq++, 0, NULL, 0, s_body, body_size);
         free (s_body);
         s_body = NULL;
         zmsg_send (&msg, pub);
@@ -1332,62 +1344,48 @@ Test (pubsub, garbage_on_a_publisher_socket_is_dropped_and_counted, .init = s_se
     zmsg_addmem (msg, "\x01\x02\x03", 3);
     zmsg_addmem (msg, "", 0);
     garbage += s_send_raw (pub, &msg);
-    //  The topic frame says one topic, the header another.
-    zm_msg_t *header = s_event_header ("junk.y", NULL, seq++, 5);
-    msg = s_pub_frames ("junk.x", header, NULL, 0, body, body_size);
-    zm_msg_destroy (&header);
+    //  A topic frame holding a NUL byte (the filter lets it in).
+    msg = s_pub_frames ("junk.x", seq++, 5, NULL, 0, body, body_size);
+    zframe_t *topic = zmsg_first (msg);
+    zframe_reset (topic, "junk.x\0y", 8);
     garbage += s_send_raw (pub, &msg);
-    //  An invalid topic, in both.
-    header = s_event_header ("junk..x", NULL, seq++, 5);
-    msg = s_pub_frames ("junk..x", header, NULL, 0, body, body_size);
-    zm_msg_destroy (&header);
+    //  An invalid topic.
+    msg = s_pub_frames ("junk..x", seq++, 5, NULL, 0, body, body_size);
     garbage += s_send_raw (pub, &msg);
     //  A body that does not decode.
-    header = s_event_header ("junk.x", NULL, seq++, 5);
-    msg = s_pub_frames ("junk.x", header, NULL, 0, "\xc1", 1);
-    zm_msg_destroy (&header);
+    msg = s_pub_frames ("junk.x", seq++, 5, NULL, 0, "\xc1", 1);
     garbage += s_send_raw (pub, &msg);
-    //  A header that is not a map.
-    msg = s_pub_frames ("junk.x", NULL, "\x93\x01\x02\x03", 4, body, body_size);
+    //  Extras that are not a map, that name an unknown content type.
+    msg = s_pub_frames ("junk.x", seq++, 5, "\x93\x01\x02\x03", 4, body, body_size);
     garbage += s_send_raw (pub, &msg);
-    //  A REQUEST instead of an EVENT, a bad signature, another version.
+    msg = s_pub_frames ("junk.x", seq++, 5, "\x81\xac" "content_type\xa5x/y/z", 20, body,
+                        body_size);
+    garbage += s_send_raw (pub, &msg);
+    //  A REQUEST instead of an EVENT, a bad signature, another version, an
+    //  extras length past the end of the frame, extras over 64 KiB.
     const struct {
         int at;
         uint8_t byte;
-    } pokes[] = {{3, 0x01}, {0, 'X'}, {2, 0x02}};
+    } pokes[] = {{3, 0x01}, {0, 'X'}, {2, 0x02}, {46, 0x7f}, {45, 0x01}};
     for (size_t i = 0; i < sizeof pokes / sizeof pokes[0]; i++) {
-        header = s_event_header ("junk.x", NULL, seq++, 5);
-        msg = s_pub_frames ("junk.x", header, NULL, 0, body, body_size);
-        zm_msg_destroy (&header);
+        msg = s_pub_frames ("junk.x", seq++, 5, NULL, 0, body, body_size);
         zmsg_first (msg);
         zframe_data (zmsg_next (msg))[pokes[i].at] = pokes[i].byte;
         garbage += s_send_raw (pub, &msg);
     }
-    //  A header length past the end of the frame, a frame too short for
-    //  its prefix, a header over 64 KiB, an EVENT in the 5-frame form.
-    header = s_event_header ("junk.x", NULL, seq++, 5);
-    msg = s_pub_frames ("junk.x", header, NULL, 0, body, body_size);
-    zm_msg_destroy (&header);
-    zmsg_first (msg);
-    zframe_data (zmsg_next (msg))[5] = 0x7f;
-    garbage += s_send_raw (pub, &msg);
+    //  A frame too short for the fixed fields, an EVENT in the 5-frame
+    //  form.
     msg = zmsg_new ();
     zmsg_addstr (msg, "junk.x");
     zmsg_addmem (msg, "ZM\x01\x20\0", 5);
     garbage += s_send_raw (pub, &msg);
-    msg = zmsg_new ();
-    zmsg_addstr (msg, "junk.x");
-    zmsg_addmem (msg, "ZM\x01\x20\x00\x01\x00\x01\x80", 9);
-    garbage += s_send_raw (pub, &msg);
-    header = s_event_header ("junk.x", NULL, seq++, 5);
+    zm_msg_t *header = s_event_header ("junk.x", NULL, seq++, 5);
     msg = s_event_frames (NULL, header, NULL, 0, body, body_size);
     zm_msg_destroy (&header);
     zmsg_pushstr (msg, "junk.x");
     garbage += s_send_raw (pub, &msg);
     //  And a good one after it all.
-    header = s_event_header ("junk.x", NULL, seq++, 5);
-    msg = s_pub_frames ("junk.x", header, NULL, 0, body, body_size);
-    zm_msg_destroy (&header);
+    msg = s_pub_frames ("junk.x", seq++, 5, NULL, 0, body, body_size);
     zmsg_send (&msg, pub);
 
     deadline = zt_clock () + 5000;

@@ -1478,6 +1478,42 @@ Test (wire, event_header_round_trips_and_is_checked, .timeout = 10)
     cr_assert_str_eq (in.reason, "seq is not an unsigned integer");
 }
 
+//  An event frame of the PUB/SUB form (protocol.md 18.2) into frame:
+//  "ZM", version, command, the fixed fields (publisher 0x11 x 16, counter
+//  5, timestamp 6, seq 7), extras length H, then tail (extras and body).
+//  Returns its size.
+static size_t
+s_event_frame (uint8_t *frame, uint8_t version, uint8_t command, uint32_t extras,
+               const void *tail, size_t tail_size)
+{
+    memcpy (frame, "ZM", 2);
+    frame[2] = version;
+    frame[3] = command;
+    memset (frame + 4, 0x11, 16);
+    for (int field = 0; field < 3; field++) {
+        memset (frame + 20 + 8 * field, 0, 8);
+        frame[27 + 8 * field] = (uint8_t) (5 + field);
+    }
+    for (int at = 0; at < 4; at++)
+        frame[44 + at] = (uint8_t) (extras >> (24 - 8 * at));
+    memcpy (frame + ZM_WIRE_EVENT_PREFIX, tail, tail_size);
+    return ZM_WIRE_EVENT_PREFIX + tail_size;
+}
+
+//  Send topic and frame on pub; what the SUB decodes of it, into *in
+static int
+s_event_roundtrip (zsock_t *pub, zsock_t *sub, zpoller_t *poller, const void *topic,
+                   size_t topic_size, const void *data, size_t size, size_t max_body,
+                   zm_wire_t *in, zmq_msg_t *frame)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, topic, topic_size);
+    zmsg_addmem (msg, data, size);
+    cr_assert_eq (zmsg_send (&msg, pub), 0);
+    cr_assert_not_null (zpoller_wait (poller, 2000));
+    return zm_wire_recv_event (zsock_resolve (sub), max_body, in, frame);
+}
+
 //  The PUB/SUB form (protocol.md 18.2): the body encoded after room for
 //  the framing, published on a PUB, received and checked on a SUB.
 Test (wire, event_pub_sub_form_round_trips_and_is_checked, .timeout = 10)
@@ -1489,15 +1525,17 @@ Test (wire, event_pub_sub_form_round_trips_and_is_checked, .timeout = 10)
     cr_assert_not_null (bound);
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", atoi (strrchr (bound, ':') + 1));
     zstr_free (&bound);
-    zsock_t *sub = zsock_new_sub (endpoint, "orders.");
+    zsock_t *sub = zsock_new_sub (endpoint, "");
     cr_assert_not_null (sub);
     zpoller_t *poller = zpoller_new (sub, NULL);
 
     zm_msg_t *meta = zm_msg_new ();
     zm_msg_set_str (meta, "tenant", "acme");
+    //  The publisher in lower case: it travels as bytes, comes back upper
     zm_wire_t out = {.command = ZM_CMD_EVENT,
                      .topic = "orders.created",
-                     .event_id = "0123456789abcdef0123456789abcdef",
+                     .counter = 0x0123456789abcdefull,
+                     .event_id = "not sent: the counter is the id",
                      .publisher = "fedcba9876543210fedcba9876543210",
                      .timestamp = 1763700000000ull,
                      .content_type = ZM_CT_JSON,
@@ -1530,17 +1568,20 @@ Test (wire, event_pub_sub_form_round_trips_and_is_checked, .timeout = 10)
     free (buffer);
     cr_assert_eq (rc, 0, "%s", in.reason);
     cr_assert_str_eq (in.topic, "orders.created");
-    cr_assert_str_eq (in.event_id, out.event_id);
-    cr_assert_str_eq (in.publisher, out.publisher);
+    cr_assert_str_eq (in.publisher, "FEDCBA9876543210FEDCBA9876543210");
+    cr_assert_str_eq (in.event_id, "FEDCBA98765432100123456789abcdef");
+    cr_assert_eq (in.counter, 0x0123456789abcdefull);
     cr_assert_eq (in.timestamp, 1763700000000ull);
     cr_assert_eq (in.seq, UINT64_MAX - 1);
     cr_assert_str_eq (in.content_type, ZM_CT_JSON);
     cr_assert_str_eq (in.trace_id, "trace-1");
     cr_assert_str_eq (zm_val_str (zm_val_get (in.metadata, "tenant"), "", NULL), "acme");
+    cr_assert_null (in.group, "the PUB/SUB form has no group");
     size_t got = 0;
     void *bytes = zm_wire_event_body (&in, &frame, &got);
     cr_assert_eq (got, 7);
     cr_assert_eq (memcmp (bytes, "{\"n\":7}", 7), 0);
+    cr_assert_eq (in.body_offset, zmq_msg_size (&frame) - 7);
     zmq_msg_close (&frame);
     zm_wire_clear (&in);
     //  Drain the extra copies the joining loop sent
@@ -1550,34 +1591,76 @@ Test (wire, event_pub_sub_form_round_trips_and_is_checked, .timeout = 10)
     }
     zmq_msg_close (&frame);
 
+    //  The usual event: no publisher, empty extras, nothing decoded;
+    //  unknown extras keys are skipped
+    uint8_t data[600];
+    size = s_event_frame (data, 1, 0x20, 1, "\x80" "body", 5);
+    memset (data + 4, 0, 16);
+    cr_assert_eq (s_event_roundtrip (pub, sub, poller, "a.b", 3, data, size, 0, &in, &frame), 0,
+                  "%s", in.reason);
+    cr_assert_str_eq (in.topic, "a.b");
+    cr_assert_null (in.publisher);
+    cr_assert_null (in.event_id);
+    cr_assert_eq (in.counter, 5);
+    cr_assert_eq (in.timestamp, 6);
+    cr_assert_eq (in.seq, 7);
+    cr_assert_null (in.header);
+    cr_assert_str_eq (in.content_type, ZM_CT_MSGPACK);
+    bytes = zm_wire_event_body (&in, &frame, &got);
+    cr_assert_eq (got, 4);
+    cr_assert_eq (memcmp (bytes, "body", 4), 0);
+    zmq_msg_close (&frame);
+    zm_wire_clear (&in);
+    //  {"topic": 1, "later": nil}: keys the extras do not define
+    size = s_event_frame (data, 1, 0x20, 15, "\x82\xa5topic\x01\xa5later\xc0", 15);
+    cr_assert_eq (s_event_roundtrip (pub, sub, poller, "a.b", 3, data, size, 0, &in, &frame), 0,
+                  "%s", in.reason);
+    cr_assert_str_eq (in.topic, "a.b");
+    cr_assert_str_eq (in.publisher, "11111111111111111111111111111111");
+    cr_assert_str_eq (in.event_id, "11111111111111110000000000000005");
+    bytes = zm_wire_event_body (&in, &frame, &got);
+    cr_assert_eq (got, 0);
+    zmq_msg_close (&frame);
+    zm_wire_clear (&in);
+
     //  Bad frames: each refused with its reason, nothing to clear
+    char long_topic[257];
+    memset (long_topic, 'a', 256);
+    long_topic[256] = 0;
     struct {
         const char *topic;
-        const void *data;
-        size_t size;
+        size_t topic_size;
+        uint8_t version, command;
+        uint32_t extras;
+        const char *tail;
+        size_t tail_size;
         const char *reason;
     } cases[] = {
-        {"orders.x", "ZM\x01", 3, "bad signature"},
-        {"orders.x", "XM\x01\x20\0\0\0\x01\x80", 9, "bad signature"},
-        {"orders.x", "ZM\x02\x20\0\0\0\x01\x80", 9, "unsupported protocol version"},
-        {"orders.x", "ZM\x01\x01\0\0\0\x01\x80", 9, "not an EVENT"},
-        {"orders.x", "ZM\x01\x20\0\0\0\x09\x80", 9, "header runs past the event frame"},
-        {"orders.x", "ZM\x01\x20\0\x01\0\x01\x80", 9, "header frame is over 64 KiB"},
-        {"orders.x", "ZM\x01\x20\0\0\0\0", 8, "header is not valid msgpack"},
-        {"orders.x", "ZM\x01\x20\0\0\0\x01\x80", 9, "missing topic in header"},
-        {"orders.x", "ZM\x01\x20\0\0\0\x01\x93", 9, "header is not valid msgpack"},
-        {"orders.x", "ZM\x01\x20\0\0\0\x04\x93\x01\x02\x03", 12, "header is not a msgpack map"},
-        //  {"topic": "orders.y"} under topic frame orders.x
-        {"orders.x", "ZM\x01\x20\0\0\0\x10\x81\xa5topic\xa8orders.y", 24,
-         "topic frame differs from the header's topic"},
+        {"orders.x", 8, 2, 0x20, 1, "\x80", 1, "unsupported protocol version"},
+        {"orders.x", 8, 1, 0x01, 1, "\x80", 1, "not an EVENT"},
+        {"orders.x", 8, 1, 0x20, 0, "", 0, "event frame is too short"},
+        {"orders.x", 8, 1, 0x20, 9, "\x80", 1, "header runs past the event frame"},
+        {"orders.x", 8, 1, 0x20, 0x10001, "\x80", 1, "header frame is over 64 KiB"},
+        {"orders.x", 8, 1, 0x20, 0, "\x80", 1, "header is not valid msgpack"},
+        {"orders.x", 8, 1, 0x20, 1, "\x93", 1, "header is not valid msgpack"},
+        {"orders.x", 8, 1, 0x20, 4, "\x93\x01\x02\x03", 4, "header is not a msgpack map"},
+        {"orders.x", 8, 1, 0x20, 3, "\x81\x01\x02", 3, "header key is not a string"},
+        {"orders.x", 8, 1, 0x20, 15, "\x81\xac" "content_type\x07", 15,
+         "content_type is not a string"},
+        {"orders.x", 8, 1, 0x20, 20, "\x81\xac" "content_type\xa5x/y/z", 20,
+         "unknown content type"},
+        {"orders.x", 8, 1, 0x20, 21, "\x82\xa8trace_id\xa0\xa8trace_id\xa0", 21,
+         "duplicate header key"},
+        {"orders.x", 8, 1, 0x20, 11, "\x81\xa8metadata\x01", 11, "metadata is not a map"},
+        {"", 0, 1, 0x20, 1, "\x80", 1, "topic is empty"},
+        {"a\0b", 3, 1, 0x20, 1, "\x80", 1, "topic holds a NUL byte"},
+        {long_topic, 256, 1, 0x20, 1, "\x80", 1, "topic is too long"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        zmsg_t *msg = zmsg_new ();
-        zmsg_addstr (msg, cases[i].topic);
-        zmsg_addmem (msg, cases[i].data, cases[i].size);
-        cr_assert_eq (zmsg_send (&msg, pub), 0);
-        cr_assert_not_null (zpoller_wait (poller, 2000), "case %zu", i);
-        rc = zm_wire_recv_event (zsock_resolve (sub), 0, &in, &frame);
+        size = s_event_frame (data, cases[i].version, cases[i].command, cases[i].extras,
+                              cases[i].tail, cases[i].tail_size);
+        rc = s_event_roundtrip (pub, sub, poller, cases[i].topic, cases[i].topic_size, data, size,
+                                0, &in, &frame);
         cr_assert_neq (rc, 0, "case %zu", i);
         cr_assert_neq (rc, -1, "case %zu", i);
         cr_assert_str_eq (in.reason, cases[i].reason, "case %zu", i);
@@ -1585,6 +1668,17 @@ Test (wire, event_pub_sub_form_round_trips_and_is_checked, .timeout = 10)
         cr_assert_eq (zmq_msg_size (&frame), 0, "case %zu: no frame kept", i);
         zmq_msg_close (&frame);
     }
+    //  Frames too short for a signature, or with another one
+    rc = s_event_roundtrip (pub, sub, poller, "x", 1, "ZM\x01", 3, 0, &in, &frame);
+    cr_assert_eq (rc, ZM_EPROTO);
+    cr_assert_str_eq (in.reason, "bad signature");
+    zmq_msg_close (&frame);
+    size = s_event_frame (data, 1, 0x20, 1, "\x80", 1);
+    data[0] = 'X';
+    rc = s_event_roundtrip (pub, sub, poller, "x", 1, data, size, 0, &in, &frame);
+    cr_assert_eq (rc, ZM_EPROTO);
+    cr_assert_str_eq (in.reason, "bad signature");
+    zmq_msg_close (&frame);
     //  A topic frame alone, and three frames: the wrong count
     zstr_send (pub, "orders.x");
     cr_assert_not_null (zpoller_wait (poller, 2000));
@@ -1596,22 +1690,38 @@ Test (wire, event_pub_sub_form_round_trips_and_is_checked, .timeout = 10)
     cr_assert_eq (zm_wire_recv_event (zsock_resolve (sub), 0, &in, &frame), ZM_EPROTO);
     cr_assert_str_eq (in.reason, "wrong frame count");
     zmq_msg_close (&frame);
-    //  A body over max_body
-    zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, "orders.x");
-    zmsg_addmem (msg, "ZM\x01\x20\0\0\0\x10\x81\xa5topic\xa8orders.x" "0123456789", 34);
-    cr_assert_eq (zmsg_send (&msg, pub), 0);
-    cr_assert_not_null (zpoller_wait (poller, 2000));
-    cr_assert_eq (zm_wire_recv_event (zsock_resolve (sub), 9, &in, &frame), ZM_ETOOBIG);
+    //  A body over max_body, and one at it
+    size = s_event_frame (data, 1, 0x20, 1, "\x80" "0123456789", 11);
+    rc = s_event_roundtrip (pub, sub, poller, "x", 1, data, size, 9, &in, &frame);
+    cr_assert_eq (rc, ZM_ETOOBIG);
     cr_assert_str_eq (in.reason, "body is over the size limit");
     zmq_msg_close (&frame);
+    rc = s_event_roundtrip (pub, sub, poller, "x", 1, data, size, 10, &in, &frame);
+    cr_assert_eq (rc, 0, "%s", in.reason);
+    zmq_msg_close (&frame);
+    zm_wire_clear (&in);
     //  Nothing waiting
     cr_assert_eq (zm_wire_recv_event (zsock_resolve (sub), 0, &in, &frame), -1);
     zmq_msg_close (&frame);
     //  What the planner refuses
+    const char *publishers[] = {"fedcba9876543210fedcba987654321",   //  31 digits
+                                "fedcba9876543210fedcba98765432100", //  33 digits
+                                "fedcba9876543210fedcba987654321g", ""};
+    for (size_t i = 0; i < sizeof publishers / sizeof publishers[0]; i++) {
+        zm_wire_t bad = out;
+        bad.publisher = publishers[i];
+        cr_assert_eq (zm_wire_event_plan (&bad, &plan), ZM_EINVAL, "publisher %s", publishers[i]);
+    }
     zm_wire_t bad = out;
     bad.topic = NULL;
     cr_assert_eq (zm_wire_event_plan (&bad, &plan), ZM_EINVAL);
+    bad.topic = "";
+    cr_assert_eq (zm_wire_event_plan (&bad, &plan), ZM_EINVAL);
+    bad.topic = long_topic;
+    cr_assert_eq (zm_wire_event_plan (&bad, &plan), ZM_EINVAL);
+    bad = out;
+    bad.trace_id = long_topic; //  over 128 bytes
+    cr_assert_eq (zm_wire_event_plan (&bad, &plan), ZM_ETOOBIG);
     bad = out;
     bad.command = ZM_CMD_REQUEST;
     cr_assert_eq (zm_wire_event_plan (&bad, &plan), ZM_EINVAL);
