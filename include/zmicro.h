@@ -21,5 +21,6 @@
 #include "zmicro/client.h"
 #include "zmicro/registry.h"
 #include "zmicro/pubsub.h"
+#include "zmicro/store.h"
 
 #endif

@@ -256,8 +256,8 @@ s_fail (zm_wire_t *wire, int rc, const char *reason)
 
 //  Check a metadata map: strings only, within limits, no duplicate keys.
 //  Used on what we decode and on what we are asked to encode. 0 or error.
-static int
-s_check_metadata (const zm_val_t *map, const char **reason_p)
+int
+zm_wire_check_metadata (const zm_val_t *map, const char **reason_p)
 {
     if (zm_val_type (map) != ZM_TYPE_MAP) {
         *reason_p = "metadata is not a map";
@@ -369,7 +369,7 @@ s_read_header (zm_wire_t *wire, const zm_val_t *root, unsigned wanted)
                                                              : "timestamp is not an unsigned integer");
             *s_uint_field (wire, key) = zm_val_uint (value, 0);
         } else if (key == K_METADATA) {
-            rc = s_check_metadata (value, &reason);
+            rc = zm_wire_check_metadata (value, &reason);
             if (rc)
                 return s_fail (wire, rc, reason);
             wire->metadata = value;
@@ -744,7 +744,7 @@ s_header_plan (const zm_wire_t *wire, s_plan_t *plan, unsigned keys)
         return ZM_EINVAL;
     if (plan->metadata) {
         const char *reason = NULL;
-        rc = s_check_metadata (plan->metadata, &reason);
+        rc = zm_wire_check_metadata (plan->metadata, &reason);
         if (rc)
             return rc == ZM_EPROTO ? ZM_EINVAL : rc;
     }

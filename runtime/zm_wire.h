@@ -226,6 +226,12 @@ zm_wire_event_body (const zm_wire_t *wire, zmq_msg_t *frame, size_t *size_p)
     return (uint8_t *) zmq_msg_data (frame) + wire->body_offset;
 }
 
+//  Check a metadata map (section 5): strings only, at most 64 entries, keys
+//  1..255 bytes, values 0..4096 bytes, no NUL, no key twice. Returns 0, or
+//  ZM_EPROTO / ZM_ETOOBIG with a static reason in *reason_p. Also used by
+//  the store, whose record metadata follows the same rules.
+int zm_wire_check_metadata (const zm_val_t *map, const char **reason_p);
+
 //  Release what a decoded message owns (header, body) and zero the struct.
 //  Safe on a zeroed, failed or cleared struct.
 void zm_wire_clear (zm_wire_t *wire);

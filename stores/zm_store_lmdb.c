@@ -1,0 +1,342 @@
+/*  =========================================================================
+    zm_store_lmdb - the LMDB backend of the store (the default)
+
+    One LMDB environment per directory per process (LMDB's rule: never open
+    one twice in a process), shared by every store opened on it and kept
+    in a process-wide list with a reference count. Two databases inside:
+    "records" (full key -> stored record) and "expiry" (8-byte big-endian
+    expiry time + full key -> nothing), so a sweep reads expired records
+    in time order instead of scanning everything.
+
+    Every operation is its own transaction on the calling thread (MDB_NOTLS:
+    any thread, any number of readers). LMDB serialises writers. When the
+    map is full the write is retried after doubling the map; changing the
+    map size needs no transaction open in the process, so operations hold
+    a read lock and growing holds the write lock.
+
+    Durability is LMDB's default: a commit is synced to disk before the
+    store acknowledges the write.
+    =========================================================================
+*/
+#include "zm_internal.h"
+#include "zmicro/store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <sys/stat.h>
+
+#define S_MAP_DEFAULT (64 * 1024 * 1024)
+
+typedef struct s_env_t {
+    char *path;               //  realpath of the directory
+    MDB_env *env;             //  the environment
+    MDB_dbi records;          //  full key -> stored record
+    MDB_dbi expiry;           //  expires (8 bytes BE) + full key -> ""
+    pthread_rwlock_t resize;  //  transactions read-lock; growing the map write-locks
+    int refs;                 //  stores opened on it (under s_envs_lock)
+    struct s_env_t *next;     //  the process's list
+} s_env_t;
+
+static s_env_t *s_envs;                                         //  open environments
+static pthread_mutex_t s_envs_lock = PTHREAD_MUTEX_INITIALIZER; //  guards s_envs, refs
+
+static int
+s_fail (const char *what, const char *path, int rc)
+{
+    zm_log_error ("store: LMDB %s at %s: %s", what, path ? path : "?", mdb_strerror (rc));
+    return rc == ENOMEM ? ZM_ENOMEM : ZM_EIO;
+}
+
+//  Open the environment and its two databases
+static int
+s_env_open (s_env_t *self, size_t map_size)
+{
+    int rc = mdb_env_create (&self->env);
+    if (rc)
+        return s_fail ("create", self->path, rc);
+    mdb_env_set_maxdbs (self->env, 4);
+    mdb_env_set_mapsize (self->env, map_size ? map_size : S_MAP_DEFAULT);
+    rc = mdb_env_open (self->env, self->path, MDB_NOTLS, 0600);
+    if (rc)
+        return s_fail ("open", self->path, rc);
+    int dead = 0;
+    mdb_reader_check (self->env, &dead); //  reader slots of killed processes
+    MDB_txn *txn = NULL;
+    rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open (txn, "records", MDB_CREATE, &self->records);
+    if (rc == 0)
+        rc = mdb_dbi_open (txn, "expiry", MDB_CREATE, &self->expiry);
+    if (rc == 0)
+        rc = mdb_txn_commit (txn);
+    else if (txn)
+        mdb_txn_abort (txn);
+    return rc ? s_fail ("open databases", self->path, rc) : 0;
+}
+
+static void
+s_env_free (s_env_t *self)
+{
+    if (self->env)
+        mdb_env_close (self->env);
+    pthread_rwlock_destroy (&self->resize);
+    free (self->path);
+    free (self);
+}
+
+static int
+s_open (const char *path, size_t map_size, void **state_p)
+{
+    if (!path || !*path)
+        return ZM_EINVAL;
+    if (mkdir (path, 0700) && errno != EEXIST) {
+        zm_log_error ("store: cannot create %s: %s", path, strerror (errno));
+        return ZM_EIO;
+    }
+    char *real = realpath (path, NULL);
+    struct stat info;
+    if (!real || stat (real, &info) || !S_ISDIR (info.st_mode)) {
+        zm_log_error ("store: %s is not a directory I can use", path);
+        free (real);
+        return ZM_EIO;
+    }
+    pthread_mutex_lock (&s_envs_lock);
+    s_env_t *self = s_envs;
+    while (self && strcmp (self->path, real) != 0)
+        self = self->next;
+    int rc = 0;
+    if (self) {
+        self->refs++;
+        free (real);
+    }
+    else if ((self = (s_env_t *) calloc (1, sizeof *self)) == NULL) {
+        free (real);
+        rc = ZM_ENOMEM;
+    }
+    else {
+        self->path = real;
+        pthread_rwlock_init (&self->resize, NULL);
+        rc = s_env_open (self, map_size);
+        if (rc)
+            s_env_free (self);
+        else {
+            self->refs = 1;
+            self->next = s_envs;
+            s_envs = self;
+        }
+    }
+    pthread_mutex_unlock (&s_envs_lock);
+    if (rc == 0)
+        *state_p = self;
+    return rc;
+}
+
+static void
+s_close (void **state_p)
+{
+    s_env_t *self = (s_env_t *) *state_p;
+    *state_p = NULL;
+    if (!self)
+        return;
+    pthread_mutex_lock (&s_envs_lock);
+    bool last = --self->refs == 0;
+    if (last) {
+        s_env_t **link = &s_envs;
+        while (*link != self)
+            link = &(*link)->next;
+        *link = self->next;
+    }
+    pthread_mutex_unlock (&s_envs_lock);
+    if (last)
+        s_env_free (self);
+}
+
+//  The map is full, or another process grew it: adopt or double its size.
+//  Called with no transaction open by this thread.
+static int
+s_grow (s_env_t *self, bool full)
+{
+    pthread_rwlock_wrlock (&self->resize);
+    MDB_envinfo info;
+    mdb_env_info (self->env, &info);
+    size_t size = full ? info.me_mapsize * 2 : 0; //  0: adopt the size on disk
+    int rc = mdb_env_set_mapsize (self->env, size);
+    pthread_rwlock_unlock (&self->resize);
+    if (rc)
+        return s_fail ("grow the map", self->path, rc);
+    if (full)
+        zm_log_info ("store: LMDB map at %s grown to %zu MiB", self->path, size >> 20);
+    return 0;
+}
+
+static int
+s_scan (void *state, const void *prefix, size_t prefix_size, zm_store_visit_fn *visit, void *arg)
+{
+    s_env_t *self = (s_env_t *) state;
+    for (;;) {
+        pthread_rwlock_rdlock (&self->resize);
+        MDB_txn *txn = NULL;
+        MDB_cursor *cursor = NULL;
+        int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn);
+        if (rc == 0)
+            rc = mdb_cursor_open (txn, self->records, &cursor);
+        MDB_val key = {prefix_size, (void *) prefix}, data;
+        if (rc == 0)
+            rc = mdb_cursor_get (cursor, &key, &data, MDB_SET_RANGE);
+        int result = 0;
+        while (rc == 0 && key.mv_size >= prefix_size
+               && memcmp (key.mv_data, prefix, prefix_size) == 0) {
+            result = visit (arg, key.mv_data, key.mv_size, data.mv_data, data.mv_size);
+            if (result)
+                break;
+            rc = mdb_cursor_get (cursor, &key, &data, MDB_NEXT);
+        }
+        if (cursor)
+            mdb_cursor_close (cursor);
+        if (txn)
+            mdb_txn_abort (txn);
+        pthread_rwlock_unlock (&self->resize);
+        if (rc == MDB_MAP_RESIZED) {
+            if ((rc = s_grow (self, false)) != 0)
+                return rc;
+            continue;
+        }
+        if (rc && rc != MDB_NOTFOUND)
+            return s_fail ("read", self->path, rc);
+        return result > 0 ? result : 0;
+    }
+}
+
+//  The expiry index key of a record key
+static size_t
+s_expiry_key (uint8_t *out, int64_t expires, const void *key, size_t key_size)
+{
+    uint64_t value = (uint64_t) expires;
+    for (int at = 7; at >= 0; at--, value >>= 8)
+        out[at] = (uint8_t) value;
+    memcpy (out + 8, key, key_size);
+    return 8 + key_size;
+}
+
+//  Apply every entry in txn. Returns 0, a zm_err_t from a check, or an
+//  LMDB error (negated, to tell them apart)
+static int
+s_apply_txn (s_env_t *self, MDB_txn *txn, zm_store_entry_t *entries, size_t count,
+             const void *checks)
+{
+    for (size_t index = 0; index < count; index++) {
+        zm_store_entry_t *entry = &entries[index];
+        MDB_val key = {entry->key_size, (void *) entry->key}, current;
+        int rc = mdb_get (txn, self->records, &key, &current);
+        if (rc && rc != MDB_NOTFOUND)
+            return -rc;
+        bool exists = rc == 0;
+        rc = zm_store_check (checks, index, entry, exists ? current.mv_data : NULL,
+                             exists ? current.mv_size : 0);
+        if (rc)
+            return rc;
+        uint8_t index_key[8 + 512];
+        int64_t old_expires = exists ? zm_store_expires (current.mv_data, current.mv_size) : 0;
+        if (old_expires > 0) {
+            MDB_val old = {s_expiry_key (index_key, old_expires, entry->key, entry->key_size),
+                           index_key};
+            rc = mdb_del (txn, self->expiry, &old, NULL);
+            if (rc && rc != MDB_NOTFOUND)
+                return -rc;
+        }
+        if (entry->value) {
+            MDB_val data = {entry->value_size, entry->value};
+            rc = mdb_put (txn, self->records, &key, &data, 0);
+            if (rc == 0 && entry->expires > 0) {
+                MDB_val when = {s_expiry_key (index_key, entry->expires, entry->key,
+                                              entry->key_size),
+                                index_key};
+                MDB_val none = {0, (void *) ""};
+                rc = mdb_put (txn, self->expiry, &when, &none, 0);
+            }
+        }
+        else if (exists)
+            rc = mdb_del (txn, self->records, &key, NULL);
+        if (rc)
+            return -rc;
+    }
+    return 0;
+}
+
+static int
+s_apply (void *state, zm_store_entry_t *entries, size_t count, const void *checks)
+{
+    s_env_t *self = (s_env_t *) state;
+    for (;;) {
+        pthread_rwlock_rdlock (&self->resize);
+        MDB_txn *txn = NULL;
+        int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+        rc = rc ? -rc : s_apply_txn (self, txn, entries, count, checks);
+        if (rc == 0)
+            rc = -mdb_txn_commit (txn); //  frees txn
+        else
+            mdb_txn_abort (txn);
+        pthread_rwlock_unlock (&self->resize);
+        if (rc == -MDB_MAP_FULL || rc == -MDB_MAP_RESIZED) {
+            if ((rc = s_grow (self, rc == -MDB_MAP_FULL)) != 0)
+                return rc;
+            continue;
+        }
+        return rc < 0 ? s_fail ("write", self->path, -rc) : rc;
+    }
+}
+
+static int
+s_sweep (void *state, int64_t now, size_t max)
+{
+    s_env_t *self = (s_env_t *) state;
+    pthread_rwlock_rdlock (&self->resize);
+    MDB_txn *txn = NULL;
+    MDB_cursor *cursor = NULL;
+    int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+    if (rc == 0)
+        rc = mdb_cursor_open (txn, self->expiry, &cursor);
+    MDB_val key, data;
+    if (rc == 0)
+        rc = mdb_cursor_get (cursor, &key, &data, MDB_FIRST);
+    int removed = 0;
+    while (rc == 0 && (max == 0 || (size_t) removed < max) && key.mv_size > 8) {
+        const uint8_t *bytes = (const uint8_t *) key.mv_data;
+        uint64_t expires = 0;
+        for (int at = 0; at < 8; at++)
+            expires = expires << 8 | bytes[at];
+        if ((int64_t) expires > now)
+            break; //  in time order: the rest are later
+        MDB_val record = {key.mv_size - 8, (void *) (bytes + 8)}, current;
+        rc = mdb_get (txn, self->records, &record, &current);
+        if (rc == 0 && zm_store_expires (current.mv_data, current.mv_size) == (int64_t) expires)
+            rc = mdb_del (txn, self->records, &record, NULL);
+        if (rc == 0 || rc == MDB_NOTFOUND)
+            rc = mdb_cursor_del (cursor, 0);
+        if (rc == 0) {
+            removed++;
+            rc = mdb_cursor_get (cursor, &key, &data, MDB_GET_CURRENT);
+            if (rc == EINVAL) //  deleted the last one
+                rc = MDB_NOTFOUND;
+        }
+    }
+    if (cursor)
+        mdb_cursor_close (cursor);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        rc = txn ? mdb_txn_commit (txn) : 0;
+    else if (txn)
+        mdb_txn_abort (txn);
+    pthread_rwlock_unlock (&self->resize);
+    if (rc == MDB_MAP_FULL) //  nothing removed; the next sweep, after a write grew it
+        return 0;
+    return rc ? -s_fail ("sweep", self->path, rc) : removed;
+}
+
+const zm_store_ops_t zm_store_lmdb = {
+    .name = "lmdb",
+    .open = s_open,
+    .close = s_close,
+    .scan = s_scan,
+    .apply = s_apply,
+    .sweep = s_sweep,
+};

@@ -1,0 +1,504 @@
+/*  Store: one suite, two backends (docs/store.md).
+
+    Every STORE_TEST body runs twice, as store_lmdb/<name> and
+    store_memory/<name>, on a fresh store (LMDB in a fresh directory).
+    Tests of what only LMDB has (files, reopening, the map growing, a
+    corrupt file, a killed writer) follow the suite.
+*/
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "zmicro.h"
+#include "support.h"
+
+static char s_dir[64];
+
+//  A fresh directory for an LMDB store, removed by s_teardown
+static const char *
+s_new_dir (void)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/zm-store-XXXXXX");
+    cr_assert_not_null (mkdtemp (s_dir));
+    return s_dir;
+}
+
+static void
+s_teardown (void)
+{
+    if (*s_dir) {
+        char command[128];
+        snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
+        cr_assert_eq (system (command), 0);
+        *s_dir = 0;
+    }
+}
+
+typedef void(s_body_fn) (zm_store_t *store);
+
+static void
+s_run (const zm_store_ops_t *ops, s_body_fn *body)
+{
+    int rc = -1;
+    zm_store_t *store = zm_store_open (ops, s_new_dir (), 0, NULL, &rc);
+    cr_assert_not_null (store, "open: %s", zm_strerror (rc));
+    cr_assert_eq (rc, 0);
+    cr_assert_str_eq (zm_store_backend (store), ops->name);
+    body (store);
+    zm_store_destroy (&store);
+    cr_assert_null (store);
+    zm_store_destroy (&store); //  idempotent
+}
+
+#define STORE_TEST(name, seconds)                                                                  \
+    static void s_##name (zm_store_t *store);                                                      \
+    Test (store_lmdb, name, .fini = s_teardown, .timeout = seconds)                                \
+    {                                                                                              \
+        s_run (&zm_store_lmdb, s_##name);                                                          \
+    }                                                                                              \
+    Test (store_memory, name, .fini = s_teardown, .timeout = seconds)                              \
+    {                                                                                              \
+        s_run (&zm_store_memory, s_##name);                                                        \
+    }                                                                                              \
+    static void s_##name (zm_store_t *store)
+
+//  Write a string value, assert success, return the version
+static uint64_t
+s_put (zm_store_t *store, const char *key, const char *value, const zm_write_opts_t *opts)
+{
+    uint64_t version = 0;
+    int rc = zm_store_write (store, key, value, strlen (value), opts, &version);
+    cr_assert_eq (rc, 0, "write %s: %s", key, zm_strerror (rc));
+    return version;
+}
+
+//  The value of key as a string ("" when absent: rc_p says why)
+static const char *
+s_get (zm_store_t *store, const char *key, const zm_read_opts_t *opts, char *out, size_t size)
+{
+    zm_records_t *records = NULL;
+    int rc = zm_store_read (store, key, opts, &records);
+    *out = 0;
+    if (rc == 0) {
+        cr_assert_eq (zm_records_size (records), 1);
+        const zm_record_t *record = zm_records_at (records, 0);
+        cr_assert_str_eq (record->key, key);
+        snprintf (out, size, "%.*s", (int) record->size, (const char *) record->value);
+        zm_records_destroy (&records);
+    }
+    return out;
+}
+
+//  The keys of records, joined with spaces
+static const char *
+s_keys (zm_records_t *records, char *out, size_t size)
+{
+    *out = 0;
+    for (size_t index = 0; index < zm_records_size (records); index++) {
+        size_t len = strlen (out);
+        snprintf (out + len, size - len, "%s%s", index ? " " : "",
+                  zm_records_at (records, index)->key);
+    }
+    return out;
+}
+
+STORE_TEST (write_read_round_trip, 10)
+{
+    char value[64];
+    cr_assert_eq (s_put (store, "user:1", "ada", NULL), 1);
+    cr_assert_str_eq (s_get (store, "user:1", NULL, value, sizeof value), "ada");
+    cr_assert_eq (s_put (store, "user:1", "ada lovelace", NULL), 2, "every write bumps it");
+
+    zm_records_t *records = NULL;
+    cr_assert_eq (zm_store_read (store, "user:1", NULL, &records), 0);
+    const zm_record_t *record = zm_records_at (records, 0);
+    cr_assert_eq (record->size, 12);
+    cr_assert_eq (memcmp (record->value, "ada lovelace", 12), 0);
+    cr_assert_eq (record->version, 2);
+    cr_assert_eq (record->expires, 0);
+    cr_assert_null (record->metadata);
+    cr_assert_null (zm_records_at (records, 1));
+    zm_records_destroy (&records);
+    zm_records_destroy (&records);
+
+    //  Bytes, NULs included; an empty value; metadata
+    const uint8_t bytes[] = {0, 1, 2, 0, 255};
+    zm_msg_t *meta = zm_msg_new ();
+    zm_msg_set_str (meta, "owner", "billing");
+    zm_msg_set_str (meta, "empty", "");
+    zm_write_opts_t opts = {.metadata = meta};
+    cr_assert_eq (zm_store_write (store, "blob", bytes, sizeof bytes, &opts, NULL), 0);
+    zm_msg_destroy (&meta);
+    cr_assert_eq (zm_store_write (store, "nothing", NULL, 0, NULL, NULL), 0);
+    cr_assert_eq (zm_store_read (store, "blob", NULL, &records), 0);
+    record = zm_records_at (records, 0);
+    cr_assert_eq (record->size, sizeof bytes);
+    cr_assert_eq (memcmp (record->value, bytes, sizeof bytes), 0);
+    cr_assert_str_eq (zm_msg_get_str (record->metadata, "owner", NULL), "billing");
+    cr_assert_str_eq (zm_msg_get_str (record->metadata, "empty", NULL), "");
+    zm_records_destroy (&records);
+    cr_assert_eq (zm_store_read (store, "nothing", NULL, &records), 0);
+    cr_assert_eq (zm_records_at (records, 0)->size, 0);
+    cr_assert_not_null (zm_records_at (records, 0)->value);
+    zm_records_destroy (&records);
+
+    //  A 1 MiB value
+    size_t big_size = 1 << 20;
+    char *big = (char *) malloc (big_size);
+    for (size_t at = 0; at < big_size; at++)
+        big[at] = (char) (at * 7);
+    cr_assert_eq (zm_store_write (store, "big", big, big_size, NULL, NULL), 0);
+    cr_assert_eq (zm_store_read (store, "big", NULL, &records), 0);
+    cr_assert_eq (zm_records_at (records, 0)->size, big_size);
+    cr_assert_eq (memcmp (zm_records_at (records, 0)->value, big, big_size), 0);
+    zm_records_destroy (&records);
+    free (big);
+}
+
+STORE_TEST (missing_keys_and_deletes, 10)
+{
+    zm_records_t *records = NULL;
+    cr_assert_eq (zm_store_read (store, "ghost", NULL, &records), ZM_ENOTFOUND);
+    cr_assert_null (records);
+    cr_assert_eq (zm_store_delete (store, "ghost", NULL), ZM_ENOTFOUND);
+    s_put (store, "a", "1", NULL);
+    s_put (store, "ab", "2", NULL);
+    //  An exact read is exact: "a" is not "ab"
+    cr_assert_eq (zm_store_delete (store, "a", NULL), 0);
+    cr_assert_eq (zm_store_read (store, "a", NULL, &records), ZM_ENOTFOUND);
+    char value[16];
+    cr_assert_str_eq (s_get (store, "ab", NULL, value, sizeof value), "2");
+    cr_assert_eq (zm_store_delete (store, "a", NULL), ZM_ENOTFOUND);
+    //  Written again after a delete: a new record
+    s_put (store, "a", "3", NULL);
+    cr_assert_str_eq (s_get (store, "a", NULL, value, sizeof value), "3");
+}
+
+STORE_TEST (prefix_suffix_limit_offset, 10)
+{
+    const char *keys[] = {"b1", "a3", "a1", "ab", "a2", "c", "a10"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        s_put (store, keys[i], keys[i], NULL);
+    char text[256];
+    zm_records_t *records = NULL;
+    zm_read_opts_t opts = {.prefix = true};
+    cr_assert_eq (zm_store_read (store, "a", &opts, &records), 0);
+    cr_assert_str_eq (s_keys (records, text, sizeof text), "a1 a10 a2 a3 ab", "in key order");
+    cr_assert_str_eq ((const char *) zm_records_at (records, 1)->value, "a10");
+    zm_records_destroy (&records);
+    opts = (zm_read_opts_t) {.prefix = true, .offset = 1, .limit = 2};
+    cr_assert_eq (zm_store_read (store, "a", &opts, &records), 0);
+    cr_assert_str_eq (s_keys (records, text, sizeof text), "a10 a2");
+    zm_records_destroy (&records);
+    opts = (zm_read_opts_t) {.suffix = true};
+    cr_assert_eq (zm_store_read (store, "1", &opts, &records), 0);
+    cr_assert_str_eq (s_keys (records, text, sizeof text), "a1 b1");
+    zm_records_destroy (&records);
+    opts = (zm_read_opts_t) {.prefix = true, .suffix = true};
+    cr_assert_eq (zm_store_read (store, "c", &opts, &records), 0);
+    cr_assert_str_eq (s_keys (records, text, sizeof text), "c");
+    zm_records_destroy (&records);
+    //  Nothing matches: an empty list, not an error
+    opts = (zm_read_opts_t) {.prefix = true};
+    cr_assert_eq (zm_store_read (store, "zz", &opts, &records), 0);
+    cr_assert_eq (zm_records_size (records), 0);
+    zm_records_destroy (&records);
+    //  Past the end
+    opts = (zm_read_opts_t) {.prefix = true, .offset = 100};
+    cr_assert_eq (zm_store_read (store, "", &opts, &records), 0);
+    cr_assert_eq (zm_records_size (records), 0);
+    zm_records_destroy (&records);
+
+    //  List: keys only
+    cr_assert_eq (zm_store_list (store, NULL, &records), 0);
+    cr_assert_str_eq (s_keys (records, text, sizeof text), "a1 a10 a2 a3 ab b1 c");
+    cr_assert_eq (zm_records_at (records, 0)->size, 0, "no values in a list");
+    cr_assert_eq (zm_records_at (records, 0)->version, 1);
+    zm_records_destroy (&records);
+    zm_list_opts_t list = {.prefix = "a", .suffix = "0"};
+    cr_assert_eq (zm_store_list (store, &list, &records), 0);
+    cr_assert_str_eq (s_keys (records, text, sizeof text), "a10");
+    zm_records_destroy (&records);
+    list = (zm_list_opts_t) {.offset = 5, .limit = 10};
+    cr_assert_eq (zm_store_list (store, &list, &records), 0);
+    cr_assert_str_eq (s_keys (records, text, sizeof text), "b1 c");
+    zm_records_destroy (&records);
+}
+
+STORE_TEST (databases_and_tables_are_namespaces, 10)
+{
+    zm_write_opts_t in_orders = {.database = "shop", .table = "orders"};
+    zm_write_opts_t in_order = {.database = "shop", .table = "order"};
+    zm_write_opts_t other_db = {.database = "shop2", .table = "orders"};
+    s_put (store, "k", "default", NULL);
+    s_put (store, "k", "orders", &in_orders);
+    s_put (store, "k", "order", &in_order);
+    s_put (store, "k2", "order", &in_order);
+    s_put (store, "k", "shop2", &other_db);
+    char value[32];
+    cr_assert_str_eq (s_get (store, "k", NULL, value, sizeof value), "default");
+    zm_read_opts_t read = {.database = "shop", .table = "orders"};
+    cr_assert_str_eq (s_get (store, "k", &read, value, sizeof value), "orders");
+    read.table = "order";
+    cr_assert_str_eq (s_get (store, "k", &read, value, sizeof value), "order");
+    read = (zm_read_opts_t) {.database = "shop2", .table = "orders"};
+    cr_assert_str_eq (s_get (store, "k", &read, value, sizeof value), "shop2");
+    //  A table's list holds its own keys only ("order" is a prefix of
+    //  "orders" as a name, not as a namespace)
+    zm_records_t *records = NULL;
+    zm_list_opts_t list = {.database = "shop", .table = "orders"};
+    cr_assert_eq (zm_store_list (store, &list, &records), 0);
+    char text[64];
+    cr_assert_str_eq (s_keys (records, text, sizeof text), "k");
+    zm_records_destroy (&records);
+    //  A handle with another default database shares the backend
+    zm_store_t *shop = zm_store_with_database (store, "shop");
+    cr_assert_not_null (shop);
+    cr_assert_str_eq (zm_store_database (shop), "shop");
+    cr_assert_str_eq (zm_store_database (store), ZM_STORE_DATABASE);
+    read = (zm_read_opts_t) {.table = "orders"};
+    cr_assert_str_eq (s_get (shop, "k", &read, value, sizeof value), "orders");
+    cr_assert_eq (zm_store_delete (shop, "k", &(zm_delete_opts_t) {.table = "orders"}), 0);
+    cr_assert_eq (zm_store_read (store, "k", &(zm_read_opts_t) {.database = "shop",
+                                                                 .table = "orders"},
+                                 &records),
+                  ZM_ENOTFOUND);
+    zm_store_destroy (&shop);
+    cr_assert_str_eq (s_get (store, "k", NULL, value, sizeof value), "default");
+    cr_assert_null (zm_store_with_database (store, "no/slash"));
+}
+
+STORE_TEST (expired_records_are_never_returned_and_swept, 10)
+{
+    zm_write_opts_t ttl = {.ttl_ms = 150};
+    s_put (store, "session", "s1", &ttl);
+    s_put (store, "keep", "k", NULL);
+    zm_write_opts_t past = {.expires = (int64_t) zclock_time () - 1000};
+    s_put (store, "stale", "x", &past);
+    zm_records_t *records = NULL;
+    cr_assert_eq (zm_store_read (store, "stale", NULL, &records), ZM_ENOTFOUND);
+    cr_assert_eq (zm_store_read (store, "session", NULL, &records), 0);
+    int64_t expires = zm_records_at (records, 0)->expires;
+    zm_records_destroy (&records);
+    cr_assert (expires > (int64_t) zclock_time () && expires <= (int64_t) zclock_time () + 150);
+    //  Rewritten without a TTL: the old expiry must not remove it
+    zm_write_opts_t short_ttl = {.ttl_ms = 50};
+    s_put (store, "renewed", "r1", &short_ttl);
+    s_put (store, "renewed", "r2", NULL);
+    zclock_sleep (200);
+    cr_assert_eq (zm_store_read (store, "session", NULL, &records), ZM_ENOTFOUND);
+    zm_read_opts_t all = {.prefix = true};
+    cr_assert_eq (zm_store_read (store, "", &all, &records), 0);
+    char text[64];
+    cr_assert_str_eq (s_keys (records, text, sizeof text), "keep renewed");
+    zm_records_destroy (&records);
+    cr_assert_eq (zm_store_list (store, NULL, &records), 0);
+    cr_assert_str_eq (s_keys (records, text, sizeof text), "keep renewed");
+    zm_records_destroy (&records);
+    //  The sweep removes both expired records and nothing else
+    cr_assert_eq (zm_store_sweep (store, 0), 2);
+    cr_assert_eq (zm_store_sweep (store, 0), 0);
+    char value[16];
+    cr_assert_str_eq (s_get (store, "renewed", NULL, value, sizeof value), "r2");
+    //  A bounded sweep
+    for (int i = 0; i < 5; i++) {
+        char key[16];
+        snprintf (key, sizeof key, "t%d", i);
+        s_put (store, key, "v", &past);
+    }
+    cr_assert_eq (zm_store_sweep (store, 3), 3);
+    cr_assert_eq (zm_store_sweep (store, 0), 2);
+    //  Both a TTL and an expiry time, or negative ones: refused
+    zm_write_opts_t both = {.ttl_ms = 10, .expires = 10};
+    cr_assert_eq (zm_store_write (store, "x", "v", 1, &both, NULL), ZM_EINVAL);
+    zm_write_opts_t negative = {.ttl_ms = -1};
+    cr_assert_eq (zm_store_write (store, "x", "v", 1, &negative, NULL), ZM_EINVAL);
+}
+
+STORE_TEST (compare_and_swap_on_version, 10)
+{
+    zm_write_opts_t create = {.version = ZM_STORE_ABSENT};
+    cr_assert_eq (s_put (store, "lock", "a", &create), 1);
+    cr_assert_eq (zm_store_write (store, "lock", "b", 1, &create, NULL), ZM_ECONFLICT);
+    zm_write_opts_t swap = {.version = 1};
+    cr_assert_eq (s_put (store, "lock", "c", &swap), 2);
+    //  A stale version loses, and changes nothing
+    cr_assert_eq (zm_store_write (store, "lock", "d", 1, &swap, NULL), ZM_ECONFLICT);
+    char value[16];
+    cr_assert_str_eq (s_get (store, "lock", NULL, value, sizeof value), "c");
+    //  On a missing key a version cannot hold
+    cr_assert_eq (zm_store_write (store, "nokey", "x", 1, &swap, NULL), ZM_ECONFLICT);
+    //  Delete with a version
+    cr_assert_eq (zm_store_delete (store, "lock", &(zm_delete_opts_t) {.version = 1}),
+                  ZM_ECONFLICT);
+    cr_assert_eq (zm_store_delete (store, "lock", &(zm_delete_opts_t) {.version = 2}), 0);
+    cr_assert_eq (zm_store_delete (store, "lock", &(zm_delete_opts_t) {.version = 2}),
+                  ZM_ENOTFOUND);
+    //  An expired record is absent for ABSENT, and its version is not reused
+    zm_write_opts_t expired = {.expires = (int64_t) zclock_time () - 1};
+    cr_assert_eq (s_put (store, "lease", "old", &expired), 1);
+    cr_assert_eq (s_put (store, "lease", "new", &create), 2);
+    cr_assert_eq (zm_store_delete (store, "x", &(zm_delete_opts_t) {.version = ZM_STORE_ABSENT}),
+                  ZM_EINVAL);
+}
+
+//  Threads adding to one counter by compare-and-swap
+typedef struct {
+    zm_store_t *store;
+    int adds;      //  increments to make
+    int conflicts; //  lost races, retried
+} s_adder_t;
+
+static void *
+s_adder (void *arg)
+{
+    s_adder_t *self = (s_adder_t *) arg;
+    for (int done = 0; done < self->adds;) {
+        zm_records_t *records = NULL;
+        int rc = zm_store_read (self->store, "counter", NULL, &records);
+        if (rc)
+            return (void *) "read failed";
+        const zm_record_t *record = zm_records_at (records, 0);
+        long n = strtol ((const char *) record->value, NULL, 10);
+        char text[32];
+        snprintf (text, sizeof text, "%ld", n + 1);
+        zm_write_opts_t opts = {.version = record->version};
+        rc = zm_store_write (self->store, "counter", text, strlen (text), &opts, NULL);
+        zm_records_destroy (&records);
+        if (rc == 0)
+            done++;
+        else if (rc == ZM_ECONFLICT)
+            self->conflicts++;
+        else
+            return (void *) "write failed";
+    }
+    return NULL;
+}
+
+STORE_TEST (compare_and_swap_races_lose_no_update, 60)
+{
+    s_put (store, "counter", "0", NULL);
+    enum { THREADS = 4, ADDS = 150 };
+    pthread_t threads[THREADS];
+    s_adder_t adders[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        adders[i] = (s_adder_t) {store, ADDS, 0};
+        cr_assert_eq (pthread_create (&threads[i], NULL, s_adder, &adders[i]), 0);
+    }
+    int conflicts = 0;
+    for (int i = 0; i < THREADS; i++) {
+        void *failed = NULL;
+        pthread_join (threads[i], &failed);
+        cr_assert_null (failed, "%s", (const char *) failed);
+        conflicts += adders[i].conflicts;
+    }
+    zm_records_t *records = NULL;
+    cr_assert_eq (zm_store_read (store, "counter", NULL, &records), 0);
+    const zm_record_t *record = zm_records_at (records, 0);
+    cr_assert_eq (strtol ((const char *) record->value, NULL, 10), THREADS * ADDS,
+                  "every add counted (%d conflicts retried)", conflicts);
+    cr_assert_eq (record->version, 1 + THREADS * ADDS);
+    zm_records_destroy (&records);
+}
+
+STORE_TEST (batches_are_all_or_nothing, 10)
+{
+    s_put (store, "a", "1", NULL);
+    s_put (store, "b", "1", NULL);
+    zm_batch_t *batch = zm_batch_new ();
+    cr_assert_eq (zm_batch_write (batch, "a", "2", 1, &(zm_write_opts_t) {.version = 1}), 0);
+    cr_assert_eq (zm_batch_delete (batch, "b", NULL), 0);
+    cr_assert_eq (zm_batch_write (batch, "c", "new", 3, NULL), 0);
+    cr_assert_eq (zm_batch_delete (batch, "missing", NULL), 0, "deleting nothing is fine");
+    zm_write_opts_t elsewhere = {.database = "other", .table = "t"};
+    cr_assert_eq (zm_batch_write (batch, "a", "other", 5, &elsewhere), 0, "another namespace");
+    //  A key once per batch
+    cr_assert_eq (zm_batch_write (batch, "a", "x", 1, NULL), ZM_EINVAL);
+    cr_assert_eq (zm_batch_delete (batch, "c", NULL), ZM_EINVAL);
+    cr_assert_eq (zm_batch_size (batch), 5);
+    cr_assert_eq (zm_store_commit (store, batch), 0);
+    char value[16];
+    cr_assert_str_eq (s_get (store, "a", NULL, value, sizeof value), "2");
+    cr_assert_str_eq (s_get (store, "c", NULL, value, sizeof value), "new");
+    zm_records_t *records = NULL;
+    cr_assert_eq (zm_store_read (store, "b", NULL, &records), ZM_ENOTFOUND);
+    zm_read_opts_t read = {.database = "other", .table = "t"};
+    cr_assert_str_eq (s_get (store, "a", &read, value, sizeof value), "other");
+    //  Committed again: "a" is at version 2 now, so the whole batch fails
+    cr_assert_eq (zm_store_commit (store, batch), ZM_ECONFLICT);
+    cr_assert_str_eq (s_get (store, "c", NULL, value, sizeof value), "new");
+    cr_assert_eq (zm_store_read (store, "c", NULL, &records), 0);
+    cr_assert_eq (zm_records_at (records, 0)->version, 1, "c was not written again");
+    zm_records_destroy (&records);
+    zm_batch_destroy (&batch);
+    zm_batch_destroy (&batch);
+
+    //  A failing condition last: the entries before it are not applied
+    batch = zm_batch_new ();
+    cr_assert_eq (zm_batch_write (batch, "d", "4", 1, NULL), 0);
+    cr_assert_eq (zm_batch_delete (batch, "a", &(zm_delete_opts_t) {.version = 1}), 0);
+    cr_assert_eq (zm_store_commit (store, batch), ZM_ECONFLICT);
+    cr_assert_eq (zm_store_read (store, "d", NULL, &records), ZM_ENOTFOUND);
+    zm_batch_destroy (&batch);
+    //  An empty batch commits nothing
+    batch = zm_batch_new ();
+    cr_assert_eq (zm_store_commit (store, batch), 0);
+    zm_batch_destroy (&batch);
+}
+
+STORE_TEST (bad_input_is_refused, 10)
+{
+    char long_key[300];
+    memset (long_key, 'k', sizeof long_key);
+    long_key[ZM_STORE_MAX_KEY] = 0;
+    cr_assert_eq (zm_store_write (store, long_key, "v", 1, NULL, NULL), 0, "255 bytes is fine");
+    long_key[ZM_STORE_MAX_KEY] = 'k';
+    long_key[ZM_STORE_MAX_KEY + 1] = 0;
+    cr_assert_eq (zm_store_write (store, long_key, "v", 1, NULL, NULL), ZM_ETOOBIG);
+    zm_records_t *records = NULL;
+    cr_assert_eq (zm_store_read (store, long_key, NULL, &records), ZM_ETOOBIG);
+    cr_assert_eq (zm_store_write (store, "", "v", 1, NULL, NULL), ZM_EINVAL);
+    cr_assert_eq (zm_store_write (store, NULL, "v", 1, NULL, NULL), ZM_EINVAL);
+    cr_assert_eq (zm_store_read (store, "", NULL, &records), ZM_EINVAL);
+    cr_assert_eq (zm_store_read (store, "k", NULL, NULL), ZM_EINVAL);
+    cr_assert_eq (zm_store_delete (store, "", NULL), ZM_EINVAL);
+    cr_assert_eq (zm_store_write (store, "k", NULL, 3, NULL, NULL), ZM_EINVAL);
+    cr_assert_eq (zm_store_write (NULL, "k", "v", 1, NULL, NULL), ZM_EINVAL);
+    //  Names
+    const char *names[] = {"", "a/b", "a b", "a\nb",
+                           "x123456789x123456789x123456789x123456789x123456789x123456789x1234"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        zm_write_opts_t opts = {.table = names[i]};
+        cr_assert_eq (zm_store_write (store, "k", "v", 1, &opts, NULL), ZM_EINVAL, "%s", names[i]);
+        opts = (zm_write_opts_t) {.database = names[i]};
+        cr_assert_eq (zm_store_write (store, "k", "v", 1, &opts, NULL), ZM_EINVAL, "%s", names[i]);
+        zm_read_opts_t read = {.database = names[i]};
+        cr_assert_eq (zm_store_read (store, "k", &read, &records), ZM_EINVAL);
+    }
+    //  A value over 16 MiB (never read: the size is checked first)
+    static const char one = 'x';
+    cr_assert_eq (zm_store_write (store, "k", &one, ZM_STORE_MAX_VALUE + 1, NULL, NULL),
+                  ZM_ETOOBIG);
+    //  Metadata: strings only, within limits
+    zm_msg_t *meta = zm_msg_new ();
+    zm_msg_set_int (meta, "n", 1);
+    zm_write_opts_t opts = {.metadata = meta};
+    cr_assert_eq (zm_store_write (store, "k", "v", 1, &opts, NULL), ZM_EINVAL);
+    zm_msg_destroy (&meta);
+    meta = zm_msg_new ();
+    for (int i = 0; i < 65; i++) {
+        char key[16];
+        snprintf (key, sizeof key, "key%d", i);
+        zm_msg_set_str (meta, key, "v");
+    }
+    opts.metadata = meta;
+    cr_assert_eq (zm_store_write (store, "k", "v", 1, &opts, NULL), ZM_ETOOBIG);
+    zm_msg_destroy (&meta);
+    //  Nothing of it was stored
+    cr_assert_eq (zm_store_list (store, NULL, &records), 0);
+    cr_assert_eq (zm_records_size (records), 1, "only the 255-byte key");
+    zm_records_destroy (&records);
+}
