@@ -502,3 +502,166 @@ STORE_TEST (bad_input_is_refused, 10)
     cr_assert_eq (zm_records_size (records), 1, "only the 255-byte key");
     zm_records_destroy (&records);
 }
+
+//  ---------------------------------------------------------------------------
+//  LMDB only: files, one environment per process, the map, crashes
+
+Test (store_lmdb, reopened_store_keeps_every_record, .fini = s_teardown, .timeout = 10)
+{
+    const char *dir = s_new_dir ();
+    zm_store_t *store = zm_store_open (&zm_store_lmdb, dir, 0, NULL, NULL);
+    cr_assert_not_null (store);
+    for (int i = 0; i < 100; i++) {
+        char key[16];
+        snprintf (key, sizeof key, "k%03d", i);
+        s_put (store, key, key, NULL);
+    }
+    s_put (store, "k000", "again", NULL);
+    zm_store_destroy (&store);
+    store = zm_store_open (&zm_store_lmdb, dir, 0, NULL, NULL);
+    cr_assert_not_null (store);
+    zm_records_t *records = NULL;
+    cr_assert_eq (zm_store_list (store, NULL, &records), 0);
+    cr_assert_eq (zm_records_size (records), 100);
+    zm_records_destroy (&records);
+    cr_assert_eq (zm_store_read (store, "k000", NULL, &records), 0);
+    cr_assert_eq (zm_records_at (records, 0)->version, 2, "versions survive too");
+    zm_records_destroy (&records);
+    zm_store_destroy (&store);
+}
+
+Test (store_lmdb, one_environment_per_directory_per_process, .fini = s_teardown, .timeout = 10)
+{
+    const char *dir = s_new_dir ();
+    zm_store_t *one = zm_store_open (&zm_store_lmdb, dir, 0, NULL, NULL);
+    char other_spelling[128];
+    snprintf (other_spelling, sizeof other_spelling, "%s/./", dir);
+    zm_store_t *two = zm_store_open (&zm_store_lmdb, other_spelling, 0, "app", NULL);
+    cr_assert (one && two);
+    s_put (one, "k", "from one", &(zm_write_opts_t) {.database = "app"});
+    char value[16];
+    cr_assert_str_eq (s_get (two, "k", NULL, value, sizeof value), "from one");
+    zm_store_destroy (&one); //  the environment stays open for two
+    s_put (two, "k2", "v", NULL);
+    cr_assert_str_eq (s_get (two, "k2", NULL, value, sizeof value), "v");
+    zm_store_destroy (&two);
+}
+
+Test (store_lmdb, the_map_grows_when_full, .fini = s_teardown, .timeout = 60)
+{
+    zm_store_t *store = zm_store_open (&zm_store_lmdb, s_new_dir (), 1 << 20, NULL, NULL);
+    cr_assert_not_null (store);
+    size_t size = 256 * 1024;
+    char *value = (char *) malloc (size);
+    for (int i = 0; i < 40; i++) { //  10 MiB into a 1 MiB map
+        memset (value, 'a' + i % 26, size);
+        char key[16];
+        snprintf (key, sizeof key, "big%02d", i);
+        int rc = zm_store_write (store, key, value, size, NULL, NULL);
+        cr_assert_eq (rc, 0, "write %d: %s", i, zm_strerror (rc));
+    }
+    zm_records_t *records = NULL;
+    cr_assert_eq (zm_store_read (store, "big39", NULL, &records), 0);
+    cr_assert_eq (zm_records_at (records, 0)->size, size);
+    cr_assert_eq (((const char *) zm_records_at (records, 0)->value)[size - 1], 'a' + 39 % 26);
+    zm_records_destroy (&records);
+    free (value);
+    zm_store_destroy (&store);
+}
+
+Test (store_lmdb, a_corrupt_or_unusable_path_is_a_clear_error, .fini = s_teardown, .timeout = 10)
+{
+    const char *dir = s_new_dir ();
+    char path[128];
+    snprintf (path, sizeof path, "%s/data.mdb", dir);
+    FILE *file = fopen (path, "wb");
+    cr_assert_not_null (file);
+    for (int i = 0; i < 65536; i++)
+        fputc ((i * 131 + 7) & 0xff, file);
+    fclose (file);
+    int rc = 0;
+    cr_assert_null (zm_store_open (&zm_store_lmdb, dir, 0, NULL, &rc));
+    cr_assert_eq (rc, ZM_EIO);
+    //  A file where the directory should be
+    cr_assert_null (zm_store_open (&zm_store_lmdb, path, 0, NULL, &rc));
+    cr_assert_eq (rc, ZM_EIO);
+    cr_assert_null (zm_store_open (&zm_store_lmdb, "", 0, NULL, &rc));
+    cr_assert_eq (rc, ZM_EINVAL);
+    cr_assert_null (zm_store_open (&zm_store_lmdb, dir, 0, "bad name", &rc));
+    cr_assert_eq (rc, ZM_EINVAL);
+    cr_assert_null (zm_store_open (NULL, dir, 0, NULL, &rc));
+    cr_assert_eq (rc, ZM_EINVAL);
+}
+
+//  The expected value of store_writer's record i
+static bool
+s_writer_record_ok (long i, const zm_record_t *record)
+{
+    size_t size = 64 + (size_t) ((i * 37) % 2000);
+    if (record->size != size)
+        return false;
+    for (size_t j = 0; j < size; j++)
+        if (((const uint8_t *) record->value)[j] != (uint8_t) ((i * 31 + (long) j) & 0xff))
+            return false;
+    char text[16];
+    snprintf (text, sizeof text, "%ld", i);
+    return streq (zm_msg_get_str (record->metadata, "i", ""), text);
+}
+
+//  Kill -9 a writer in the middle of acknowledged writes; every
+//  acknowledged record is there and whole, and nothing torn is
+static void
+s_crash (const char *mode)
+{
+    const char *dir = s_new_dir ();
+    char program[4200];
+    snprintf (program, sizeof program, "%s/tests/helpers/store_writer", zt_build_dir ());
+    const char *argv[] = {program, dir, mode, NULL};
+    zt_proc_t writer = zt_spawn (argv, NULL);
+    cr_assert (writer.pid > 0);
+    cr_assert_eq (zt_ready (&writer, 10000), 1);
+    char line[64];
+    long acked = -1;
+    int64_t deadline = zt_clock () + 20000;
+    while (acked < 300 && zt_clock () < deadline
+           && zt_read_line (&writer, line, sizeof line, 5000))
+        sscanf (line, "ACK %ld", &acked);
+    cr_assert_geq (acked, 300, "the writer acknowledged %ld writes", acked);
+    kill (writer.pid, SIGKILL);
+    cr_assert_eq (zt_wait (&writer, 5000), 128 + SIGKILL);
+    //  Acknowledgements already in the pipe count too
+    while (zt_read_line (&writer, line, sizeof line, 1000))
+        sscanf (line, "ACK %ld", &acked);
+    zt_kill (&writer, SIGKILL);
+
+    zm_store_t *store = zm_store_open (&zm_store_lmdb, dir, 0, NULL, NULL);
+    cr_assert_not_null (store);
+    zm_records_t *records = NULL;
+    zm_read_opts_t all = {.prefix = true};
+    cr_assert_eq (zm_store_read (store, "k", &all, &records), 0);
+    size_t count = zm_records_size (records);
+    cr_assert_geq (count, (size_t) acked + 1, "%zu records, %ld acknowledged", count, acked + 1);
+    for (size_t i = 0; i < count; i++) {
+        const zm_record_t *record = zm_records_at (records, i);
+        char key[32];
+        snprintf (key, sizeof key, "k%08zu", i);
+        cr_assert_str_eq (record->key, key, "records are 0..n-1, in order");
+        cr_assert (s_writer_record_ok ((long) i, record), "record %zu is whole", i);
+    }
+    //  At most what was in flight is there beyond the acknowledged
+    cr_assert_leq (count, (size_t) acked + 1 + (streq (mode, "batch") ? 10 : 1));
+    zm_records_destroy (&records);
+    zm_store_destroy (&store);
+}
+
+Test (store_lmdb, a_killed_writer_loses_no_acknowledged_write, .fini = s_teardown,
+      .timeout = 60)
+{
+    s_crash ("single");
+}
+
+Test (store_lmdb, a_killed_batch_writer_loses_no_acknowledged_batch, .fini = s_teardown,
+      .timeout = 60)
+{
+    s_crash ("batch");
+}
