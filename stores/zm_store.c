@@ -37,14 +37,23 @@ typedef struct {
 struct _zm_store_t {
     s_backend_t *backend;                  //  shared
     char database[ZM_STORE_MAX_NAME + 1];  //  default database of this handle
+    char ns[S_NS_MAX];                     //  its default table's namespace prefix
+    size_t ns_size;                        //  its bytes
 };
 
+//  One record of a list and what it owns
+typedef struct {
+    zm_record_t record; //  what the caller reads
+    zm_msg_t *meta;     //  its metadata (owned)
+    char *block;        //  its key and value, one allocation
+} s_slot_t;
+
 struct _zm_records_t {
-    zm_record_t *items; //  records
-    zm_msg_t **metas;   //  their metadata (owned), parallel to items
-    char **blocks;      //  each record's key and value, one allocation each
+    s_slot_t *slots;    //  records: one (inline) or an array
     size_t count;       //  records held
     size_t capacity;    //  slots allocated
+    s_slot_t one;       //  the first slot: no array for one record
+    char *inline_block; //  the first record's block, in this allocation
 };
 
 //  One batch entry before it is applied
@@ -65,6 +74,7 @@ struct _zm_batch_t {
     s_item_t *items; //  entries
     size_t count;    //  entries used
     size_t capacity; //  entries allocated
+    zhashx_t *keys;  //  "where" + key of every entry: a key once per batch
 };
 
 //  What zm_store_check reads while a backend applies a batch
@@ -126,6 +136,10 @@ s_key_check (const char *key, bool allow_empty)
 static size_t
 s_ns (const zm_store_t *self, const char *database, const char *table, char *out)
 {
+    if (!database && !table && self->ns_size) { //  the usual case, checked once
+        memcpy (out, self->ns, self->ns_size);
+        return self->ns_size;
+    }
     database = database ? database : self->database;
     table = table ? table : ZM_STORE_TABLE;
     if (!s_name_ok (database) || !s_name_ok (table))
@@ -206,13 +220,28 @@ static void
 s_records_free (zm_records_t *self)
 {
     for (size_t index = 0; index < self->count; index++) {
-        zm_msg_destroy (&self->metas[index]);
-        free (self->blocks[index]);
+        zm_msg_destroy (&self->slots[index].meta);
+        if (self->slots[index].block != self->inline_block)
+            free (self->slots[index].block);
     }
-    free (self->items);
-    free (self->metas);
-    free (self->blocks);
+    if (self->slots != &self->one)
+        free (self->slots);
     free (self);
+}
+
+//  A new list with room for a first block of block_size bytes in the same
+//  allocation (an exact read costs one malloc, as a raw read's copy does)
+static zm_records_t *
+s_records_new (size_t block_size)
+{
+    zm_records_t *self = (zm_records_t *) malloc (sizeof *self + block_size);
+    if (self) {
+        self->slots = &self->one;
+        self->count = 0;
+        self->capacity = 1;
+        self->inline_block = block_size ? (char *) (self + 1) : NULL;
+    }
+    return self;
 }
 
 void
@@ -233,14 +262,14 @@ zm_records_size (const zm_records_t *self)
 const zm_record_t *
 zm_records_at (const zm_records_t *self, size_t index)
 {
-    return self && index < self->count ? &self->items[index] : NULL;
+    return self && index < self->count ? &self->slots[index].record : NULL;
 }
 
 //  Add a record: key (key_size bytes, without the namespace), the stored
 //  record, with its value and metadata unless keys_only. 0, or ZM_EIO when
 //  the stored bytes are not a record, ZM_ENOMEM.
 static int
-s_records_add (zm_records_t *self, const void *key, size_t key_size, const void *stored,
+s_records_add (zm_records_t **self_p, const void *key, size_t key_size, const void *stored,
                size_t stored_size, bool keys_only)
 {
     const uint8_t *data = (const uint8_t *) stored;
@@ -249,23 +278,25 @@ s_records_add (zm_records_t *self, const void *key, size_t key_size, const void 
     size_t meta_size = (size_t) s_get_be (data + 17, 4);
     if (meta_size > stored_size - S_HEADER)
         return ZM_EIO;
+    size_t value_size = keys_only ? 0 : stored_size - S_HEADER - meta_size;
+    size_t block_size = key_size + 1 + value_size + 1;
+    if (!*self_p && (*self_p = s_records_new (block_size)) == NULL)
+        return ZM_ENOMEM;
+    zm_records_t *self = *self_p;
     if (self->count == self->capacity) {
-        size_t capacity = self->capacity ? self->capacity * 2 : 8;
-        zm_record_t *items = (zm_record_t *) realloc (self->items, capacity * sizeof *items);
-        if (items)
-            self->items = items;
-        zm_msg_t **metas = (zm_msg_t **) realloc (self->metas, capacity * sizeof *metas);
-        if (metas)
-            self->metas = metas;
-        char **blocks = (char **) realloc (self->blocks, capacity * sizeof *blocks);
-        if (blocks)
-            self->blocks = blocks;
-        if (!items || !metas || !blocks)
+        size_t capacity = self->capacity < 8 ? 8 : self->capacity * 2;
+        s_slot_t *slots = (s_slot_t *) (self->slots == &self->one
+                                            ? malloc (capacity * sizeof *slots)
+                                            : realloc (self->slots, capacity * sizeof *slots));
+        if (!slots)
             return ZM_ENOMEM;
+        if (self->slots == &self->one)
+            memcpy (slots, &self->one, self->count * sizeof *slots);
+        self->slots = slots;
         self->capacity = capacity;
     }
-    size_t value_size = keys_only ? 0 : stored_size - S_HEADER - meta_size;
-    char *block = (char *) malloc (key_size + 1 + value_size + 1);
+    char *block = self->count == 0 && self->inline_block ? self->inline_block
+                                                         : (char *) malloc (block_size);
     if (!block)
         return ZM_ENOMEM;
     memcpy (block, key, key_size);
@@ -277,18 +308,19 @@ s_records_add (zm_records_t *self, const void *key, size_t key_size, const void 
     zm_msg_t *meta = NULL;
     if (!keys_only && meta_size
         && zm_msg_decode (ZM_CT_MSGPACK, data + S_HEADER, meta_size, &meta, NULL)) {
-        free (block);
+        if (block != self->inline_block)
+            free (block);
         return ZM_EIO;
     }
-    zm_record_t *item = &self->items[self->count];
-    item->key = block;
-    item->value = value;
-    item->size = value_size;
-    item->metadata = meta;
-    item->expires = zm_store_expires (stored, stored_size);
-    item->version = s_version (stored, stored_size);
-    self->metas[self->count] = meta;
-    self->blocks[self->count] = block;
+    s_slot_t *slot = &self->slots[self->count];
+    slot->record.key = block;
+    slot->record.value = value;
+    slot->record.size = value_size;
+    slot->record.metadata = meta;
+    slot->record.expires = zm_store_expires (stored, stored_size);
+    slot->record.version = s_version (stored, stored_size);
+    slot->meta = meta;
+    slot->block = block;
     self->count++;
     return 0;
 }
@@ -321,6 +353,7 @@ zm_store_open (const zm_store_ops_t *ops, const char *path, size_t map_size,
     atomic_init (&backend->refs, 1);
     self->backend = backend;
     snprintf (self->database, sizeof self->database, "%s", database);
+    self->ns_size = s_ns (self, NULL, ZM_STORE_TABLE, self->ns);
     if (rc_p)
         *rc_p = 0;
     return self;
@@ -343,6 +376,7 @@ zm_store_with_database (zm_store_t *self, const char *database)
     copy->backend = self->backend;
     atomic_fetch_add (&copy->backend->refs, 1);
     snprintf (copy->database, sizeof copy->database, "%s", database);
+    copy->ns_size = s_ns (copy, NULL, ZM_STORE_TABLE, copy->ns);
     return copy;
 }
 
@@ -406,7 +440,7 @@ s_visit (void *arg, const void *key, size_t key_size, const void *value, size_t 
         scan->offset--;
         return 0;
     }
-    int rc = s_records_add (scan->records, own, own_size, value, value_size, scan->keys_only);
+    int rc = s_records_add (&scan->records, own, own_size, value, value_size, scan->keys_only);
     if (rc)
         return rc;
     return scan->limit && scan->records->count >= scan->limit ? -1 : 0;
@@ -425,15 +459,18 @@ s_scan (zm_store_t *self, const char *database, const char *table, const char *p
     memcpy (start + ns_size, prefix ? prefix : "", prefix_size);
     scan->ns_size = ns_size;
     scan->now = (int64_t) zclock_time ();
-    scan->records = (zm_records_t *) calloc (1, sizeof (zm_records_t));
-    if (!scan->records)
-        return ZM_ENOMEM;
+    scan->records = NULL; //  made by the first record
     s_backend_t *backend = self->backend;
-    int rc = backend->ops->scan (backend->state, start, ns_size + prefix_size, s_visit, scan);
+    const zm_store_ops_t *ops = backend->ops;
+    int rc = scan->exact && ops->get
+                 ? ops->get (backend->state, start, ns_size + prefix_size, s_visit, scan)
+                 : ops->scan (backend->state, start, ns_size + prefix_size, s_visit, scan);
     if (rc) {
         zm_records_destroy (&scan->records);
         return rc;
     }
+    if (!scan->records && !scan->exact && (scan->records = s_records_new (0)) == NULL)
+        return ZM_ENOMEM;
     *records_p = scan->records;
     return 0;
 }
@@ -470,10 +507,8 @@ zm_store_read (zm_store_t *self, const char *key, const zm_read_opts_t *opts,
                  &records);
     if (rc)
         return rc;
-    if (!many && records->count == 0) {
-        zm_records_destroy (&records);
+    if (!many && !records)
         return ZM_ENOTFOUND;
-    }
     *records_p = records;
     return 0;
 }
@@ -526,6 +561,7 @@ zm_batch_destroy (zm_batch_t **self_p)
     for (size_t index = 0; index < self->count; index++)
         free (self->items[index].value);
     free (self->items);
+    zhashx_destroy (&self->keys);
     free (self);
     *self_p = NULL;
 }
@@ -534,6 +570,25 @@ size_t
 zm_batch_size (const zm_batch_t *self)
 {
     return self ? self->count : 0;
+}
+
+//  An entry's namespace and key as one string, into out (S_KEY_MAX + 4
+//  bytes): names hold no \x01 and none starts with \x02; keys hold no NUL
+static const char *
+s_where (const s_item_t *item, char *out)
+{
+    size_t at = 0;
+    if (item->ns_default) {
+        out[at++] = '\x02';
+        size_t len = strlen (item->table);
+        memcpy (out + at, item->table, len);
+        at += len;
+        out[at++] = '\x01';
+    }
+    for (size_t index = 0; index < item->key_size; index++)
+        out[at++] = item->key[index] ? item->key[index] : '\x01';
+    out[at] = 0;
+    return out;
 }
 
 //  A new entry for key in database/table (NULL database: the committing
@@ -564,13 +619,19 @@ s_batch_add (zm_batch_t *self, const char *database, const char *table, const ch
         memcpy (item.key, key, key_len);
         item.key_size = key_len;
     }
-    for (size_t index = 0; index < self->count; index++) {
-        const s_item_t *other = &self->items[index];
-        if (other->ns_default == item.ns_default && other->key_size == item.key_size
-            && memcmp (other->key, item.key, item.key_size) == 0
-            && (!item.ns_default || streq (other->table, item.table)))
-            return ZM_EINVAL; //  a key once per batch: the order would matter
+    //  A key once per batch (the order of two entries would matter),
+    //  through a hash from the second entry on
+    char where[S_KEY_MAX + 4];
+    if (self->count == 1) {
+        if ((self->keys = zhashx_new ()) == NULL)
+            return ZM_ENOMEM;
+        if (zhashx_insert (self->keys, s_where (&self->items[0], where), (void *) 1)) {
+            zhashx_destroy (&self->keys);
+            return ZM_ENOMEM;
+        }
     }
+    if (self->keys && zhashx_lookup (self->keys, s_where (&item, where)))
+        return ZM_EINVAL;
     if (self->count == self->capacity) {
         size_t capacity = self->capacity ? self->capacity * 2 : 4;
         s_item_t *items = (s_item_t *) realloc (self->items, capacity * sizeof *items);
@@ -579,6 +640,8 @@ s_batch_add (zm_batch_t *self, const char *database, const char *table, const ch
         self->items = items;
         self->capacity = capacity;
     }
+    if (self->keys && zhashx_insert (self->keys, where, (void *) 1))
+        return ZM_ENOMEM;
     self->items[self->count] = item;
     *item_p = &self->items[self->count];
     return 0;
@@ -718,6 +781,7 @@ zm_store_write (zm_store_t *self, const char *key, const void *value, size_t siz
         rc = s_commit (self, &batch, version_p);
     free (batch.count ? batch.items[0].value : NULL);
     free (batch.items);
+    zhashx_destroy (&batch.keys);
     return rc;
 }
 
@@ -733,5 +797,6 @@ zm_store_delete (zm_store_t *self, const char *key, const zm_delete_opts_t *opts
         rc = s_commit (self, &batch, NULL);
     }
     free (batch.items);
+    zhashx_destroy (&batch.keys);
     return rc;
 }

@@ -207,6 +207,32 @@ s_scan (void *state, const void *prefix, size_t prefix_size, zm_store_visit_fn *
     }
 }
 
+static int
+s_get (void *state, const void *key, size_t key_size, zm_store_visit_fn *visit, void *arg)
+{
+    s_env_t *self = (s_env_t *) state;
+    for (;;) {
+        pthread_rwlock_rdlock (&self->resize);
+        MDB_txn *txn = NULL;
+        int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn);
+        MDB_val name = {key_size, (void *) key}, data;
+        if (rc == 0)
+            rc = mdb_get (txn, self->records, &name, &data);
+        int result = rc ? 0 : visit (arg, key, key_size, data.mv_data, data.mv_size);
+        if (txn)
+            mdb_txn_abort (txn);
+        pthread_rwlock_unlock (&self->resize);
+        if (rc == MDB_MAP_RESIZED) {
+            if ((rc = s_grow (self, false)) != 0)
+                return rc;
+            continue;
+        }
+        if (rc && rc != MDB_NOTFOUND)
+            return s_fail ("read", self->path, rc);
+        return result > 0 ? result : 0;
+    }
+}
+
 //  The expiry index key of a record key
 static size_t
 s_expiry_key (uint8_t *out, int64_t expires, const void *key, size_t key_size)
@@ -227,14 +253,32 @@ s_apply_txn (s_env_t *self, MDB_txn *txn, zm_store_entry_t *entries, size_t coun
     for (size_t index = 0; index < count; index++) {
         zm_store_entry_t *entry = &entries[index];
         MDB_val key = {entry->key_size, (void *) entry->key}, current;
-        int rc = mdb_get (txn, self->records, &key, &current);
-        if (rc && rc != MDB_NOTFOUND)
-            return -rc;
-        bool exists = rc == 0;
-        rc = zm_store_check (checks, index, entry, exists ? current.mv_data : NULL,
-                             exists ? current.mv_size : 0);
-        if (rc)
-            return rc;
+        int rc = 0;
+        bool exists = false, stored = false;
+        if (entry->value && zm_store_check (checks, index, entry, NULL, 0) == 0) {
+            //  A write that may create: one search when the key is new (the
+            //  usual batch); LMDB hands back what is there otherwise
+            MDB_val data = {entry->value_size, entry->value};
+            rc = mdb_put (txn, self->records, &key, &data, MDB_NOOVERWRITE);
+            stored = rc == 0;
+            exists = rc == MDB_KEYEXIST;
+            if (exists)
+                current = data;
+            else if (rc)
+                return -rc;
+        }
+        else {
+            rc = mdb_get (txn, self->records, &key, &current);
+            if (rc && rc != MDB_NOTFOUND)
+                return -rc;
+            exists = rc == 0;
+        }
+        if (!stored) {
+            rc = zm_store_check (checks, index, entry, exists ? current.mv_data : NULL,
+                                 exists ? current.mv_size : 0);
+            if (rc)
+                return rc;
+        }
         uint8_t index_key[8 + 512];
         int64_t old_expires = exists ? zm_store_expires (current.mv_data, current.mv_size) : 0;
         if (old_expires > 0) {
@@ -246,7 +290,7 @@ s_apply_txn (s_env_t *self, MDB_txn *txn, zm_store_entry_t *entries, size_t coun
         }
         if (entry->value) {
             MDB_val data = {entry->value_size, entry->value};
-            rc = mdb_put (txn, self->records, &key, &data, 0);
+            rc = stored ? 0 : mdb_put (txn, self->records, &key, &data, 0);
             if (rc == 0 && entry->expires > 0) {
                 MDB_val when = {s_expiry_key (index_key, entry->expires, entry->key,
                                               entry->key_size),
@@ -337,6 +381,7 @@ const zm_store_ops_t zm_store_lmdb = {
     .open = s_open,
     .close = s_close,
     .scan = s_scan,
+    .get = s_get,
     .apply = s_apply,
     .sweep = s_sweep,
 };

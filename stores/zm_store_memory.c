@@ -106,6 +106,17 @@ s_scan (void *state, const void *prefix, size_t prefix_size, zm_store_visit_fn *
 }
 
 static int
+s_get (void *state, const void *key, size_t key_size, zm_store_visit_fn *visit, void *arg)
+{
+    s_memory_t *self = (s_memory_t *) state;
+    pthread_rwlock_rdlock (&self->lock);
+    const s_pair_t *pair = s_find (self, key, key_size);
+    int result = pair ? visit (arg, pair->key, pair->key_size, pair->value, pair->value_size) : 0;
+    pthread_rwlock_unlock (&self->lock);
+    return result > 0 ? result : 0;
+}
+
+static int
 s_apply (void *state, zm_store_entry_t *entries, size_t count, const void *checks)
 {
     s_memory_t *self = (s_memory_t *) state;
@@ -216,6 +227,7 @@ const zm_store_ops_t zm_store_memory = {
     .open = s_open,
     .close = s_close,
     .scan = s_scan,
+    .get = s_get,
     .apply = s_apply,
     .sweep = s_sweep,
 };

@@ -243,6 +243,11 @@ struct _zm_store_ops_t {
     int (*scan) (void *state, const void *prefix, size_t prefix_size, zm_store_visit_fn *visit,
                  void *arg);
 
+    //  Optional (NULL: scan does it): call visit once with the record of
+    //  key (key_size bytes) when there is one. Returns as scan. Any thread.
+    int (*get) (void *state, const void *key, size_t key_size, zm_store_visit_fn *visit,
+                void *arg);
+
     //  Apply entries (count of them; keys are distinct) atomically: for
     //  each, call zm_store_check with what the key holds now (NULL:
     //  nothing), which returns an error (then apply nothing and return it)
