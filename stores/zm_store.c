@@ -494,11 +494,7 @@ zm_store_read (zm_store_t *self, const char *key, const zm_read_opts_t *opts,
         scan.offset = 0;
         scan.limit = 1;
     }
-    else if (opts->suffix && !opts->prefix) {
-        scan.suffix = key;
-        scan.suffix_size = strlen (key);
-    }
-    else if (opts->suffix) { //  both: the key starts and ends with it
+    else if (opts->suffix) { //  with prefix too: the key starts and ends with it
         scan.suffix = key;
         scan.suffix_size = strlen (key);
     }

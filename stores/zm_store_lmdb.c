@@ -169,27 +169,35 @@ s_grow (s_env_t *self, bool full)
     return 0;
 }
 
+//  One read transaction: the record of key (exact), or the records whose
+//  key starts with it, to visit. Retried when another process grew the map.
 static int
-s_scan (void *state, const void *prefix, size_t prefix_size, zm_store_visit_fn *visit, void *arg)
+s_read (s_env_t *self, const void *key, size_t key_size, bool exact, zm_store_visit_fn *visit,
+        void *arg)
 {
-    s_env_t *self = (s_env_t *) state;
     for (;;) {
         pthread_rwlock_rdlock (&self->resize);
         MDB_txn *txn = NULL;
         MDB_cursor *cursor = NULL;
-        int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn);
-        if (rc == 0)
-            rc = mdb_cursor_open (txn, self->records, &cursor);
-        MDB_val key = {prefix_size, (void *) prefix}, data;
-        if (rc == 0)
-            rc = mdb_cursor_get (cursor, &key, &data, MDB_SET_RANGE);
+        MDB_val name = {key_size, (void *) key}, data;
         int result = 0;
-        while (rc == 0 && key.mv_size >= prefix_size
-               && memcmp (key.mv_data, prefix, prefix_size) == 0) {
-            result = visit (arg, key.mv_data, key.mv_size, data.mv_data, data.mv_size);
-            if (result)
-                break;
-            rc = mdb_cursor_get (cursor, &key, &data, MDB_NEXT);
+        int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn);
+        if (rc == 0 && exact) {
+            rc = mdb_get (txn, self->records, &name, &data);
+            if (rc == 0)
+                result = visit (arg, key, key_size, data.mv_data, data.mv_size);
+        }
+        else if (rc == 0) {
+            rc = mdb_cursor_open (txn, self->records, &cursor);
+            if (rc == 0)
+                rc = mdb_cursor_get (cursor, &name, &data, MDB_SET_RANGE);
+            while (rc == 0 && name.mv_size >= key_size
+                   && memcmp (name.mv_data, key, key_size) == 0) {
+                result = visit (arg, name.mv_data, name.mv_size, data.mv_data, data.mv_size);
+                if (result)
+                    break;
+                rc = mdb_cursor_get (cursor, &name, &data, MDB_NEXT);
+            }
         }
         if (cursor)
             mdb_cursor_close (cursor);
@@ -208,29 +216,15 @@ s_scan (void *state, const void *prefix, size_t prefix_size, zm_store_visit_fn *
 }
 
 static int
+s_scan (void *state, const void *prefix, size_t prefix_size, zm_store_visit_fn *visit, void *arg)
+{
+    return s_read ((s_env_t *) state, prefix, prefix_size, false, visit, arg);
+}
+
+static int
 s_get (void *state, const void *key, size_t key_size, zm_store_visit_fn *visit, void *arg)
 {
-    s_env_t *self = (s_env_t *) state;
-    for (;;) {
-        pthread_rwlock_rdlock (&self->resize);
-        MDB_txn *txn = NULL;
-        int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn);
-        MDB_val name = {key_size, (void *) key}, data;
-        if (rc == 0)
-            rc = mdb_get (txn, self->records, &name, &data);
-        int result = rc ? 0 : visit (arg, key, key_size, data.mv_data, data.mv_size);
-        if (txn)
-            mdb_txn_abort (txn);
-        pthread_rwlock_unlock (&self->resize);
-        if (rc == MDB_MAP_RESIZED) {
-            if ((rc = s_grow (self, false)) != 0)
-                return rc;
-            continue;
-        }
-        if (rc && rc != MDB_NOTFOUND)
-            return s_fail ("read", self->path, rc);
-        return result > 0 ? result : 0;
-    }
+    return s_read ((s_env_t *) state, key, key_size, true, visit, arg);
 }
 
 //  The expiry index key of a record key
