@@ -6,8 +6,10 @@
     file gives them meaning, the same for every backend:
 
       key    database \0 table \0 key       (bytewise order within a table)
-      value  0x01 | version u64 BE | expires i64 BE | M u32 BE |
-             metadata (msgpack map, M bytes) | the value's bytes
+      value  0x10 | flags, version u64 BE, [expires i64 BE], [M u32 BE,
+             metadata (msgpack map, M bytes)], the value's bytes
+             (flags: 0x01 expires is there, 0x02 metadata is; a plain
+             record carries 9 bytes besides its value)
 
     A write is a batch of one. Conditions (compare-and-swap, "must exist")
     are judged by zm_store_check inside the backend's transaction, against
@@ -22,8 +24,10 @@
 
 #include <endian.h>
 
-#define S_FORMAT 0x01
-#define S_HEADER 21 //  format, version, expires, metadata length
+#define S_FORMAT 0x10   //  the record format, in the first byte's high bits
+#define S_EXPIRES 0x01  //  flag: an expiry follows the version
+#define S_META 0x02     //  flag: metadata follows
+#define S_HEADER 9      //  format and flags, version
 #define S_NS_MAX (2 * ZM_STORE_MAX_NAME + 2)
 #define S_KEY_MAX (S_NS_MAX + ZM_STORE_MAX_KEY)
 
@@ -94,12 +98,19 @@ s_put_be (uint8_t *p, uint64_t value, int bytes)
 }
 
 static inline uint64_t
-s_get_be (const uint8_t *p, int bytes)
+s_get_be64 (const uint8_t *p)
 {
-    uint64_t value = 0;
-    for (int at = 0; at < bytes; at++)
-        value = value << 8 | p[at];
-    return value;
+    uint64_t value;
+    memcpy (&value, p, sizeof value);
+    return be64toh (value);
+}
+
+static inline uint32_t
+s_get_be32 (const uint8_t *p)
+{
+    uint32_t value;
+    memcpy (&value, p, sizeof value);
+    return be32toh (value);
 }
 
 //  Is name a valid database or table name?
@@ -154,9 +165,40 @@ int64_t
 zm_store_expires (const void *value, size_t value_size)
 {
     const uint8_t *data = (const uint8_t *) value;
-    if (!data || value_size < S_HEADER || data[0] != S_FORMAT)
+    if (!data || value_size < S_HEADER || (data[0] & ~(S_EXPIRES | S_META)) != S_FORMAT)
         return -1;
-    return (int64_t) s_get_be (data + 9, 8);
+    if (!(data[0] & S_EXPIRES))
+        return 0;
+    if (value_size < S_HEADER + 8)
+        return -1;
+    int64_t expires = (int64_t) s_get_be64 (data + S_HEADER);
+    return expires > 0 ? expires : -1;
+}
+
+//  A stored record's parts: its metadata and value. False when the bytes
+//  are not a record.
+static bool
+s_parts (const void *stored, size_t size, const uint8_t **meta_p, size_t *meta_size_p,
+         const uint8_t **value_p, size_t *value_size_p)
+{
+    const uint8_t *data = (const uint8_t *) stored;
+    if (zm_store_expires (stored, size) < 0)
+        return false;
+    size_t at = S_HEADER + (data[0] & S_EXPIRES ? 8 : 0);
+    size_t meta_size = 0;
+    if (data[0] & S_META) {
+        if (size - at < 4)
+            return false;
+        meta_size = s_get_be32 (data + at);
+        at += 4;
+        if (meta_size == 0 || meta_size > size - at)
+            return false;
+    }
+    *meta_p = data + at;
+    *meta_size_p = meta_size;
+    *value_p = data + at + meta_size;
+    *value_size_p = size - at - meta_size;
+    return true;
 }
 
 //  The version of a stored record (0 when the bytes are not a record)
@@ -165,7 +207,7 @@ s_version (const void *value, size_t value_size)
 {
     if (zm_store_expires (value, value_size) < 0)
         return 0;
-    return s_get_be ((const uint8_t *) value + 1, 8);
+    return s_get_be64 ((const uint8_t *) value + 1);
 }
 
 static inline bool
@@ -178,8 +220,8 @@ s_live (const void *value, size_t value_size, int64_t now)
 //  Build a stored record: metadata checked and packed, value copied. The
 //  version is set at commit (zm_store_check).
 static int
-s_record_new (const void *value, size_t size, const zm_msg_t *metadata, void **record_p,
-              size_t *record_size_p)
+s_record_new (const void *value, size_t size, const zm_msg_t *metadata, bool expires,
+              void **record_p, size_t *record_size_p)
 {
     if (size > ZM_STORE_MAX_VALUE)
         return ZM_ETOOBIG;
@@ -195,21 +237,27 @@ s_record_new (const void *value, size_t size, const zm_msg_t *metadata, void **r
         if (zm_msg_encode (metadata, ZM_CT_MSGPACK, &packed, &packed_size))
             return ZM_ENOMEM;
     }
-    uint8_t *record = (uint8_t *) malloc (S_HEADER + packed_size + size + 1);
+    if (packed_size && packed_size > UINT32_MAX - 1) {
+        free (packed);
+        return ZM_ETOOBIG;
+    }
+    size_t header = S_HEADER + (expires ? 8 : 0) + (packed_size ? 4 : 0);
+    uint8_t *record = (uint8_t *) malloc (header + packed_size + size + 1);
     if (!record) {
         free (packed);
         return ZM_ENOMEM;
     }
-    record[0] = S_FORMAT;
-    memset (record + 1, 0, 16);
-    s_put_be (record + 17, packed_size, 4);
-    if (packed_size)
-        memcpy (record + S_HEADER, packed, packed_size);
+    record[0] = S_FORMAT | (expires ? S_EXPIRES : 0) | (packed_size ? S_META : 0);
+    memset (record + 1, 0, header - 1); //  version (and expiry): set at commit
+    if (packed_size) {
+        s_put_be (record + header - 4, packed_size, 4);
+        memcpy (record + header, packed, packed_size);
+    }
     if (size)
-        memcpy (record + S_HEADER + packed_size, value, size);
+        memcpy (record + header + packed_size, value, size);
     free (packed);
     *record_p = record;
-    *record_size_p = S_HEADER + packed_size + size;
+    *record_size_p = header + packed_size + size;
     return 0;
 }
 
@@ -272,13 +320,12 @@ static int
 s_records_add (zm_records_t **self_p, const void *key, size_t key_size, const void *stored,
                size_t stored_size, bool keys_only)
 {
-    const uint8_t *data = (const uint8_t *) stored;
-    if (zm_store_expires (stored, stored_size) < 0)
+    const uint8_t *meta_data, *value_data;
+    size_t meta_size, value_size;
+    if (!s_parts (stored, stored_size, &meta_data, &meta_size, &value_data, &value_size))
         return ZM_EIO;
-    size_t meta_size = (size_t) s_get_be (data + 17, 4);
-    if (meta_size > stored_size - S_HEADER)
-        return ZM_EIO;
-    size_t value_size = keys_only ? 0 : stored_size - S_HEADER - meta_size;
+    if (keys_only)
+        value_size = 0;
     size_t block_size = key_size + 1 + value_size + 1;
     if (!*self_p && (*self_p = s_records_new (block_size)) == NULL)
         return ZM_ENOMEM;
@@ -303,11 +350,11 @@ s_records_add (zm_records_t **self_p, const void *key, size_t key_size, const vo
     block[key_size] = 0;
     char *value = block + key_size + 1;
     if (value_size)
-        memcpy (value, data + S_HEADER + meta_size, value_size);
+        memcpy (value, value_data, value_size);
     value[value_size] = 0;
     zm_msg_t *meta = NULL;
     if (!keys_only && meta_size
-        && zm_msg_decode (ZM_CT_MSGPACK, data + S_HEADER, meta_size, &meta, NULL)) {
+        && zm_msg_decode (ZM_CT_MSGPACK, meta_data, meta_size, &meta, NULL)) {
         if (block != self->inline_block)
             free (block);
         return ZM_EIO;
@@ -419,7 +466,7 @@ typedef struct {
     size_t offset;         //  matches still to skip
     size_t limit;          //  matches wanted; 0: all
     bool keys_only;        //  no values, no metadata
-    int64_t now;           //  Unix ms: what expired is not live
+    int64_t now;           //  Unix ms: what expired is not live (0: not read yet)
 } s_scan_t;
 
 static int
@@ -434,7 +481,10 @@ s_visit (void *arg, const void *key, size_t key_size, const void *value, size_t 
         && (own_size < scan->suffix_size
             || memcmp (own + own_size - scan->suffix_size, scan->suffix, scan->suffix_size)))
         return 0;
-    if (!s_live (value, value_size, scan->now))
+    int64_t expires = zm_store_expires (value, value_size);
+    if (expires && scan->now == 0)
+        scan->now = (int64_t) zclock_time (); //  once, and only when a record can expire
+    if (expires < 0 || (expires && expires <= scan->now))
         return 0;
     if (scan->offset) {
         scan->offset--;
@@ -458,7 +508,7 @@ s_scan (zm_store_t *self, const char *database, const char *table, const char *p
     size_t prefix_size = prefix ? strlen (prefix) : 0;
     memcpy (start + ns_size, prefix ? prefix : "", prefix_size);
     scan->ns_size = ns_size;
-    scan->now = (int64_t) zclock_time ();
+    scan->now = 0; //  the clock is read when a record has an expiry
     scan->records = NULL; //  made by the first record
     s_backend_t *backend = self->backend;
     const zm_store_ops_t *ops = backend->ops;
@@ -653,7 +703,8 @@ zm_batch_write (zm_batch_t *self, const char *key, const void *value, size_t siz
         return ZM_EINVAL;
     void *record = NULL;
     size_t record_size = 0;
-    int rc = s_record_new (value, size, opts->metadata, &record, &record_size);
+    int rc = s_record_new (value, size, opts->metadata, opts->ttl_ms || opts->expires, &record,
+                           &record_size);
     if (rc)
         return rc;
     s_item_t *item = NULL;
@@ -742,8 +793,8 @@ s_commit (zm_store_t *self, const zm_batch_t *batch, uint64_t *version_p)
         entry->value = item->value;
         entry->value_size = item->value_size;
         entry->expires = item->ttl_ms ? now + item->ttl_ms : item->expires;
-        if (entry->value) //  the batch's records are ours to fill in
-            s_put_be ((uint8_t *) entry->value + 9, (uint64_t) entry->expires, 8);
+        if (entry->expires) //  the batch's records are ours to fill in
+            s_put_be ((uint8_t *) entry->value + S_HEADER, (uint64_t) entry->expires, 8);
     }
     s_checks_t checks = {batch->items, now};
     if (rc == 0) {

@@ -547,6 +547,32 @@ Test (store_lmdb, one_environment_per_directory_per_process, .fini = s_teardown,
     zm_store_destroy (&two);
 }
 
+Test (store_lmdb, tables_past_the_limit_are_refused_and_the_rest_kept, .fini = s_teardown,
+      .timeout = 30)
+{
+    zm_store_t *store = zm_store_open (&zm_store_lmdb, s_new_dir (), 0, NULL, NULL);
+    cr_assert_not_null (store);
+    char table[16];
+    for (int i = 0; i < ZM_STORE_LMDB_TABLES; i++) {
+        snprintf (table, sizeof table, "t%d", i);
+        s_put (store, "k", table, &(zm_write_opts_t) {.table = table});
+    }
+    cr_assert_eq (zm_store_write (store, "k", "v", 1, &(zm_write_opts_t) {.table = "one-more"},
+                                  NULL),
+                  ZM_ETOOMANY);
+    zm_records_t *records = NULL;
+    cr_assert_eq (zm_store_read (store, "k", &(zm_read_opts_t) {.table = "one-more"}, &records),
+                  ZM_ENOTFOUND);
+    char value[16];
+    for (int i = 0; i < ZM_STORE_LMDB_TABLES; i++) {
+        snprintf (table, sizeof table, "t%d", i);
+        cr_assert_str_eq (s_get (store, "k", &(zm_read_opts_t) {.table = table}, value,
+                                 sizeof value),
+                          table);
+    }
+    zm_store_destroy (&store);
+}
+
 Test (store_lmdb, the_map_grows_when_full, .fini = s_teardown, .timeout = 60)
 {
     zm_store_t *store = zm_store_open (&zm_store_lmdb, s_new_dir (), 1 << 20, NULL, NULL);
