@@ -173,8 +173,9 @@ zm_node_new (zm_config_t **config_p)
     self->broker = zm_broker_new (self);
     if (!self->reg || !self->broker)
         goto fail;
-    if (zm_node_services_init (self) != 0) {
-        zm_log_error ("node: cannot start the $node service");
+    if (zm_node_store_new (self) != 0 || zm_node_services_init (self) != 0
+        || zm_node_store_service (self) != 0) {
+        zm_log_error ("node: cannot start the built-in services");
         goto fail;
     }
     if (*zm_config_get_str (config, "rpc.bind", "*") && zm_server_start (self) != 0) {
@@ -241,6 +242,7 @@ zm_node_destroy (zm_node_t **self_p)
     zm_registry_destroy (&self->reg);
     zm_broker_destroy (&self->broker);
     zm_services_destroy (self);
+    zm_node_store_destroy (self);
     pthread_rwlock_destroy (&self->svc_lock);
     pthread_mutex_destroy (&self->client_lock);
     zhashx_destroy (&self->directory);

@@ -177,7 +177,15 @@ struct _zm_node_t {
     atomic_uint_fast64_t rpc_requests;  //  requests taken
     atomic_uint_fast64_t rpc_malformed; //  messages that failed to decode
     atomic_uint_fast64_t rpc_dropped;   //  messages dropped unanswered
+    struct _zm_node_store_t *store;     //  the node's store (zm_node_store.c)
 };
+
+//  The node's store (zm_node_store.c): state made with the node, the store
+//  opened on first use, the sweeper, the built-in "$store" service
+typedef struct _zm_node_store_t zm_node_store_t;
+int zm_node_store_new (zm_node_t *node);
+void zm_node_store_destroy (zm_node_t *node);
+int zm_node_store_service (zm_node_t *node);
 
 //  Selection strategies (rpc.selector)
 typedef enum { ZM_SELECT_RANDOM = 0, ZM_SELECT_ROUND_ROBIN, ZM_SELECT_LEAST } zm_select_t;
@@ -203,6 +211,8 @@ void zm_endpoint_account (zm_endpoint_t *self, int status, const char *detail,
 int zm_services_start_all (zm_node_t *node);
 void zm_services_destroy (zm_node_t *node);
 int zm_node_services_init (zm_node_t *node);
+//  A built-in service ("$" name, the runtime's): as zm_service_new.
+zm_service_t *zm_service_builtin (zm_node_t *node, const char *name);
 
 //  RPC server on every reactor (zm_server.c)
 int zm_server_start (zm_node_t *node);

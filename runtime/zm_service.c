@@ -81,13 +81,11 @@ s_service_free (void **item)
     *item = NULL;
 }
 
-zm_service_t *
-zm_service_new (zm_node_t *node, const char *name, const char *version)
+static zm_service_t *
+s_service_new (zm_node_t *node, const char *name, const char *version)
 {
     if (!node || !s_name_ok (name, 255) || !version || !*version || strlen (version) > 64)
         return NULL;
-    if (name[0] == '$' && !streq (name, "$node"))
-        return NULL; //  '$' names are the runtime's
     zm_service_t *self = (zm_service_t *) calloc (1, sizeof (zm_service_t));
     if (!self)
         return NULL;
@@ -109,6 +107,20 @@ zm_service_new (zm_node_t *node, const char *name, const char *version)
 fail:
     s_service_free ((void **) &self);
     return NULL;
+}
+
+zm_service_t *
+zm_service_new (zm_node_t *node, const char *name, const char *version)
+{
+    if (name && name[0] == '$')
+        return NULL; //  '$' names are the runtime's
+    return s_service_new (node, name, version);
+}
+
+zm_service_t *
+zm_service_builtin (zm_node_t *node, const char *name)
+{
+    return s_service_new (node, name, ZM_VERSION_STRING);
 }
 
 static int
@@ -566,7 +578,7 @@ zm_node_services_init (zm_node_t *node)
     zhashx_set_key_duplicator (node->services, NULL);
     zhashx_set_key_destructor (node->services, NULL);
     zhashx_set_destructor (node->services, s_service_free);
-    zm_service_t *self = zm_service_new (node, "$node", ZM_VERSION_STRING);
+    zm_service_t *self = zm_service_builtin (node, "$node");
     if (!self || zm_service_handle (self, "describe", s_node_describe)
         || zm_service_handle (self, "hello", s_node_describe)
         || zm_service_handle (self, "health", s_node_health)

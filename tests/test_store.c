@@ -3,12 +3,14 @@
     Every STORE_TEST body runs twice, as store_lmdb/<name> and
     store_memory/<name>, on a fresh store (LMDB in a fresh directory).
     Tests of what only LMDB has (files, reopening, the map growing, a
-    corrupt file, a killed writer) follow the suite.
+    full disk, a corrupt file, a killed writer) follow the suite.
 */
 #include <criterion/criterion.h>
 #include <czmq.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -593,6 +595,138 @@ Test (store_lmdb, the_map_grows_when_full, .fini = s_teardown, .timeout = 60)
     zm_records_destroy (&records);
     free (value);
     zm_store_destroy (&store);
+}
+
+//  A full disk: a 2 MiB tmpfs mounted on s_dir, the store in it. The test
+//  takes a mount namespace of its own when it can, so that not even a
+//  crash leaves the tmpfs mounted; s_full_teardown unmounts it anyway.
+#define S_FULL_VALUE 4096 //  bytes of each record's value
+#define S_FULL_MAX 4000   //  writes at most: 16 MiB, far past the disk
+
+static zm_store_t *s_full_store;
+static bool s_full_mounted;
+
+static void
+s_full_teardown (void)
+{
+    zm_store_destroy (&s_full_store);
+    if (s_full_mounted) {
+        char command[192];
+        snprintf (command, sizeof command, "umount '%s' || umount -l '%s'", s_dir, s_dir);
+        s_full_mounted = false;
+        cr_assert_eq (system (command), 0, "cannot unmount %s", s_dir);
+    }
+    s_teardown ();
+}
+
+//  The value of record i: its key, then bytes that depend on i
+static void
+s_full_value (int i, uint8_t *value)
+{
+    for (size_t j = 0; j < S_FULL_VALUE; j++)
+        value[j] = (uint8_t) ((i * 31 + (int) j * 7) & 0xff);
+    snprintf ((char *) value, 16, "k%08d", i);
+}
+
+//  Open the store in the tmpfs (a 256 KiB map: it must grow)
+static zm_store_t *
+s_full_open (void)
+{
+    char path[128];
+    snprintf (path, sizeof path, "%s/store", s_dir);
+    int rc = -1;
+    zm_store_t *store = zm_store_open (&zm_store_lmdb, path, 256 * 1024, NULL, &rc);
+    cr_assert_not_null (store, "open %s: %s", path, zm_strerror (rc));
+    return store;
+}
+
+//  The store holds records 0 .. acked - 1, each whole, and maybe record
+//  acked (the write that failed, whole too), nothing else
+static void
+s_full_check (zm_store_t *store, int acked, const char *when)
+{
+    zm_records_t *records = NULL;
+    int rc = zm_store_read (store, "k", &(zm_read_opts_t) {.prefix = true}, &records);
+    cr_assert_eq (rc, 0, "%s: read: %s", when, zm_strerror (rc));
+    size_t count = zm_records_size (records);
+    cr_assert (count == (size_t) acked || count == (size_t) acked + 1,
+               "%s: %zu records, %d acknowledged", when, count, acked);
+    uint8_t expected[S_FULL_VALUE];
+    for (size_t i = 0; i < count; i++) {
+        const zm_record_t *record = zm_records_at (records, i);
+        char key[32];
+        snprintf (key, sizeof key, "k%08zu", i);
+        cr_assert_str_eq (record->key, key, "%s: records are 0..n-1, in order", when);
+        s_full_value ((int) i, expected);
+        cr_assert (record->size == S_FULL_VALUE
+                       && memcmp (record->value, expected, S_FULL_VALUE) == 0,
+                   "%s: record %zu is whole (%zu bytes)", when, i, record->size);
+    }
+    zm_records_destroy (&records);
+}
+
+Test (store_lmdb, a_full_disk_is_a_clear_error_and_loses_nothing_acknowledged,
+      .fini = s_full_teardown, .timeout = 60)
+{
+    if (geteuid () != 0)
+        cr_skip_test ("a full disk needs root to mount a tmpfs: run as root");
+    const char *dir = s_new_dir ();
+    if (unshare (CLONE_NEWNS) == 0) //  mounts of our own, gone when we are
+        mount ("none", "/", NULL, MS_REC | MS_PRIVATE, NULL);
+    zt_must ("mount -t tmpfs -o size=2m zmicro-full '%s'", dir);
+    s_full_mounted = true;
+    s_full_store = s_full_open ();
+
+    //  Fill the disk: the map grows from 256 KiB until the disk says no
+    uint8_t value[S_FULL_VALUE];
+    char key[16];
+    int acked = 0, rc = 0;
+    while (acked < S_FULL_MAX) {
+        snprintf (key, sizeof key, "k%08d", acked);
+        s_full_value (acked, value);
+        rc = zm_store_write (s_full_store, key, value, sizeof value, NULL, NULL);
+        if (rc)
+            break;
+        acked++;
+    }
+    cr_assert_eq (rc, ZM_EIO, "write %d on a full disk: %s (%d), not ZM_EIO", acked,
+                  zm_strerror (rc), rc);
+    cr_assert_gt (acked, 64, "only %d writes before the disk was full: the map did not grow",
+                  acked);
+
+    //  Every acknowledged write is there, with this handle and after reopening
+    s_full_check (s_full_store, acked, "same handle");
+    zm_store_destroy (&s_full_store);
+    s_full_store = s_full_open ();
+    s_full_check (s_full_store, acked, "reopened");
+
+    //  Still full: a write fails the same way, or squeezes in
+    snprintf (key, sizeof key, "k%08d", acked);
+    s_full_value (acked, value);
+    rc = zm_store_write (s_full_store, key, value, sizeof value, NULL, NULL);
+    cr_assert (rc == 0 || rc == ZM_EIO, "write on a full disk, reopened: %s (%d)",
+               zm_strerror (rc), rc);
+    acked += rc == 0;
+
+    //  Room again: writes succeed, on the same handle
+    zt_must ("mount -o remount,size=8m '%s'", dir);
+    for (int i = 0; i < 64; i++, acked++) {
+        snprintf (key, sizeof key, "k%08d", acked);
+        s_full_value (acked, value);
+        rc = zm_store_write (s_full_store, key, value, sizeof value, NULL, NULL);
+        cr_assert_eq (rc, 0, "write %d with room again: %s", acked, zm_strerror (rc));
+    }
+    s_full_check (s_full_store, acked, "with room again");
+    zm_store_destroy (&s_full_store);
+    s_full_store = s_full_open ();
+    s_full_check (s_full_store, acked, "with room again, reopened");
+    zm_records_t *records = NULL;
+    cr_assert_eq (zm_store_read (s_full_store, "k", &(zm_read_opts_t) {.prefix = true},
+                                 &records),
+                  0);
+    cr_assert_eq (zm_records_size (records), (size_t) acked, "nothing unacknowledged is left");
+    zm_records_destroy (&records);
+    zm_store_destroy (&s_full_store);
 }
 
 Test (store_lmdb, a_corrupt_or_unusable_path_is_a_clear_error, .fini = s_teardown, .timeout = 10)

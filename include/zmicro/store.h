@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "zmicro/msg.h"
+#include "zmicro/node.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -162,6 +163,24 @@ int zm_store_list (zm_store_t *self, const zm_list_opts_t *opts, zm_records_t **
 //  Remove expired records, at most max of them (0: all). Returns how many
 //  went, or a negative zm_err_t. A node runs this every store.sweep ms.
 int zm_store_sweep (zm_store_t *self, size_t max);
+
+//  --------------------------------------------------------------------------
+//  A node's store
+
+//  The node's store (config store.backend, store.path, store.map_size),
+//  opened on first use, with the default database ZM_STORE_DATABASE.
+//  Expired records are swept every store.sweep ms by a thread of the node.
+//  NULL when it cannot be opened (logged once; the node does not retry).
+//  The node owns it; any thread.
+zm_store_t *zm_node_store (zm_node_t *node);
+
+//  Inside a handler: the node's store with the handler's own database, the
+//  name of its service (or actor kind): each service has its own
+//  namespace unless it names another database. NULL when the store cannot
+//  be opened or the name is not a database name (logged). The node owns
+//  it. A write waits for the disk: a service that writes often is best
+//  given a reactor of its own (zm_service_set_dedicated).
+zm_store_t *zm_ctx_store (zm_ctx_t *ctx);
 
 //  --------------------------------------------------------------------------
 //  Batches: writes and deletes applied together or not at all
