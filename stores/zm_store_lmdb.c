@@ -191,7 +191,7 @@ s_grow (s_env_t *self, bool full)
     if (rc)
         return s_fail ("grow the map", self->path, rc);
     if (full)
-        zm_log_info ("store: LMDB map at %s grown to %zu MiB", self->path, size >> 20);
+        zm_log_info ("store: LMDB map at %s grown to %zu KiB", self->path, size >> 10);
     return 0;
 }
 
