@@ -147,3 +147,81 @@ Test (examples, events_orders_are_reserved_and_confirmed, .timeout = 40)
     cr_expect (strstr (out, "events: 20 orders created, 20 reserved, 20 confirmed, 0 rejected\n"),
                "%s", out);
 }
+
+//  kv_server on store path dir (port 0: any), its READY port in proc.port.
+//  Never asserts (see s_server_start).
+static bool
+s_kv_server_start (zt_proc_t *proc, const char *build_dir, const char *dir, int port)
+{
+    char path[4200], path_flag[200], port_flag[64];
+    snprintf (path, sizeof path, "%s/examples/kv_server", build_dir);
+    snprintf (path_flag, sizeof path_flag, "--store.path=%s", dir);
+    snprintf (port_flag, sizeof port_flag, "--rpc.port=%d", port);
+    const char *argv[] = {path,
+                          path_flag,
+                          port_flag,
+                          "--rpc.bind=127.0.0.1",
+                          "--log.level=warning",
+                          "--node.name=kv",
+                          "--node.shutdown_timeout=1000",
+                          NULL};
+    *proc = zt_spawn (argv, NULL);
+    return proc->pid > 0 && zt_ready (proc, 10000) > 0;
+}
+
+Test (examples, kv_client_survives_a_killed_kv_server, .timeout = 90)
+{
+    const char *build_dir = zt_build_dir ();
+    char dir[64];
+    snprintf (dir, sizeof dir, "/tmp/zm-kv-XXXXXX");
+    cr_assert_not_null (mkdtemp (dir));
+    zt_proc_t server = ZT_PROC_NONE, again = ZT_PROC_NONE, client = ZT_PROC_NONE;
+    bool started = s_kv_server_start (&server, build_dir, dir, 0);
+    int port = server.port;
+    char line[256] = "", summary[256] = "";
+    bool killed = false, restarted = false;
+    int status = -1;
+    if (started) {
+        char path[4200], address[64];
+        snprintf (path, sizeof path, "%s/examples/kv_client", build_dir);
+        snprintf (address, sizeof address, "tcp://127.0.0.1:%d", port);
+        const char *argv[] = {path, address, "40", NULL};
+        client = zt_spawn (argv, NULL);
+        //  After ten acknowledged puts, kill -9 the server mid-stream and
+        //  start it again on the same port and path 1.5 s later
+        int64_t deadline = zt_clock () + 30000;
+        while (!killed && zt_clock () < deadline && zt_read_line (&client, line, sizeof line, 5000))
+            if (strcmp (line, "put item-10 ok") == 0) {
+                kill (server.pid, SIGKILL);
+                killed = zt_wait (&server, 5000) == 128 + SIGKILL;
+            }
+        usleep (1500 * 1000); //  longer than a call's timeout: calls fail meanwhile
+        restarted = killed && s_kv_server_start (&again, build_dir, dir, port);
+        while (zt_clock () < deadline + 30000 && zt_read_line (&client, line, sizeof line, 5000))
+            if (strstr (line, " puts, "))
+                snprintf (summary, sizeof summary, "%s", line);
+        status = zt_wait (&client, 5000);
+    }
+    zt_kill (&client, SIGKILL);
+    zt_kill (&server, SIGKILL);
+    if (again.pid > 0) {
+        kill (again.pid, SIGTERM);
+        zt_wait (&again, 5000);
+    }
+    zt_kill (&again, SIGKILL);
+    char command[128];
+    snprintf (command, sizeof command, "rm -rf '%s'", dir);
+    cr_expect_eq (system (command), 0);
+    cr_assert (started, "kv_server did not start");
+    cr_assert (killed, "kv_server was not killed after ten puts (last line: %s)", line);
+    cr_assert (restarted, "kv_server did not start again on port %d", port);
+    cr_assert_eq (status, 0, "kv_client exited %d: %s", status, summary);
+    //  Every put acknowledged, before and after the crash, was found; some
+    //  had to wait for the restart
+    int puts = 0, found = 0, retries = 0;
+    cr_assert_eq (sscanf (summary, "%d puts, %d found, %d retries", &puts, &found, &retries), 3,
+                  "%s", summary);
+    cr_assert_eq (puts, 40);
+    cr_assert_eq (found, 40);
+    cr_assert_gt (retries, 0, "the client never saw the server down: %s", summary);
+}
