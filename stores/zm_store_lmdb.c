@@ -3,18 +3,19 @@
 
     One LMDB environment per directory per process (LMDB's rule: never open
     one twice in a process), shared by every store opened on it and kept
-    in a process-wide list with a reference count. Inside it, one named
-    database per namespace ("database/table": the records' own keys ->
-    stored record), so a lookup compares only the key the caller gave, and
-    "expiry" (8-byte big-endian expiry time + full key -> nothing), so a
-    sweep reads expired records in time order instead of scanning
-    everything. The store layer's full keys ("database\0table\0key") are
-    split here; visit gets them back whole.
+    in a process-wide list with a reference count. Three databases inside:
 
-    Database handles are opened once and kept for the environment's life
-    in an append-only table that readers search without a lock; opening
-    one (at most S_TABLES) takes tables_lock, before any transaction, as a
-    sweep does (LMDB: one thread at a time opens handles).
+      namespaces  "database\0table\0" -> id (u32 BE, 1, 2, 3 ... never reused)
+      records     id + the record's own key -> stored record
+      expiry      expires (i64 BE) + id + key -> nothing
+
+    A namespace costs its records 4 bytes of key instead of its name, and
+    there is no limit on how many there are (named LMDB databases would
+    cost every transaction a slot per database). The store layer's full
+    keys ("database\0table\0key") are mapped here; visit gets them back
+    whole. Ids found in committed state are cached in an append-only table
+    that readers search without a lock. The expiry index lets a sweep read
+    expired records in time order instead of scanning everything.
 
     Every operation is its own transaction on the calling thread (MDB_NOTLS:
     any thread, any number of readers). LMDB serialises writers. When the
@@ -34,28 +35,31 @@
 #include <sys/stat.h>
 
 #define S_MAP_DEFAULT (64 * 1024 * 1024)
-#define S_TABLES 63                             //  namespaces per environment
+#define S_CACHED 1024                            //  namespace ids cached per environment
 #define S_NS_MAX (2 * ZM_STORE_MAX_NAME + 2)     //  "database\0table\0"
 #define S_KEY_MAX (S_NS_MAX + ZM_STORE_MAX_KEY)  //  a full key
+#define S_ID 4                                   //  bytes of a namespace id
 #define S_LMDB (-1)                              //  an LMDB call failed (its code aside)
 
-//  A namespace's database
+//  A namespace's id
 typedef struct {
     char ns[S_NS_MAX]; //  "database\0table\0"
     size_t ns_size;    //  its bytes
-    MDB_dbi dbi;       //  its handle
-} s_table_t;
+    uint8_t id[S_ID];  //  its id
+} s_cached_t;
 
 typedef struct s_env_t {
-    char *path;                  //  realpath of the directory
-    MDB_env *env;                //  the environment
-    MDB_dbi expiry;              //  expires (8 bytes BE) + full key -> ""
-    pthread_rwlock_t resize;     //  transactions read-lock; growing the map write-locks
-    pthread_mutex_t tables_lock; //  opening a handle; a sweep
-    s_table_t tables[S_TABLES];  //  handles opened: append-only
-    atomic_size_t table_count;   //  tables[] published to readers
-    int refs;                    //  stores opened on it (under s_envs_lock)
-    struct s_env_t *next;        //  the process's list
+    char *path;                   //  realpath of the directory
+    MDB_env *env;                 //  the environment
+    MDB_dbi namespaces;           //  "database\0table\0" -> id
+    MDB_dbi records;              //  id + key -> stored record
+    MDB_dbi expiry;               //  expires (8 bytes BE) + id + key -> ""
+    pthread_rwlock_t resize;      //  transactions read-lock; growing the map write-locks
+    pthread_mutex_t cache_lock;   //  adding to cache
+    s_cached_t cache[S_CACHED];   //  ids known committed: append-only
+    atomic_size_t cached;         //  cache[] published to readers
+    int refs;                     //  stores opened on it (under s_envs_lock)
+    struct s_env_t *next;         //  the process's list
 } s_env_t;
 
 static s_env_t *s_envs;                                         //  open environments
@@ -64,11 +68,6 @@ static pthread_mutex_t s_envs_lock = PTHREAD_MUTEX_INITIALIZER; //  guards s_env
 static int
 s_fail (const char *what, const char *path, int rc)
 {
-    if (rc == MDB_DBS_FULL) {
-        zm_log_error ("store: %s at %s: more than %d tables", what, path ? path : "?",
-                      S_TABLES);
-        return ZM_ETOOMANY;
-    }
     zm_log_error ("store: LMDB %s at %s: %s", what, path ? path : "?", mdb_strerror (rc));
     return rc == ENOMEM ? ZM_ENOMEM : ZM_EIO;
 }
@@ -80,7 +79,7 @@ s_env_open (s_env_t *self, size_t map_size)
     int rc = mdb_env_create (&self->env);
     if (rc)
         return s_fail ("create", self->path, rc);
-    mdb_env_set_maxdbs (self->env, S_TABLES + 1);
+    mdb_env_set_maxdbs (self->env, 3);
     mdb_env_set_mapsize (self->env, map_size ? map_size : S_MAP_DEFAULT);
     rc = mdb_env_open (self->env, self->path, MDB_NOTLS, 0600);
     if (rc)
@@ -89,6 +88,10 @@ s_env_open (s_env_t *self, size_t map_size)
     mdb_reader_check (self->env, &dead); //  reader slots of killed processes
     MDB_txn *txn = NULL;
     rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open (txn, "namespaces", MDB_CREATE, &self->namespaces);
+    if (rc == 0)
+        rc = mdb_dbi_open (txn, "records", MDB_CREATE, &self->records);
     if (rc == 0)
         rc = mdb_dbi_open (txn, "expiry", MDB_CREATE, &self->expiry);
     if (rc == 0)
@@ -104,7 +107,7 @@ s_env_free (s_env_t *self)
     if (self->env)
         mdb_env_close (self->env);
     pthread_rwlock_destroy (&self->resize);
-    pthread_mutex_destroy (&self->tables_lock);
+    pthread_mutex_destroy (&self->cache_lock);
     free (self->path);
     free (self);
 }
@@ -141,7 +144,7 @@ s_open (const char *path, size_t map_size, void **state_p)
     else {
         self->path = real;
         pthread_rwlock_init (&self->resize, NULL);
-        pthread_mutex_init (&self->tables_lock, NULL);
+        pthread_mutex_init (&self->cache_lock, NULL);
         rc = s_env_open (self, map_size);
         if (rc)
             s_env_free (self);
@@ -206,70 +209,68 @@ s_ns_size (const void *key, size_t key_size)
     return end ? (size_t) (end + 1 - bytes) : 0;
 }
 
-//  The database name of a namespace: "database/table"
-static void
-s_table_name (const void *ns, size_t ns_size, char *name)
+//  The id of namespace ns when it is cached
+static bool
+s_cache_find (s_env_t *self, const void *ns, size_t ns_size, uint8_t *id)
 {
-    memcpy (name, ns, ns_size - 1);
-    name[strlen (name)] = '/';
-    name[ns_size - 1] = 0;
-}
-
-//  The handle of namespace ns when it is open, or 0. No lock: a table is
-//  written before the count that publishes it.
-static MDB_dbi
-s_table_find (s_env_t *self, const void *ns, size_t ns_size)
-{
-    size_t count = atomic_load_explicit (&self->table_count, memory_order_acquire);
+    size_t count = atomic_load_explicit (&self->cached, memory_order_acquire);
     for (size_t index = 0; index < count; index++) {
-        const s_table_t *table = &self->tables[index];
-        if (table->ns_size == ns_size && memcmp (table->ns, ns, ns_size) == 0)
-            return table->dbi;
+        const s_cached_t *entry = &self->cache[index];
+        if (entry->ns_size == ns_size && memcmp (entry->ns, ns, ns_size) == 0) {
+            memcpy (id, entry->id, S_ID);
+            return true;
+        }
     }
-    return 0;
+    return false;
 }
 
-//  The handle of namespace ns (of a full key): found, or opened in a
-//  transaction of its own (created when create says; otherwise 0 and
-//  MDB_NOTFOUND when it has never been written). With no transaction of
-//  the caller's open; returns an LMDB code.
-static int
-s_table (s_env_t *self, const void *key, size_t key_size, bool create, MDB_dbi *dbi_p)
+//  Remember a committed id (while there is room: past it, ids are read
+//  from the namespaces database)
+static void
+s_cache_add (s_env_t *self, const void *ns, size_t ns_size, const uint8_t *id)
 {
-    size_t ns_size = s_ns_size (key, key_size);
-    if (!ns_size)
-        return EINVAL;
-    if ((*dbi_p = s_table_find (self, key, ns_size)) != 0)
-        return 0;
-    pthread_mutex_lock (&self->tables_lock);
-    int rc = 0;
-    size_t count = atomic_load_explicit (&self->table_count, memory_order_relaxed);
-    if ((*dbi_p = s_table_find (self, key, ns_size)) == 0) {
-        char name[S_NS_MAX];
-        s_table_name (key, ns_size, name);
-        MDB_txn *txn = NULL;
-        if (count == S_TABLES) //  none more can be there to read
-            rc = create ? MDB_DBS_FULL : MDB_NOTFOUND;
-        else
-            rc = mdb_txn_begin (self->env, NULL, create ? 0 : MDB_RDONLY, &txn);
-        if (rc == 0)
-            rc = mdb_dbi_open (txn, name, create ? MDB_CREATE : 0, dbi_p);
-        if (rc == 0)
-            rc = mdb_txn_commit (txn); //  the handle stays open (read-only too)
-        else if (txn)
-            mdb_txn_abort (txn);
-        if (rc == 0) {
-            s_table_t *table = &self->tables[count];
-            memcpy (table->ns, key, ns_size);
-            table->ns_size = ns_size;
-            table->dbi = *dbi_p;
-            atomic_store_explicit (&self->table_count, count + 1, memory_order_release);
-        }
-        else
-            *dbi_p = 0;
+    pthread_mutex_lock (&self->cache_lock);
+    size_t count = atomic_load_explicit (&self->cached, memory_order_relaxed);
+    uint8_t known[S_ID];
+    if (count < S_CACHED && !s_cache_find (self, ns, ns_size, known)) {
+        s_cached_t *entry = &self->cache[count];
+        memcpy (entry->ns, ns, ns_size);
+        entry->ns_size = ns_size;
+        memcpy (entry->id, id, S_ID);
+        atomic_store_explicit (&self->cached, count + 1, memory_order_release);
     }
-    pthread_mutex_unlock (&self->tables_lock);
-    return rc;
+    pthread_mutex_unlock (&self->cache_lock);
+}
+
+//  The id of namespace ns in txn: cached, read, or (create, in a write
+//  txn) made. Returns 0, MDB_NOTFOUND (no such namespace), or an LMDB
+//  error. Only what a read transaction found may be cached: a write's
+//  may still be rolled back.
+static int
+s_ns_id (s_env_t *self, MDB_txn *txn, const void *ns, size_t ns_size, bool create, uint8_t *id)
+{
+    if (s_cache_find (self, ns, ns_size, id))
+        return 0;
+    MDB_val name = {ns_size, (void *) ns}, data;
+    int rc = mdb_get (txn, self->namespaces, &name, &data);
+    if (rc == 0 && data.mv_size == S_ID) {
+        memcpy (id, data.mv_data, S_ID);
+        return 0;
+    }
+    if (rc == 0)
+        return MDB_CORRUPTED;
+    if (rc != MDB_NOTFOUND || !create)
+        return rc;
+    MDB_stat stat;
+    if ((rc = mdb_stat (txn, self->namespaces, &stat)) != 0)
+        return rc;
+    if (stat.ms_entries >= UINT32_MAX)
+        return MDB_MAP_FULL;
+    uint32_t next = (uint32_t) stat.ms_entries + 1; //  never deleted: never reused
+    for (int at = S_ID - 1; at >= 0; at--, next >>= 8)
+        id[at] = (uint8_t) next;
+    data = (MDB_val) {S_ID, id};
+    return mdb_put (txn, self->namespaces, &name, &data, MDB_NOOVERWRITE);
 }
 
 //  One read transaction: the record of key (exact), or the records whose
@@ -278,19 +279,24 @@ static int
 s_read (s_env_t *self, const void *key, size_t key_size, bool exact, zm_store_visit_fn *visit,
         void *arg)
 {
+    size_t ns_size = s_ns_size (key, key_size);
+    if (!ns_size || key_size - ns_size > ZM_STORE_MAX_KEY)
+        return s_fail ("read", self->path, EINVAL);
     for (;;) {
         pthread_rwlock_rdlock (&self->resize);
-        MDB_dbi dbi = 0;
-        int rc = s_table (self, key, key_size, false, &dbi);
-        size_t ns_size = s_ns_size (key, key_size);
         MDB_txn *txn = NULL;
         MDB_cursor *cursor = NULL;
-        MDB_val name = {key_size - ns_size, (char *) key + ns_size}, data;
+        uint8_t id_key[S_ID + ZM_STORE_MAX_KEY]; //  id + the own key (or prefix)
+        size_t own_size = key_size - ns_size;
+        MDB_val name = {S_ID + own_size, id_key}, data;
         int result = 0;
-        if (rc == 0)
-            rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn);
+        bool cached = s_cache_find (self, key, ns_size, id_key);
+        int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn);
+        if (rc == 0 && !cached && (rc = s_ns_id (self, txn, key, ns_size, false, id_key)) == 0)
+            s_cache_add (self, key, ns_size, id_key); //  read from committed state
+        memcpy (id_key + S_ID, (const char *) key + ns_size, own_size);
         if (rc == 0 && exact) {
-            rc = mdb_get (txn, dbi, &name, &data);
+            rc = mdb_get (txn, self->records, &name, &data);
             if (rc == 0)
                 result = visit (arg, key, key_size, data.mv_data, data.mv_size);
         }
@@ -298,16 +304,15 @@ s_read (s_env_t *self, const void *key, size_t key_size, bool exact, zm_store_vi
             char full[S_KEY_MAX]; //  the namespace, then each key found
             memcpy (full, key, ns_size);
             size_t prefix_size = name.mv_size;
-            rc = mdb_cursor_open (txn, dbi, &cursor);
+            rc = mdb_cursor_open (txn, self->records, &cursor);
             if (rc == 0)
-                rc = prefix_size ? mdb_cursor_get (cursor, &name, &data, MDB_SET_RANGE)
-                                 : mdb_cursor_get (cursor, &name, &data, MDB_FIRST);
+                rc = mdb_cursor_get (cursor, &name, &data, MDB_SET_RANGE);
             while (rc == 0 && name.mv_size >= prefix_size
-                   && memcmp (name.mv_data, (const char *) key + ns_size, prefix_size) == 0) {
-                if (name.mv_size <= ZM_STORE_MAX_KEY) { //  written by the store: always
-                    memcpy (full + ns_size, name.mv_data, name.mv_size);
-                    result = visit (arg, full, ns_size + name.mv_size, data.mv_data,
-                                    data.mv_size);
+                   && memcmp (name.mv_data, id_key, prefix_size) == 0) {
+                size_t found = name.mv_size - S_ID;
+                if (found <= ZM_STORE_MAX_KEY) { //  written by the store: always
+                    memcpy (full + ns_size, (const char *) name.mv_data + S_ID, found);
+                    result = visit (arg, full, ns_size + found, data.mv_data, data.mv_size);
                     if (result)
                         break;
                 }
@@ -342,7 +347,7 @@ s_get (void *state, const void *key, size_t key_size, zm_store_visit_fn *visit, 
     return s_read ((s_env_t *) state, key, key_size, true, visit, arg);
 }
 
-//  The expiry index key of a record key
+//  The expiry index key of a record key (id + own key)
 static size_t
 s_expiry_key (uint8_t *out, int64_t expires, const void *key, size_t key_size)
 {
@@ -353,34 +358,41 @@ s_expiry_key (uint8_t *out, int64_t expires, const void *key, size_t key_size)
     return 8 + key_size;
 }
 
-//  Apply every entry in txn; their namespaces' handles are open, or the
-//  namespace was never written (a delete's). Returns 0, a zm_err_t from a
-//  check, or S_LMDB with the LMDB error in *mdb_rc
+//  Apply every entry in txn. Returns 0, a zm_err_t from a check, or
+//  S_LMDB with the LMDB error in *mdb_rc
 static int
 s_apply_txn (s_env_t *self, MDB_txn *txn, zm_store_entry_t *entries, size_t count,
              const void *checks, int *mdb_rc)
 {
     const void *last_ns = NULL; //  the namespace of the entry before, usually the same
     size_t last_size = 0;
-    MDB_dbi dbi = 0;
+    int last_rc = 0;
+    uint8_t id_key[S_ID + ZM_STORE_MAX_KEY]; //  id + own key
     for (size_t index = 0; index < count; index++) {
         zm_store_entry_t *entry = &entries[index];
         size_t ns_size = s_ns_size (entry->key, entry->key_size);
-        if (!last_ns || ns_size != last_size || memcmp (entry->key, last_ns, ns_size)) {
-            dbi = s_table_find (self, entry->key, ns_size);
+        size_t own_size = entry->key_size - ns_size;
+        if (!ns_size || own_size > ZM_STORE_MAX_KEY)
+            return *mdb_rc = EINVAL, S_LMDB;
+        if (!last_ns || ns_size != last_size || memcmp (entry->key, last_ns, ns_size)
+            || (last_rc == MDB_NOTFOUND && entry->value)) {
+            last_rc = s_ns_id (self, txn, entry->key, ns_size, entry->value != NULL, id_key);
+            if (last_rc && last_rc != MDB_NOTFOUND)
+                return *mdb_rc = last_rc, S_LMDB;
             last_ns = entry->key;
             last_size = ns_size;
         }
-        MDB_val key = {entry->key_size - ns_size, (char *) entry->key + ns_size}, current;
+        memcpy (id_key + S_ID, (const char *) entry->key + ns_size, own_size);
+        MDB_val key = {S_ID + own_size, id_key}, current;
         int rc = 0;
         bool exists = false, stored = false;
-        if (!dbi)
-            ; //  a namespace never written: nothing there
+        if (last_rc == MDB_NOTFOUND)
+            ; //  a delete in a namespace never written: nothing there
         else if (entry->value && zm_store_check (checks, index, entry, NULL, 0) == 0) {
             //  A write that may create: one search when the key is new (the
             //  usual batch); LMDB hands back what is there otherwise
             MDB_val data = {entry->value_size, entry->value};
-            rc = mdb_put (txn, dbi, &key, &data, MDB_NOOVERWRITE);
+            rc = mdb_put (txn, self->records, &key, &data, MDB_NOOVERWRITE);
             stored = rc == 0;
             exists = rc == MDB_KEYEXIST;
             if (exists)
@@ -389,7 +401,7 @@ s_apply_txn (s_env_t *self, MDB_txn *txn, zm_store_entry_t *entries, size_t coun
                 return *mdb_rc = rc, S_LMDB;
         }
         else {
-            rc = mdb_get (txn, dbi, &key, &current);
+            rc = mdb_get (txn, self->records, &key, &current);
             if (rc && rc != MDB_NOTFOUND)
                 return *mdb_rc = rc, S_LMDB;
             exists = rc == 0;
@@ -400,10 +412,10 @@ s_apply_txn (s_env_t *self, MDB_txn *txn, zm_store_entry_t *entries, size_t coun
             if (rc)
                 return rc;
         }
-        uint8_t index_key[8 + S_KEY_MAX];
+        uint8_t index_key[8 + S_ID + ZM_STORE_MAX_KEY];
         int64_t old_expires = exists ? zm_store_expires (current.mv_data, current.mv_size) : 0;
         if (old_expires > 0) {
-            MDB_val old = {s_expiry_key (index_key, old_expires, entry->key, entry->key_size),
+            MDB_val old = {s_expiry_key (index_key, old_expires, key.mv_data, key.mv_size),
                            index_key};
             rc = mdb_del (txn, self->expiry, &old, NULL);
             if (rc && rc != MDB_NOTFOUND)
@@ -411,17 +423,17 @@ s_apply_txn (s_env_t *self, MDB_txn *txn, zm_store_entry_t *entries, size_t coun
         }
         if (entry->value) {
             MDB_val data = {entry->value_size, entry->value};
-            rc = stored ? 0 : mdb_put (txn, dbi, &key, &data, 0);
+            rc = stored ? 0 : mdb_put (txn, self->records, &key, &data, 0);
             if (rc == 0 && entry->expires > 0) {
-                MDB_val when = {s_expiry_key (index_key, entry->expires, entry->key,
-                                              entry->key_size),
+                MDB_val when = {s_expiry_key (index_key, entry->expires, key.mv_data,
+                                              key.mv_size),
                                 index_key};
                 MDB_val none = {0, (void *) ""};
                 rc = mdb_put (txn, self->expiry, &when, &none, 0);
             }
         }
         else if (exists)
-            rc = mdb_del (txn, dbi, &key, NULL);
+            rc = mdb_del (txn, self->records, &key, NULL);
         if (rc)
             return *mdb_rc = rc, S_LMDB;
     }
@@ -434,24 +446,9 @@ s_apply (void *state, zm_store_entry_t *entries, size_t count, const void *check
     s_env_t *self = (s_env_t *) state;
     for (;;) {
         pthread_rwlock_rdlock (&self->resize);
-        //  Every namespace written has its database before the transaction
         int rc = 0, mdb_rc = 0;
-        const void *last_ns = NULL;
-        size_t last_size = 0;
-        for (size_t index = 0; rc == 0 && index < count; index++) {
-            const zm_store_entry_t *entry = &entries[index];
-            size_t ns_size = s_ns_size (entry->key, entry->key_size);
-            if (!entry->value
-                || (last_ns && ns_size == last_size && !memcmp (entry->key, last_ns, ns_size)))
-                continue;
-            MDB_dbi dbi;
-            mdb_rc = s_table (self, entry->key, entry->key_size, true, &dbi);
-            rc = mdb_rc ? S_LMDB : 0;
-            last_ns = entry->key;
-            last_size = ns_size;
-        }
         MDB_txn *txn = NULL;
-        if (rc == 0 && (mdb_rc = mdb_txn_begin (self->env, NULL, 0, &txn)) != 0)
+        if ((mdb_rc = mdb_txn_begin (self->env, NULL, 0, &txn)) != 0)
             rc = S_LMDB;
         if (rc == 0)
             rc = s_apply_txn (self, txn, entries, count, checks, &mdb_rc);
@@ -474,7 +471,6 @@ s_sweep (void *state, int64_t now, size_t max)
 {
     s_env_t *self = (s_env_t *) state;
     pthread_rwlock_rdlock (&self->resize);
-    pthread_mutex_lock (&self->tables_lock); //  handles are opened in the sweep's txn
     MDB_txn *txn = NULL;
     MDB_cursor *cursor = NULL;
     int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
@@ -484,27 +480,17 @@ s_sweep (void *state, int64_t now, size_t max)
     if (rc == 0)
         rc = mdb_cursor_get (cursor, &key, &data, MDB_FIRST);
     int removed = 0;
-    while (rc == 0 && (max == 0 || (size_t) removed < max) && key.mv_size > 8) {
+    while (rc == 0 && (max == 0 || (size_t) removed < max) && key.mv_size > 8 + S_ID) {
         const uint8_t *bytes = (const uint8_t *) key.mv_data;
         uint64_t expires = 0;
         for (int at = 0; at < 8; at++)
             expires = expires << 8 | bytes[at];
         if ((int64_t) expires > now)
             break; //  in time order: the rest are later
-        size_t ns_size = s_ns_size (bytes + 8, key.mv_size - 8);
-        MDB_dbi dbi = s_table_find (self, bytes + 8, ns_size);
-        MDB_val record = {key.mv_size - 8 - ns_size, (void *) (bytes + 8 + ns_size)}, current;
-        if (!ns_size)
-            rc = MDB_NOTFOUND; //  not the store's: drop the index entry
-        else if (!dbi) { //  not opened in this process yet: here, kept when committed
-            char name[S_NS_MAX];
-            s_table_name (bytes + 8, ns_size, name);
-            rc = mdb_dbi_open (txn, name, 0, &dbi);
-        }
-        if (rc == 0)
-            rc = mdb_get (txn, dbi, &record, &current);
+        MDB_val record = {key.mv_size - 8, (void *) (bytes + 8)}, current;
+        rc = mdb_get (txn, self->records, &record, &current);
         if (rc == 0 && zm_store_expires (current.mv_data, current.mv_size) == (int64_t) expires)
-            rc = mdb_del (txn, dbi, &record, NULL);
+            rc = mdb_del (txn, self->records, &record, NULL);
         if (rc == 0 || rc == MDB_NOTFOUND)
             rc = mdb_cursor_del (cursor, 0);
         if (rc == 0) {
@@ -520,7 +506,6 @@ s_sweep (void *state, int64_t now, size_t max)
         rc = txn ? mdb_txn_commit (txn) : 0;
     else if (txn)
         mdb_txn_abort (txn);
-    pthread_mutex_unlock (&self->tables_lock);
     pthread_rwlock_unlock (&self->resize);
     if (rc == MDB_MAP_FULL) //  nothing removed; the next sweep, after a write grew it
         return 0;

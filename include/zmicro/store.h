@@ -45,7 +45,6 @@ extern "C" {
 #define ZM_STORE_MAX_KEY 255                  //  bytes of a key
 #define ZM_STORE_MAX_NAME 64                  //  bytes of a database or table name
 #define ZM_STORE_MAX_VALUE (16 * 1024 * 1024) //  bytes of a value
-#define ZM_STORE_LMDB_TABLES 63               //  namespaces in one LMDB directory
 #define ZM_STORE_DATABASE "zmicro"            //  default database
 #define ZM_STORE_TABLE "default"              //  default table
 
