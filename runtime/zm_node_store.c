@@ -18,6 +18,7 @@
 #include "zm_runtime.h"
 #include "zmicro/store.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 
 #define S_SWEEP_BATCH 1000 //  records removed per sweep transaction
@@ -227,9 +228,13 @@ s_str (zm_ctx_t *ctx, const zm_msg_t *msg, const char *key, const char **value_p
     *value_p = NULL;
     if (!value || zm_val_type (value) == ZM_TYPE_NIL)
         return 0;
-    if (zm_val_type (value) != ZM_TYPE_STR)
+    size_t len = 0;
+    const char *text = zm_val_str (value, NULL, &len);
+    if (zm_val_type (value) != ZM_TYPE_STR || !text)
         return zm_error (ctx, ZM_EINVAL, "\"%s\" must be a string", key);
-    *value_p = zm_val_str (value, NULL, NULL);
+    if (strlen (text) != len)
+        return zm_error (ctx, ZM_EINVAL, "\"%s\" must not hold a NUL byte", key);
+    *value_p = text;
     return 0;
 }
 
@@ -288,15 +293,19 @@ s_where (zm_ctx_t *ctx, const zm_msg_t *msg, const char *op, s_where_t *where)
     return 0;
 }
 
-//  The reason for a store error, for the caller
+//  The reason for a store error, for the caller (version: what the call
+//  required, ZM_STORE_ANY when nothing)
 static int
-s_failed (zm_ctx_t *ctx, int rc, const char *op, const char *key)
+s_failed (zm_ctx_t *ctx, int rc, const char *op, const char *key, uint64_t version)
 {
     switch (rc) {
     case ZM_ENOTFOUND:
         return zm_error (ctx, rc, "no record \"%s\"", key ? key : "");
     case ZM_ECONFLICT:
-        return zm_error (ctx, rc, "\"%s\" does not have the version required", key ? key : "");
+        if (version == ZM_STORE_ABSENT)
+            return zm_error (ctx, rc, "\"%s\" has a record already", key ? key : "");
+        return zm_error (ctx, rc, "\"%s\" is not at version %" PRIu64 " (or has no record)",
+                         key ? key : "", version);
     case ZM_EINVAL:
         return zm_error (ctx, rc, "%s: a key is 1..%d bytes, a database or table name 1..%d "
                                   "bytes of [A-Za-z0-9_.-], metadata a map of strings",
@@ -373,7 +382,9 @@ s_store_read (zm_ctx_t *ctx, zm_msg_t *msg)
     opts.offset = (size_t) offset;
     zm_records_t *records = NULL;
     rc = zm_store_read (where.store, key, &opts, &records);
-    return rc ? s_failed (ctx, rc, "read", key) : s_reply_records (ctx, &records, true);
+    if (rc)
+        return s_failed (ctx, rc, "read", key, ZM_STORE_ANY);
+    return s_reply_records (ctx, &records, true);
 }
 
 //  The request's metadata (a map of strings) as a message, or NULL
@@ -431,7 +442,7 @@ s_store_write (zm_ctx_t *ctx, zm_msg_t *msg)
     const void *bytes = value ? zm_val_bin (value, &size) : NULL;
     if (!bytes)
         return zm_error (ctx, ZM_EINVAL, "write: \"value\" (binary or string) is missing");
-    if (ttl_ms > INT64_MAX || expires > INT64_MAX || (ttl_ms && expires))
+    if (ttl_ms > ZM_STORE_MAX_TTL || expires > ZM_STORE_MAX_TTL || (ttl_ms && expires))
         return zm_error (ctx, ZM_EINVAL, "write: one of \"ttl_ms\" and \"expires\", in range");
     if (absent && version)
         return zm_error (ctx, ZM_EINVAL, "write: \"absent\" and \"version\" together");
@@ -450,7 +461,7 @@ s_store_write (zm_ctx_t *ctx, zm_msg_t *msg)
     rc = zm_store_write (where.store, key, bytes, size, &opts, &written);
     zm_msg_destroy (&meta);
     if (rc)
-        return s_failed (ctx, rc, "write", key);
+        return s_failed (ctx, rc, "write", key, opts.version);
     zm_msg_t *reply = zm_msg_new ();
     if (!reply || zm_msg_set_uint (reply, "version", written)) {
         zm_msg_destroy (&reply);
@@ -478,7 +489,7 @@ s_store_delete (zm_ctx_t *ctx, zm_msg_t *msg)
     zm_delete_opts_t opts = {.database = where.database, .table = where.table, .version = version};
     rc = zm_store_delete (where.store, key, &opts);
     if (rc)
-        return s_failed (ctx, rc, "delete", key);
+        return s_failed (ctx, rc, "delete", key, version);
     zm_msg_t *reply = zm_msg_new ();
     return reply ? zm_reply (ctx, &reply) : ZM_ENOMEM;
 }
@@ -502,7 +513,9 @@ s_store_list (zm_ctx_t *ctx, zm_msg_t *msg)
     opts.offset = (size_t) offset;
     zm_records_t *records = NULL;
     rc = zm_store_list (where.store, &opts, &records);
-    return rc ? s_failed (ctx, rc, "list", NULL) : s_reply_records (ctx, &records, false);
+    if (rc)
+        return s_failed (ctx, rc, "list", NULL, ZM_STORE_ANY);
+    return s_reply_records (ctx, &records, false);
 }
 
 int

@@ -699,7 +699,8 @@ zm_batch_write (zm_batch_t *self, const char *key, const void *value, size_t siz
 {
     static const zm_write_opts_t defaults = {0};
     opts = opts ? opts : &defaults;
-    if (opts->ttl_ms < 0 || opts->expires < 0 || (opts->ttl_ms && opts->expires))
+    if (opts->ttl_ms < 0 || opts->expires < 0 || (opts->ttl_ms && opts->expires)
+        || opts->ttl_ms > ZM_STORE_MAX_TTL || opts->expires > ZM_STORE_MAX_TTL)
         return ZM_EINVAL;
     void *record = NULL;
     size_t record_size = 0;

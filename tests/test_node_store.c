@@ -215,12 +215,16 @@ Test (node_store, the_store_round_trips_over_rpc, .fini = s_teardown, .timeout =
     zm_msg_set_str (req, "key", "user/2");
     zm_msg_set_str (req, "value", "stale");
     zm_msg_set_uint (req, "version", 7);
-    cr_assert_eq (s_call (node, "$store", "write", req, NULL, NULL, 0), ZM_ECONFLICT);
+    cr_assert_eq (s_call (node, "$store", "write", req, NULL, detail, sizeof detail),
+                  ZM_ECONFLICT);
+    cr_assert (strstr (detail, "not at version 7"), "%s", detail);
     req = zm_msg_new ();
     zm_msg_set_str (req, "key", "user/2");
     zm_msg_set_str (req, "value", "again");
     zm_msg_set_bool (req, "absent", true);
-    cr_assert_eq (s_call (node, "$store", "write", req, NULL, NULL, 0), ZM_ECONFLICT);
+    cr_assert_eq (s_call (node, "$store", "write", req, NULL, detail, sizeof detail),
+                  ZM_ECONFLICT);
+    cr_assert (strstr (detail, "has a record already"), "%s", detail);
 
     req = zm_msg_new ();
     zm_msg_set_str (req, "key", "user/2");
@@ -276,6 +280,9 @@ Test (node_store, bad_requests_get_clear_errors, .fini = s_teardown, .timeout = 
         {"delete", "{}", ZM_EINVAL, "\"key\" is missing"},
         {"list", "{\"limit\": \"ten\"}", ZM_EINVAL, "\"limit\" must be"},
         {"read", "{\"key\": \"missing\"}", ZM_ENOTFOUND, "missing"},
+        {"write", "{\"key\": \"a\\u0000b\", \"value\": \"v\"}", ZM_EINVAL, "NUL"},
+        {"write", "{\"key\": \"k\", \"value\": \"v\", \"ttl_ms\": 9223372036854775807}",
+         ZM_EINVAL, "ttl_ms"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         zm_msg_t *req = NULL;

@@ -1,7 +1,9 @@
 /*  The zm command-line tool (tools/zm.c), run as a real process against
     real rpc_node processes (tests/helpers/rpc_node.c) on loopback. No
     beacons: the tool finds nodes through static peers
-    (--registry.peers=tcp://127.0.0.1:<port>).
+    (--registry.peers=tcp://127.0.0.1:<port>). Every node serves "$store":
+    the store tests give theirs an LMDB store in a temporary directory or
+    the memory backend.
 */
 #include "support.h"
 #include <czmq.h>
@@ -10,9 +12,10 @@
 //  Flags every zm run gets: loopback only, no beacons, quiet.
 #define S_FLAGS "--registry.beacon=false --log.level=warning"
 
-//  Start rpc_node named name on loopback; wait for its READY line.
+//  Start rpc_node named name on loopback, with one more config flag when
+//  flag is not NULL; wait for its READY line.
 static zt_proc_t
-s_start_node (const char *name)
+s_start_node_with (const char *name, const char *flag)
 {
     char path[4200], name_flag[256];
     snprintf (path, sizeof path, "%s/tests/helpers/rpc_node", zt_build_dir ());
@@ -22,11 +25,18 @@ s_start_node (const char *name)
                           "--log.level=warning",
                           "--registry.beacon=false",
                           "--rpc.bind=127.0.0.1",
+                          flag,
                           NULL};
     zt_proc_t node = zt_spawn (argv, NULL);
     cr_assert (node.pid > 0, "cannot start %s", path);
     cr_assert (zt_ready (&node, 10000) > 0, "%s did not start", name);
     return node;
+}
+
+static zt_proc_t
+s_start_node (const char *name)
+{
+    return s_start_node_with (name, NULL);
 }
 
 static const char *
@@ -442,4 +452,271 @@ Test (zm_tool, publish_without_node_fails, .timeout = 20)
     cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
     s_assert_error_line (out);
     cr_assert (zt_clock () - start < 10000);
+}
+
+//  --------------------------------------------------------------------------
+//  zm store
+
+//  The store tests' nodes and LMDB directory, for the teardown: it runs
+//  after a failed assertion too.
+static zt_proc_t s_store_nodes[2] = {ZT_PROC_NONE, ZT_PROC_NONE};
+static char s_store_dir[64];
+
+static void
+s_store_teardown (void)
+{
+    for (size_t i = 0; i < sizeof s_store_nodes / sizeof s_store_nodes[0]; i++)
+        zt_kill (&s_store_nodes[i], SIGTERM);
+    if (*s_store_dir) {
+        char command[128];
+        snprintf (command, sizeof command, "rm -rf '%s'", s_store_dir);
+        zt_run (command, NULL, 0);
+        *s_store_dir = 0;
+    }
+}
+
+//  Run `zm ARGS` expecting exit 0 and one line of JSON; returns it decoded.
+static zm_msg_t *
+s_store_ok (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+
+static zm_msg_t *
+s_store_ok (const char *format, ...)
+{
+    char args[3000], out[8192];
+    va_list list;
+    va_start (list, format);
+    vsnprintf (args, sizeof args, format, list);
+    va_end (list);
+    int rc = s_run (out, sizeof out, S_FLAGS " %s 2>&1", args);
+    cr_assert_eq (rc, 0, "zm %s: exit %d: %s", args, rc, out);
+    return s_json (out);
+}
+
+//  The keys of a {"records": [...]} answer, joined with ','.
+static void
+s_keys (const zm_msg_t *answer, char *keys, size_t size)
+{
+    const zm_val_t *records = zm_val_get (zm_msg_root (answer), "records");
+    cr_assert_eq (zm_val_type (records), ZM_TYPE_ARRAY);
+    *keys = 0;
+    for (size_t i = 0; i < zm_val_size (records); i++) {
+        size_t used = strlen (keys);
+        snprintf (keys + used, size - used, "%s%s", i ? "," : "",
+                  zm_val_str (zm_val_get (zm_val_at (records, i), "key"), "?", NULL));
+    }
+}
+
+Test (zm_tool, store_put_get_list_del, .fini = s_store_teardown, .timeout = 60)
+{
+    snprintf (s_store_dir, sizeof s_store_dir, "/tmp/zm-tool-store-XXXXXX");
+    cr_assert_not_null (mkdtemp (s_store_dir));
+    char path_flag[128], peers[64], via[64];
+    snprintf (path_flag, sizeof path_flag, "--store.path=%s/alpha", s_store_dir);
+    s_store_nodes[0] = s_start_node_with ("alpha", path_flag);
+    snprintf (peers, sizeof peers, "--registry.peers=tcp://127.0.0.1:%d", s_store_nodes[0].port);
+    snprintf (via, sizeof via, "--via tcp://127.0.0.1:%d", s_store_nodes[0].port);
+
+    //  A string round-trips; the only node serving "$store" is found alone.
+    zm_msg_t *answer = s_store_ok ("%s store put greeting hello", peers);
+    cr_assert_eq (zm_msg_get_int (answer, "version", 0), 1);
+    zm_msg_destroy (&answer);
+    answer = s_store_ok ("%s store get greeting", peers);
+    cr_assert_str_eq (zm_msg_get_str (answer, "key", ""), "greeting");
+    cr_assert_str_eq (zm_msg_get_str (answer, "value", ""), "hello");
+    cr_assert_eq (zm_msg_get_int (answer, "version", 0), 1);
+    cr_assert_null (zm_val_get (zm_msg_root (answer), "expires"));
+    cr_assert_null (zm_val_get (zm_msg_root (answer), "metadata"));
+    zm_msg_destroy (&answer);
+
+    //  A second put bumps the version and carries metadata and a TTL.
+    answer = s_store_ok ("%s store put greeting 'hello again' --meta lang=en --meta by=ada "
+                         "--ttl 600000",
+                         via);
+    cr_assert_eq (zm_msg_get_int (answer, "version", 0), 2);
+    zm_msg_destroy (&answer);
+    answer = s_store_ok ("%s store get greeting", via);
+    const zm_val_t *root = zm_msg_root (answer);
+    cr_assert_str_eq (zm_msg_get_str (answer, "value", ""), "hello again");
+    cr_assert_eq (zm_msg_get_int (answer, "version", 0), 2);
+    cr_assert (zm_msg_get_int (answer, "expires", 0) > 1600000000000LL);
+    cr_assert_str_eq (zm_val_str (zm_val_get (zm_val_get (root, "metadata"), "lang"), "", NULL),
+                      "en");
+    cr_assert_str_eq (zm_val_str (zm_val_get (zm_val_get (root, "metadata"), "by"), "", NULL),
+                      "ada");
+    zm_msg_destroy (&answer);
+
+    //  Bytes that are not UTF-8 text print as {"$bin": base64}.
+    answer = s_store_ok ("%s store put raw \"$(printf '\\377\\376')\"", via);
+    zm_msg_destroy (&answer);
+    char out[8192];
+    int rc = s_run (out, sizeof out, S_FLAGS " %s store get raw", via);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    cr_assert (strstr (out, "\"value\":{\"$bin\":\"//4=\"}"), "%s", out);
+
+    //  A list by prefix: the keys in order; --limit and --offset page.
+    const char *keys[] = {"list.b", "list.c", "list.a", "listless"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        answer = s_store_ok ("%s store put %s %zu", via, keys[i], i);
+        zm_msg_destroy (&answer);
+    }
+    char listed[512];
+    answer = s_store_ok ("%s store list list.", peers);
+    s_keys (answer, listed, sizeof listed);
+    cr_assert_str_eq (listed, "list.a,list.b,list.c");
+    zm_msg_destroy (&answer);
+    answer = s_store_ok ("%s store list list. --limit 1 --offset=1", via);
+    s_keys (answer, listed, sizeof listed);
+    cr_assert_str_eq (listed, "list.b");
+    zm_msg_destroy (&answer);
+    answer = s_store_ok ("%s store list --suffix .c", via);
+    s_keys (answer, listed, sizeof listed);
+    cr_assert_str_eq (listed, "list.c");
+    zm_msg_destroy (&answer);
+
+    //  Another database and table is another namespace.
+    answer = s_store_ok ("%s store put order-1 paid --database shop --table orders", via);
+    zm_msg_destroy (&answer);
+    answer = s_store_ok ("%s store get order-1 --database shop --table orders", via);
+    cr_assert_str_eq (zm_msg_get_str (answer, "value", ""), "paid");
+    zm_msg_destroy (&answer);
+    rc = s_run (out, sizeof out, S_FLAGS " %s store get order-1 2>&1", via);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+
+    //  del removes it: get and del then exit 1 with a 404.
+    rc = s_run (out, sizeof out, S_FLAGS " %s store del greeting", peers);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    cr_assert_str_eq (out, "{}\n");
+    rc = s_run (out, sizeof out, S_FLAGS " %s store get greeting 2>&1", via);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "zm: store get") && strstr (out, "404"), "%s", out);
+    rc = s_run (out, sizeof out, S_FLAGS " %s store del greeting 2>&1", via);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "404"), "%s", out);
+}
+
+Test (zm_tool, store_compare_and_swap, .fini = s_store_teardown, .timeout = 60)
+{
+    s_store_nodes[0] = s_start_node_with ("alpha", "--store.backend=memory");
+    char via[64], out[4096];
+    snprintf (via, sizeof via, "--via tcp://127.0.0.1:%d", s_store_nodes[0].port);
+    zm_msg_t *answer = s_store_ok ("%s store put counter 1", via);
+    cr_assert_eq (zm_msg_get_int (answer, "version", 0), 1);
+    zm_msg_destroy (&answer);
+    answer = s_store_ok ("%s store put counter 2 --version 1", via);
+    cr_assert_eq (zm_msg_get_int (answer, "version", 0), 2);
+    zm_msg_destroy (&answer);
+    //  A stale version: 409, nothing written.
+    int rc = s_run (out, sizeof out, S_FLAGS " %s store put counter 3 --version 1 2>&1", via);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "409") && strstr (out, "not at version 1"), "%s", out);
+    answer = s_store_ok ("%s store get counter", via);
+    cr_assert_str_eq (zm_msg_get_str (answer, "value", ""), "2");
+    cr_assert_eq (zm_msg_get_int (answer, "version", 0), 2);
+    zm_msg_destroy (&answer);
+    //  --absent: only a new key.
+    rc = s_run (out, sizeof out, S_FLAGS " %s store put counter 9 --absent 2>&1", via);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "409") && strstr (out, "--absent"), "%s", out);
+    answer = s_store_ok ("%s store put fresh 1 --absent", via);
+    cr_assert_eq (zm_msg_get_int (answer, "version", 0), 1);
+    zm_msg_destroy (&answer);
+    //  A delete with a stale version fails; with the current one it works.
+    rc = s_run (out, sizeof out, S_FLAGS " %s store del counter --version 1 2>&1", via);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    cr_assert (strstr (out, "409"), "%s", out);
+    answer = s_store_ok ("%s store del counter --version 2", via);
+    cr_assert_eq (zm_val_size (zm_msg_root (answer)), 0);
+    zm_msg_destroy (&answer);
+}
+
+Test (zm_tool, store_bad_usage_exits_2, .timeout = 20)
+{
+    char key[301];
+    memset (key, 'k', 300);
+    key[300] = 0;
+    //  Each line: arguments, and a piece of the error line.
+    static const char *cases[][2] = {
+        {"store", "usage"},
+        {"store get", "usage"},
+        {"store get a b", "usage"},
+        {"store put k", "usage"},
+        {"store put k v extra", "too many"},
+        {"store frob k", "unknown subcommand"},
+        {"store get k --database 'bad name!'", "--database"},
+        {"store get k --table ''", "--table"},
+        {"store put k v --ttl -5", "--ttl"},
+        {"store put k v --ttl 1x", "--ttl"},
+        {"store list --limit 0", "--limit"},
+        {"store list --offset -1", "--offset"},
+        {"store put k v --version 0", "--version"},
+        {"store get ''", "key"},
+        {"store get k --ttl 5", "--ttl does not apply"},
+        {"store del k --meta a=b", "--meta does not apply"},
+        {"store list --absent", "--absent does not apply"},
+        {"store put k v --absent --version 2", "together"},
+        {"store get k --node a --via tcp://127.0.0.1:1", "together"},
+        {"call greeter X --database db", "--database does not apply"},
+    };
+    char out[4096];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = s_run (out, sizeof out, S_FLAGS " %s 2>&1", cases[i][0]);
+        cr_assert_eq (rc, 2, "zm %s: exit %d: %s", cases[i][0], rc, out);
+        s_assert_error_line (out);
+        cr_assert (strstr (out, cases[i][1]), "zm %s: %s", cases[i][0], out);
+    }
+    //  A key, prefix or suffix past 255 bytes: each, what comes before and
+    //  after it.
+    static const char *long_ones[][2] = {{"store get ", ""},
+                                         {"store put ", " v"},
+                                         {"store list ", ""},
+                                         {"store list --suffix ", ""}};
+    for (size_t i = 0; i < sizeof long_ones / sizeof long_ones[0]; i++) {
+        int rc = s_run (out, sizeof out, S_FLAGS " %s%s%s 2>&1", long_ones[i][0], key,
+                        long_ones[i][1]);
+        cr_assert_eq (rc, 2, "%s...: exit %d: %s", long_ones[i][0], rc, out);
+        s_assert_error_line (out);
+    }
+    //  --version alone still prints the tool's version.
+    cr_assert_eq (s_run (out, sizeof out, "--version"), 0);
+    cr_assert (strstr (out, "zm (zmicro)"), "%s", out);
+}
+
+Test (zm_tool, store_wants_one_node, .fini = s_store_teardown, .timeout = 60)
+{
+    s_store_nodes[0] = s_start_node_with ("alpha", "--store.backend=memory");
+    s_store_nodes[1] = s_start_node_with ("beta", "--store.backend=memory");
+    char peers[128], out[4096];
+    snprintf (peers, sizeof peers, "--registry.peers=tcp://127.0.0.1:%d,tcp://127.0.0.1:%d",
+              s_store_nodes[0].port, s_store_nodes[1].port);
+    //  Two nodes serve "$store": no guess, both named.
+    int rc = s_run (out, sizeof out, S_FLAGS " %s store list 2>&1", peers);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "alpha") && strstr (out, "beta") && strstr (out, "--node"), "%s",
+               out);
+    //  --node picks one; each node has a store of its own.
+    zm_msg_t *answer = s_store_ok ("%s store put where beta --node beta", peers);
+    zm_msg_destroy (&answer);
+    answer = s_store_ok ("%s store get where --node beta", peers);
+    cr_assert_str_eq (zm_msg_get_str (answer, "value", ""), "beta");
+    zm_msg_destroy (&answer);
+    rc = s_run (out, sizeof out, S_FLAGS " %s store get where --node alpha 2>&1", peers);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    cr_assert (strstr (out, "404"), "%s", out);
+    answer = s_store_ok ("%s store list --node alpha", peers);
+    cr_assert_eq (zm_val_size (zm_val_get (zm_msg_root (answer), "records")), 0);
+    zm_msg_destroy (&answer);
+    //  A name nobody has, and no node at all: exit 1.
+    rc = s_run (out, sizeof out, S_FLAGS " %s store list --node gamma 2>&1", peers);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "gamma"), "%s", out);
+    rc = s_run (out, sizeof out, S_FLAGS " store list 2>&1");
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "no node found"), "%s", out);
 }

@@ -3,8 +3,13 @@
 
     A short-lived node that talks to a running cluster: call an endpoint,
     publish an event through a running node, print the events of a
-    subscription, list the services the registry knows. JSON in, JSON out
-    on stdout; errors go to stderr as one line "zm: ...".
+    subscription, list the services the registry knows, read and write the
+    store of a node (its built-in "$store" service). JSON in, JSON out on
+    stdout; errors go to stderr as one line "zm: ...".
+
+    The store is per node, so `zm store` never picks just any node: --via
+    names one, --node picks the node of that name, and otherwise it must be
+    the only node (other than the tool's) that serves "$store".
 
     Every command starts a node of its own, configured like any other
     (defaults, file, ZM_* environment, --key=value flags), with two
@@ -52,6 +57,25 @@
 #define S_STATIC_WAIT 2500
 //  Registry polling period while waiting for discovery.
 #define S_POLL_MS 50
+//  Longest --ttl: 100 years (the node adds it to the clock).
+#define S_TTL_MAX 3153600000000L
+//  Most keys --limit and --offset take.
+#define S_LIST_MAX 1000000000L
+//  Most metadata pairs of a record (include/zmicro/store.h).
+#define S_STORE_META_MAX 64
+
+//  The options, as bits: which ones a command takes (s_options_fit).
+#define S_OPT_VIA 0x001         //  --via
+#define S_OPT_META 0x002        //  --meta
+#define S_OPT_GROUP 0x004       //  --group, --count
+#define S_OPT_ALL 0x008         //  --all
+#define S_OPT_NODE 0x010        //  --node
+#define S_OPT_WHERE 0x020       //  --database, --table
+#define S_OPT_TTL 0x040         //  --ttl
+#define S_OPT_VERSION 0x080     //  --version N
+#define S_OPT_ABSENT 0x100      //  --absent
+#define S_OPT_LIST 0x200        //  --suffix, --limit, --offset
+#define S_OPT_STORE (S_OPT_VIA | S_OPT_NODE | S_OPT_WHERE)
 
 static const char *s_usage =
     "usage: zm [FLAGS] COMMAND [ARGS] [OPTIONS]\n"
@@ -65,22 +89,45 @@ static const char *s_usage =
     "                                {\"topic\", \"id\", \"publisher\", \"time\",\n"
     "                                 \"metadata\", \"event\"}\n"
     "  services                      prints the services the registry knows, as JSON\n"
+    "  store get KEY                 prints a record of a node's store: {\"key\",\n"
+    "                                \"value\", \"version\", \"expires\", \"metadata\"};\n"
+    "                                the value is a string, or {\"$bin\": BASE64} when\n"
+    "                                it is not UTF-8 text\n"
+    "  store put KEY VALUE           writes VALUE (the argument's bytes) under KEY;\n"
+    "                                prints {\"version\": N}\n"
+    "  store del KEY                 deletes the record of KEY; prints {}\n"
+    "  store list [PREFIX]           prints the keys (that start with PREFIX) in key\n"
+    "                                order: {\"records\": [{\"key\", \"version\",\n"
+    "                                \"expires\"}]}\n"
     "  help                          prints this text\n"
     "\n"
     "Options:\n"
-    "  --via tcp://HOST:PORT   call, publish: use this node only (publish: default is\n"
-    "                          any other node the registry knows)\n"
-    "  --meta KEY=VALUE        call, publish: a metadata pair; repeatable\n"
+    "  --via tcp://HOST:PORT   call, publish, store: use this node only (publish:\n"
+    "                          default is any other node the registry knows)\n"
+    "  --node NAME             store: the node named NAME (store: default is the only\n"
+    "                          other node serving \"$store\"; with several, name one)\n"
+    "  --database NAME         store: the database (default \"zmicro\"; a service's\n"
+    "                          records are in the database named after it)\n"
+    "  --table NAME            store: the table (default \"default\")\n"
+    "  --meta KEY=VALUE        call, publish, store put: a metadata pair; repeatable\n"
     "  --meta KEY              subscribe: print the events' metadata value for KEY in\n"
     "                          \"metadata\" (repeatable; metadata is read by key)\n"
-    "  --timeout MS            call, publish, services: deadline (default rpc.timeout,\n"
-    "                          discovery included); subscribe: stop after MS ms\n"
+    "  --ttl MS                store put: the record expires MS ms after the write\n"
+    "  --version N             store put, del: only when the record's version is N\n"
+    "                          (compare-and-swap; a conflict exits 1)\n"
+    "  --absent                store put: only when the key has no record\n"
+    "  --suffix S              store list: only keys that end with S\n"
+    "  --limit N               store list: at most N keys\n"
+    "  --offset N              store list: skip the first N keys\n"
+    "  --timeout MS            call, publish, services, store: deadline (default\n"
+    "                          rpc.timeout, discovery included); subscribe: stop\n"
+    "                          after MS ms\n"
     "  --group NAME            subscribe: join queue group NAME (one member in the\n"
     "                          cluster gets each event)\n"
     "  --count N               subscribe: stop after N events\n"
-    "  --all                   services: include the built-in \"$node\"\n"
+    "  --all                   services: include the built-ins (\"$node\", \"$store\")\n"
     "  -h, --help              prints this text\n"
-    "  --version               prints the version\n"
+    "  --version               prints the version (unless a number follows it)\n"
     "  Options take their value as --opt=VALUE or --opt VALUE; \"--\" ends options.\n"
     "\n"
     "Flags: any other --key=value sets a config key (docs/config.md), e.g.\n"
@@ -89,6 +136,10 @@ static const char *s_usage =
     "\n"
     "subscribe runs until --count events were printed, --timeout ms passed, or\n"
     "SIGINT/SIGTERM. It exits 1 when --timeout ends it before --count events, else 0.\n"
+    "\n"
+    "store names a key 1..255 bytes, a database or table 1..64 bytes of A-Z a-z\n"
+    "0-9 _ . -. A record that is not there (404) or a version conflict (409)\n"
+    "exits 1.\n"
     "\n"
     "Exit status: 0 success; 1 the operation failed (an error from the cluster, no\n"
     "node found, a timeout); 2 bad usage or input (bad JSON, topic, option).\n";
@@ -106,6 +157,15 @@ typedef struct {
     long count;                 //  --count, 0 when not given
     long timeout;               //  --timeout in ms, 0 when not given
     bool all;                   //  --all
+    const char *node;           //  --node, or NULL
+    const char *database;       //  --database, or NULL
+    const char *table;          //  --table, or NULL
+    const char *suffix;         //  --suffix, or NULL
+    long ttl;                   //  --ttl in ms, 0 when not given
+    long version;               //  --version N, 0 when not given
+    bool absent;                //  --absent
+    long limit;                 //  --limit, 0 when not given
+    long offset;                //  --offset, -1 when not given
     int config_argc;            //  config flags, with argv[0]
     char **config_argv;         //  borrowed strings; the array is ours
 } s_cli_t;
@@ -219,6 +279,21 @@ s_name_ok (const char *name)
     return true;
 }
 
+//  A database or table name as the store accepts them: 1..64 bytes of
+//  [A-Za-z0-9_.-].
+static bool
+s_store_name_ok (const char *name)
+{
+    size_t len = strnlen (name, ZM_STORE_MAX_NAME + 1);
+    if (len == 0 || len > ZM_STORE_MAX_NAME)
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
+              || *c == '.' || *c == '_' || *c == '-'))
+            return false;
+    return true;
+}
+
 //  tcp://HOST:PORT, HOST non-empty, PORT 1..65535, short enough.
 static bool
 s_address_ok (const char *address)
@@ -287,6 +362,80 @@ s_is_option (const char *arg, const char *name)
     return strncmp (arg + 2, name, len) == 0 && (arg[2 + len] == 0 || arg[2 + len] == '=');
 }
 
+//  A name option's value: 1..max bytes, and a store name when store.
+//  Returns S_OK or S_USAGE (reported).
+static int
+s_name_value (const char *option, const char *value, size_t max, bool store,
+              const char **value_p)
+{
+    size_t len = strnlen (value, max + 1);
+    if (len == 0 || len > max || (store && !s_store_name_ok (value))) {
+        s_fail ("--%s wants 1..%zu bytes%s", option, max, store ? " of A-Z a-z 0-9 _ . -" : "");
+        return S_USAGE;
+    }
+    *value_p = value;
+    return S_OK;
+}
+
+//  A number option's value in min..max. Returns S_OK or S_USAGE (reported).
+static int
+s_number_value (const char *option, const char *value, long min, long max, const char *what,
+                long *value_p)
+{
+    if (!s_parse_long (value, min, max, value_p)) {
+        s_fail ("--%s wants %s, %ld..%ld", option, what, min, max);
+        return S_USAGE;
+    }
+    return S_OK;
+}
+
+//  The store's options. Returns S_OK or S_USAGE (reported), or -1 when arg
+//  is not one of them.
+static int
+s_store_option (s_cli_t *cli, int argc, char **argv, int *index_p)
+{
+    static const char *names[] = {"node",   "database", "table", "suffix",
+                                  "ttl",    "version",  "limit", "offset"};
+    const char *arg = argv[*index_p];
+    size_t which = 0;
+    while (which < sizeof names / sizeof names[0] && !s_is_option (arg, names[which]))
+        which++;
+    if (which == sizeof names / sizeof names[0])
+        return -1;
+    const char *name = names[which];
+    const char *value = s_option_value (argc, argv, index_p, name);
+    if (!value)
+        return S_USAGE;
+    switch (which) {    //  the cases follow names
+    case 0:
+        return s_name_value (name, value, 255, false, &cli->node);
+    case 1:
+        return s_name_value (name, value, ZM_STORE_MAX_NAME, true, &cli->database);
+    case 2:
+        return s_name_value (name, value, ZM_STORE_MAX_NAME, true, &cli->table);
+    case 3:
+        return s_name_value (name, value, ZM_STORE_MAX_KEY, false, &cli->suffix);
+    case 4:
+        return s_number_value (name, value, 1, S_TTL_MAX, "milliseconds", &cli->ttl);
+    case 5:
+        return s_number_value (name, value, 1, LONG_MAX, "a record version", &cli->version);
+    case 6:
+        return s_number_value (name, value, 1, S_LIST_MAX, "a number of keys", &cli->limit);
+    default:
+        return s_number_value (name, value, 0, S_LIST_MAX, "a number of keys", &cli->offset);
+    }
+}
+
+//  Is argv[index] a bare --version that asks for the tool's version, not
+//  store's --version N?
+static bool
+s_asks_version (int argc, char **argv, int index)
+{
+    long number;
+    return strcmp (argv[index], "--version") == 0
+           && !(index + 1 < argc && s_parse_long (argv[index + 1], LONG_MIN, LONG_MAX, &number));
+}
+
 //  The --meta KEY=VALUE pairs of call and publish as cli->meta. Returns
 //  S_OK or S_USAGE (reported).
 static int
@@ -310,10 +459,12 @@ s_parse (s_cli_t *cli, int argc, char **argv)
         return S_FAILED;
     }
     cli->config_argv[cli->config_argc++] = argv[0] ? argv[0] : "zm";
+    cli->offset = -1;
     bool options = true;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *value = NULL;
+        int rc = -1;
         if (options && strcmp (arg, "--") == 0) {
             options = false;
             continue;
@@ -322,7 +473,7 @@ s_parse (s_cli_t *cli, int argc, char **argv)
             fputs (s_usage, stdout);
             return -1;
         }
-        if (options && strcmp (arg, "--version") == 0) {
+        if (options && s_asks_version (argc, argv, i)) {
             printf ("zm (zmicro) %s\n", ZM_VERSION_STRING);
             return -1;
         }
@@ -380,6 +531,12 @@ s_parse (s_cli_t *cli, int argc, char **argv)
         }
         else if (strcmp (arg, "--all") == 0)
             cli->all = true;
+        else if (strcmp (arg, "--absent") == 0)
+            cli->absent = true;
+        else if ((rc = s_store_option (cli, argc, argv, &i)) != -1) {
+            if (rc != S_OK)
+                return rc;
+        }
         else if (strchr (arg, '=') || strcmp (arg, "--config") == 0) {
             //  A config flag: the configuration validates it.
             cli->config_argv[cli->config_argc++] = (char *) arg;
@@ -399,20 +556,37 @@ s_parse (s_cli_t *cli, int argc, char **argv)
     return S_OK;
 }
 
-//  Are the options given all allowed for the command? Reports the first
-//  one that is not.
+//  Are the options given all allowed for the command what (S_OPT_* bits)?
+//  Reports the first one that is not.
 static bool
-s_options_fit (const s_cli_t *cli, bool via, bool meta, bool group_count, bool all)
+s_options_fit (const s_cli_t *cli, const char *what, unsigned allowed)
 {
-    const char *bad = !via && cli->via                  ? "--via"
-                      : !meta && cli->meta_count        ? "--meta"
-                      : !group_count && cli->group      ? "--group"
-                      : !group_count && cli->count      ? "--count"
-                      : !all && cli->all                ? "--all"
-                                                        : NULL;
-    if (bad)
-        s_fail ("%s: %s does not apply (see zm --help)", cli->command, bad);
-    return bad == NULL;
+    const struct {
+        unsigned option;
+        bool given;
+        const char *name;
+    } options[] = {
+        {S_OPT_VIA, cli->via != NULL, "--via"},
+        {S_OPT_META, cli->meta_count > 0, "--meta"},
+        {S_OPT_GROUP, cli->group != NULL, "--group"},
+        {S_OPT_GROUP, cli->count > 0, "--count"},
+        {S_OPT_ALL, cli->all, "--all"},
+        {S_OPT_NODE, cli->node != NULL, "--node"},
+        {S_OPT_WHERE, cli->database != NULL, "--database"},
+        {S_OPT_WHERE, cli->table != NULL, "--table"},
+        {S_OPT_TTL, cli->ttl > 0, "--ttl"},
+        {S_OPT_VERSION, cli->version > 0, "--version"},
+        {S_OPT_ABSENT, cli->absent, "--absent"},
+        {S_OPT_LIST, cli->suffix != NULL, "--suffix"},
+        {S_OPT_LIST, cli->limit > 0, "--limit"},
+        {S_OPT_LIST, cli->offset >= 0, "--offset"},
+    };
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+        if (options[i].given && !(allowed & options[i].option)) {
+            s_fail ("%s: %s does not apply (see zm --help)", what, options[i].name);
+            return false;
+        }
+    return true;
 }
 
 //  Decode a JSON argument. Returns S_OK with *msg_p, or S_USAGE (reported).
@@ -597,6 +771,102 @@ s_nap (void)
     return !zsys_interrupted;
 }
 
+//  What s_pick_node looks for among the nodes the registry knows, ours
+//  aside.
+typedef struct {
+    const char *command;        //  for messages: "publish", "store"
+    const char *nobody;         //  for messages: what none known means
+    const char *service;        //  the node serves this service...
+    const char *endpoint;       //  ...and this endpoint of it
+    const char *name;           //  only nodes of this name, or NULL
+    bool only;                  //  the match must be the only one once
+                                //  discovery settled (else: the first one)
+} s_want_t;
+
+//  What one look at the registry found.
+typedef struct {
+    size_t known;               //  nodes other than ours
+    size_t matches;             //  of them, those that fit
+    char names[800];            //  "name (address), ..." of those, cut short
+} s_found_t;
+
+//  Look at the registry list once: count what fits, the first one's address
+//  into address.
+static void
+s_scan (zm_node_t *node, const zm_msg_t *list, const s_want_t *want, s_found_t *found,
+        char *address, size_t size)
+{
+    const zm_val_t *nodes = zm_val_get (zm_msg_root (list), "nodes");
+    for (size_t i = 0; i < zm_val_size (nodes); i++) {
+        const zm_val_t *entry = zm_val_at (nodes, i);
+        const zm_val_t *descriptor = zm_val_get (entry, "descriptor");
+        const char *uuid = zm_val_str (zm_val_get (descriptor, "uuid"), "", NULL);
+        const char *name = zm_val_str (zm_val_get (descriptor, "name"), "", NULL);
+        if (strcmp (uuid, zm_node_uuid (node)) == 0)
+            continue;
+        found->known++;
+        char here[128];
+        if (!s_entry_serves (entry, want->service, want->endpoint)
+            || (want->name && strcmp (name, want->name) != 0)
+            || !s_entry_address (entry, here, sizeof here))
+            continue;
+        if (found->matches++ == 0)
+            snprintf (address, size, "%s", here);
+        size_t used = strlen (found->names);
+        snprintf (found->names + used, sizeof found->names - used, "%s%s (%s)",
+                  used ? ", " : "", *name ? name : "?", here);
+    }
+}
+
+//  Report why discovery found no node, or too many. Returns S_FAILED.
+static int
+s_fail_pick (const s_want_t *want, const s_found_t *found)
+{
+    if (found->matches > 1 && want->name)
+        s_fail ("%s: %zu nodes named \"%s\" serve \"%s\": %s; name one with --via", want->command,
+                found->matches, want->name, want->service, found->names);
+    else if (found->matches > 1)
+        s_fail ("%s: %zu nodes serve \"%s\": %s; name one with --node NAME or --via", want->command,
+                found->matches, want->service, found->names);
+    else if (want->name)
+        s_fail ("%s: no node named \"%s\" serves \"%s\" (%zu other node(s) known)", want->command,
+                want->name, want->service, found->known);
+    else if (found->known)
+        s_fail ("%s: none of the %zu node(s) known serves \"%s\" %s; name one with --via",
+                want->command, found->known, want->service, want->endpoint);
+    else
+        s_fail ("%s: %s (set registry.peers, turn registry.beacon on, or use --via)",
+                want->command, want->nobody);
+    return S_FAILED;
+}
+
+//  Pick a node other than ours that serves what want says, waiting for
+//  discovery within the deadline: the first one found, or with want->only
+//  the one there is once discovery settled. Returns S_OK with address set,
+//  or S_FAILED (reported).
+static int
+s_pick_node (zm_node_t *node, s_discovery_t *discovery, const s_want_t *want, char *address,
+             size_t size)
+{
+    while (true) {
+        zm_msg_t *list = NULL;
+        if (s_registry (node, &list))
+            return S_FAILED;
+        s_found_t found = {0};
+        s_scan (node, list, want, &found, address, size);
+        bool settled = s_discovery_settled (discovery, list);
+        zm_msg_destroy (&list);
+        if (found.matches && (!want->only || (settled && found.matches == 1)))
+            return S_OK;
+        if (settled)
+            return s_fail_pick (want, &found);
+        if (!s_nap ()) {
+            s_fail ("%s: interrupted", want->command);
+            return S_FAILED;
+        }
+    }
+}
+
 //  --------------------------------------------------------------------------
 //  call
 
@@ -612,7 +882,7 @@ s_call (s_cli_t *cli)
         s_fail ("call: service and endpoint names are 1..255 bytes of A-Z a-z 0-9 . _ - $");
         return S_USAGE;
     }
-    if (!s_options_fit (cli, true, true, false, false) || s_meta_map (cli) != S_OK)
+    if (!s_options_fit (cli, cli->command, S_OPT_VIA | S_OPT_META) || s_meta_map (cli) != S_OK)
         return S_USAGE;
     zm_msg_t *req = NULL;
     if (s_parse_json ("the request", cli->arg_count == 3 ? cli->args[2] : "{}", &req))
@@ -707,50 +977,6 @@ s_copy (zm_val_t *dst, const char *key, const zm_val_t *src)
     return ZM_EINVAL;
 }
 
-//  Pick a node other than ours that serves "$node" publish, waiting for
-//  discovery within the deadline. Returns S_OK with address set, or
-//  S_FAILED (reported).
-static int
-s_pick_publisher (zm_node_t *node, s_discovery_t *discovery, char *address, size_t size)
-{
-    while (true) {
-        zm_msg_t *list = NULL;
-        if (s_registry (node, &list))
-            return S_FAILED;
-        const zm_val_t *nodes = zm_val_get (zm_msg_root (list), "nodes");
-        size_t known = 0;
-        bool found = false;
-        for (size_t i = 0; i < zm_val_size (nodes) && !found; i++) {
-            const zm_val_t *entry = zm_val_at (nodes, i);
-            const char *uuid = zm_val_str (zm_val_get (zm_val_get (entry, "descriptor"), "uuid"),
-                                           "", NULL);
-            if (strcmp (uuid, zm_node_uuid (node)) == 0)
-                continue;
-            known++;
-            found = s_entry_serves (entry, "$node", "publish")
-                    && s_entry_address (entry, address, size);
-        }
-        bool settled = s_discovery_settled (discovery, list);
-        zm_msg_destroy (&list);
-        if (found)
-            return S_OK;
-        if (settled) {
-            if (known)
-                s_fail ("publish: none of the %zu node(s) known serves \"$node\" publish; "
-                        "name one with --via",
-                        known);
-            else
-                s_fail ("publish: no node found to publish through (set registry.peers, "
-                        "turn registry.beacon on, or use --via)");
-            return S_FAILED;
-        }
-        if (!s_nap ()) {
-            s_fail ("publish: interrupted");
-            return S_FAILED;
-        }
-    }
-}
-
 static int
 s_publish (s_cli_t *cli)
 {
@@ -764,7 +990,7 @@ s_publish (s_cli_t *cli)
         s_fail ("publish: bad topic: %s", reason ? reason : "invalid");
         return S_USAGE;
     }
-    if (!s_options_fit (cli, true, true, false, false) || s_meta_map (cli) != S_OK)
+    if (!s_options_fit (cli, cli->command, S_OPT_VIA | S_OPT_META) || s_meta_map (cli) != S_OK)
         return S_USAGE;
     zm_msg_t *event = NULL;
     if (s_parse_json ("the event", cli->args[1], &event))
@@ -807,7 +1033,11 @@ s_publish (s_cli_t *cli)
     else {
         s_discovery_t discovery;
         s_discovery_init (&discovery, node, timeout);
-        status = s_pick_publisher (node, &discovery, address, sizeof address);
+        s_want_t want = {.command = "publish",
+                         .nobody = "no node found to publish through",
+                         .service = "$node",
+                         .endpoint = "publish"};
+        status = s_pick_node (node, &discovery, &want, address, sizeof address);
     }
     if (status == S_OK) {
         zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
@@ -953,7 +1183,7 @@ s_subscribe (s_cli_t *cli)
         s_fail ("subscribe: bad pattern: %s", reason ? reason : "invalid");
         return S_USAGE;
     }
-    if (!s_options_fit (cli, false, true, true, false))
+    if (!s_options_fit (cli, cli->command, S_OPT_META | S_OPT_GROUP))
         return S_USAGE;
     for (int i = 0; i < cli->meta_count; i++) {
         size_t len = strnlen (cli->metas[i], S_META_KEY_MAX + 1);
@@ -1124,7 +1354,7 @@ s_services (s_cli_t *cli)
         s_fail ("usage: zm services [--all] [--timeout MS]");
         return S_USAGE;
     }
-    if (!s_options_fit (cli, false, false, false, true))
+    if (!s_options_fit (cli, cli->command, S_OPT_ALL))
         return S_USAGE;
     int status = S_FAILED;
     zm_node_t *node = s_node_new (cli, true, &status);
@@ -1193,6 +1423,285 @@ done:
 }
 
 //  --------------------------------------------------------------------------
+//  store
+
+//  One subcommand of store.
+typedef struct {
+    const char *name;           //  get, put, del, list
+    const char *what;           //  for messages: "store get"
+    const char *endpoint;       //  of "$store"
+    const char *key;            //  the request field of the first argument
+    int min_args, max_args;     //  arguments after the subcommand
+    unsigned options;           //  S_OPT_* allowed
+    int retries;                //  zm_call_opts_t.retries
+    const char *usage;
+} s_store_op_t;
+
+//  Writes and deletes are not retried: a retry after a lost answer could
+//  apply twice, or fail a compare-and-swap the first try passed.
+static const s_store_op_t s_store_ops[] = {
+    {"get", "store get", "read", "key", 1, 1, S_OPT_STORE, -1, "zm store get KEY"},
+    {"put", "store put", "write", "key", 2, 2,
+     S_OPT_STORE | S_OPT_META | S_OPT_TTL | S_OPT_VERSION | S_OPT_ABSENT, 0,
+     "zm store put KEY VALUE [--ttl MS] [--meta KEY=VALUE]... [--version N | --absent]"},
+    {"del", "store del", "delete", "key", 1, 1, S_OPT_STORE | S_OPT_VERSION, 0,
+     "zm store del KEY [--version N]"},
+    {"list", "store list", "list", "prefix", 0, 1, S_OPT_STORE | S_OPT_LIST, -1,
+     "zm store list [PREFIX] [--suffix S] [--limit N] [--offset N]"},
+};
+
+//  Are these bytes UTF-8 text without NUL (RFC 3629: no overlong forms,
+//  surrogates, or code points past U+10FFFF)?
+static bool
+s_text_ok (const unsigned char *at, size_t size)
+{
+    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    const unsigned char *end = at + size;
+    while (at < end) {
+        unsigned char c = *at;
+        size_t len = c < 0x80            ? 1
+                     : (c & 0xe0) == 0xc0 ? 2
+                     : (c & 0xf0) == 0xe0 ? 3
+                     : (c & 0xf8) == 0xf0 ? 4
+                                          : 0;
+        if (c == 0 || len == 0 || (size_t) (end - at) < len)
+            return false;
+        uint32_t code = len == 1 ? c : c & (0x7fu >> len);
+        for (size_t i = 1; i < len; i++) {
+            if ((at[i] & 0xc0) != 0x80)
+                return false;
+            code = code << 6 | (at[i] & 0x3f);
+        }
+        if (code < least[len] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
+            return false;
+        at += len;
+    }
+    return true;
+}
+
+//  Set bytes under key in map: a string when they are UTF-8 text, else a
+//  binary (which JSON writes as {"$bin": "<base64>"}).
+static int
+s_set_bytes (zm_val_t *map, const char *key, const void *bytes, size_t size)
+{
+    return s_text_ok ((const unsigned char *) bytes, size)
+               ? zm_val_set_strn (map, key, (const char *) bytes, size)
+               : zm_val_set_bin (map, key, bytes, size);
+}
+
+//  The subcommand's arguments and options. Returns S_OK or S_USAGE
+//  (reported).
+static int
+s_store_check (s_cli_t *cli, const s_store_op_t *op)
+{
+    int count = cli->arg_count - 1;
+    if (count < op->min_args || count > op->max_args) {
+        s_fail ("usage: %s (see zm --help)", op->usage);
+        return S_USAGE;
+    }
+    if (!s_options_fit (cli, op->what, op->options) || s_meta_map (cli) != S_OK)
+        return S_USAGE;
+    size_t len = count ? strnlen (cli->args[1], ZM_STORE_MAX_KEY + 1) : 0;
+    bool list = strcmp (op->key, "prefix") == 0;
+    if ((count && len == 0 && !list) || len > ZM_STORE_MAX_KEY) {
+        s_fail ("%s: a %s is %s..%d bytes", op->what, op->key, list ? "0" : "1", ZM_STORE_MAX_KEY);
+        return S_USAGE;
+    }
+    const char *clash = cli->via && cli->node            ? "--via and --node"
+                        : cli->version && cli->absent     ? "--version and --absent"
+                                                          : NULL;
+    if (clash) {
+        s_fail ("%s: %s together (one or the other)", op->what, clash);
+        return S_USAGE;
+    }
+    if (cli->meta && zm_val_size (zm_msg_root (cli->meta)) > S_STORE_META_MAX) {
+        s_fail ("%s: a record has at most %d --meta pairs", op->what, S_STORE_META_MAX);
+        return S_USAGE;
+    }
+    return S_OK;
+}
+
+//  The request of op: every option given (s_store_check let only op's
+//  through). Returns 0 or an error.
+static int
+s_store_request (const s_cli_t *cli, const s_store_op_t *op, zm_msg_t **req_p)
+{
+    zm_msg_t *req = *req_p = zm_msg_new ();
+    zm_val_t *root = req ? zm_msg_root_mut (req) : NULL;
+    int rc = root ? 0 : ZM_ENOMEM;
+    if (rc == 0 && cli->arg_count > 1 && *cli->args[1])
+        rc = zm_val_set_str (root, op->key, cli->args[1]);
+    if (rc == 0 && cli->arg_count > 2)
+        rc = s_set_bytes (root, "value", cli->args[2], strlen (cli->args[2]));
+    if (rc == 0 && cli->database)
+        rc = zm_val_set_str (root, "database", cli->database);
+    if (rc == 0 && cli->table)
+        rc = zm_val_set_str (root, "table", cli->table);
+    if (rc == 0 && cli->ttl)
+        rc = zm_val_set_uint (root, "ttl_ms", (uint64_t) cli->ttl);
+    if (rc == 0 && cli->meta)
+        rc = s_copy (root, "metadata", zm_msg_root (cli->meta));
+    if (rc == 0 && cli->version)
+        rc = zm_val_set_uint (root, "version", (uint64_t) cli->version);
+    if (rc == 0 && cli->absent)
+        rc = zm_val_set_bool (root, "absent", true);
+    if (rc == 0 && cli->suffix)
+        rc = zm_val_set_str (root, "suffix", cli->suffix);
+    if (rc == 0 && cli->limit)
+        rc = zm_val_set_uint (root, "limit", (uint64_t) cli->limit);
+    if (rc == 0 && cli->offset >= 0)
+        rc = zm_val_set_uint (root, "offset", (uint64_t) cli->offset);
+    return rc;
+}
+
+//  Print the record of a read's answer as {key, value, version, expires?,
+//  metadata?}. Returns S_OK or S_FAILED (reported).
+static int
+s_print_record (const zm_msg_t *rep)
+{
+    static const char *fields[] = {"version", "expires", "metadata"};
+    const zm_val_t *record = zm_val_at (zm_val_get (zm_msg_root (rep), "records"), 0);
+    const zm_val_t *key = zm_val_get (record, "key");
+    size_t size = 0;
+    const void *value = zm_val_bin (zm_val_get (record, "value"), &size);
+    if (zm_val_type (key) != ZM_TYPE_STR || !value) {
+        s_fail ("store get: the answer holds no record");
+        return S_FAILED;
+    }
+    zm_msg_t *out = zm_msg_new ();
+    zm_val_t *root = out ? zm_msg_root_mut (out) : NULL;
+    int rc = root ? s_copy (root, "key", key) : ZM_ENOMEM;
+    if (rc == 0)
+        rc = s_set_bytes (root, "value", value, size);
+    for (size_t i = 0; rc == 0 && i < sizeof fields / sizeof fields[0]; i++)
+        if (zm_val_get (record, fields[i]))
+            rc = s_copy (root, fields[i], zm_val_get (record, fields[i]));
+    int status = rc ? S_FAILED : s_print_json (out);
+    if (rc)
+        s_fail ("store get: %s", zm_strerror (rc));
+    zm_msg_destroy (&out);
+    return status;
+}
+
+//  Print the answer of op. Returns S_OK or S_FAILED (reported).
+static int
+s_store_print (const s_store_op_t *op, const zm_msg_t *rep)
+{
+    if (strcmp (op->name, "get") == 0)
+        return s_print_record (rep);
+    if (rep)
+        return s_print_json (rep);
+    //  An answer without a body (not what "$store" sends) is still {}.
+    zm_msg_t *empty = zm_msg_new ();
+    int status = empty ? s_print_json (empty) : S_FAILED;
+    if (!empty)
+        s_fail ("out of memory");
+    zm_msg_destroy (&empty);
+    return status;
+}
+
+//  Report a failed call of op, saying what a conflict means.
+static void
+s_store_failed (const s_cli_t *cli, const s_store_op_t *op, const char *address, int rc,
+                const zm_error_t *error)
+{
+    char what[600];
+    if (rc == ZM_ECONFLICT && cli->absent)
+        snprintf (what, sizeof what, "%s: \"%s\" has a record already (--absent)", op->what,
+                  cli->args[1]);
+    else if (rc == ZM_ECONFLICT && cli->version)
+        snprintf (what, sizeof what, "%s: \"%s\" is not at version %ld (--version)", op->what,
+                  cli->args[1], cli->version);
+    else
+        snprintf (what, sizeof what, "%s at %s", op->what, address);
+    s_fail_error (what, rc, error);
+}
+
+//  The address of the node whose store to use: --via, else the node named
+//  --node, else the only one serving "$store". Returns S_OK or S_FAILED
+//  (reported).
+static int
+s_store_address (const s_cli_t *cli, const s_store_op_t *op, zm_node_t *node, int64_t timeout,
+                 char *address, size_t size)
+{
+    if (cli->via) {
+        snprintf (address, size, "%s", cli->via);
+        return S_OK;
+    }
+    s_discovery_t discovery;
+    s_discovery_init (&discovery, node, timeout);
+    s_want_t want = {.command = op->what,
+                     .nobody = "no node found that serves \"$store\"",
+                     .service = "$store",
+                     .endpoint = op->endpoint,
+                     .name = cli->node,
+                     .only = true};
+    return s_pick_node (node, &discovery, &want, address, size);
+}
+
+//  Send the request of op to the chosen node and print the answer.
+static int
+s_store_call (s_cli_t *cli, const s_store_op_t *op, zm_msg_t **req_p)
+{
+    int status = S_FAILED;
+    zm_node_t *node = s_node_new (cli, true, &status);
+    if (!node)
+        return status;
+    int64_t started = zclock_mono ();
+    int64_t timeout = s_timeout (cli, node);
+    char address[128];
+    status = s_store_address (cli, op, node, timeout, address, sizeof address);
+    if (status == S_OK) {
+        zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
+        opts.address = address;
+        opts.retries = op->retries;
+        int64_t left = started + timeout - zclock_mono ();
+        opts.timeout_ms = left > 0 ? (int) left : 1;
+        zm_msg_t *rep = NULL;
+        zm_error_t *error = NULL;
+        int rc = zm_call (node, "$store", op->endpoint, req_p, &rep, &error, &opts);
+        if (rc == 0)
+            status = s_store_print (op, rep);
+        else {
+            s_store_failed (cli, op, address, rc, error);
+            status = S_FAILED;
+        }
+        zm_msg_destroy (&rep);
+        zm_error_destroy (&error);
+    }
+    zm_node_destroy (&node);
+    return status;
+}
+
+static int
+s_store (s_cli_t *cli)
+{
+    if (!cli->arg_count) {
+        s_fail ("usage: zm store get|put|del|list ... (see zm --help)");
+        return S_USAGE;
+    }
+    const s_store_op_t *op = NULL;
+    for (size_t i = 0; !op && i < sizeof s_store_ops / sizeof s_store_ops[0]; i++)
+        if (strcmp (cli->args[0], s_store_ops[i].name) == 0)
+            op = &s_store_ops[i];
+    if (!op) {
+        s_fail ("store: %s: unknown subcommand (get, put, del, list)", cli->args[0]);
+        return S_USAGE;
+    }
+    if (s_store_check (cli, op) != S_OK)
+        return S_USAGE;
+    zm_msg_t *req = NULL;
+    int rc = s_store_request (cli, op, &req);
+    int status = S_FAILED;
+    if (rc)
+        s_fail ("%s: %s", op->what, zm_strerror (rc));
+    else
+        status = s_store_call (cli, op, &req);
+    zm_msg_destroy (&req);
+    return status;
+}
+
+//  --------------------------------------------------------------------------
 
 int
 main (int argc, char **argv)
@@ -1218,6 +1727,8 @@ main (int argc, char **argv)
             status = s_subscribe (&cli);
         else if (strcmp (cli.command, "services") == 0)
             status = s_services (&cli);
+        else if (strcmp (cli.command, "store") == 0)
+            status = s_store (&cli);
         else {
             s_fail ("%s: unknown command (see zm --help)", cli.command);
             status = S_USAGE;

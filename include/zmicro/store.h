@@ -45,6 +45,7 @@ extern "C" {
 #define ZM_STORE_MAX_KEY 255                  //  bytes of a key
 #define ZM_STORE_MAX_NAME 64                  //  bytes of a database or table name
 #define ZM_STORE_MAX_VALUE (16 * 1024 * 1024) //  bytes of a value
+#define ZM_STORE_MAX_TTL (INT64_C (1) << 50)   //  ms of ttl_ms, and of expires (35,000 years)
 #define ZM_STORE_DATABASE "zmicro"            //  default database
 #define ZM_STORE_TABLE "default"              //  default table
 
