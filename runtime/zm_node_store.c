@@ -219,51 +219,54 @@ s_allowed (zm_ctx_t *ctx, const char *op, const char *database)
     return 0;
 }
 
-//  A request's optional string field: 0 (*value_p NULL when missing) or
-//  ZM_EINVAL with the reason set
+//  A request's optional field of type: its value, NULL when missing or
+//  nil; *rc_p ZM_EINVAL (reason set, saying it must be what) for another
+//  type
+static const zm_val_t *
+s_field (zm_ctx_t *ctx, const zm_msg_t *msg, const char *key, zm_type_t type, const char *what,
+         int *rc_p)
+{
+    const zm_val_t *value = zm_val_get (zm_msg_root (msg), key);
+    *rc_p = 0;
+    if (!value || zm_val_type (value) == ZM_TYPE_NIL)
+        return NULL;
+    if (zm_val_type (value) != type) {
+        *rc_p = zm_error (ctx, ZM_EINVAL, "\"%s\" must be %s", key, what);
+        return NULL;
+    }
+    return value;
+}
+
+//  Optional string (without NUL), unsigned and boolean fields: 0 or ZM_EINVAL
 static int
 s_str (zm_ctx_t *ctx, const zm_msg_t *msg, const char *key, const char **value_p)
 {
-    const zm_val_t *value = zm_val_get (zm_msg_root (msg), key);
-    *value_p = NULL;
-    if (!value || zm_val_type (value) == ZM_TYPE_NIL)
-        return 0;
+    int rc;
     size_t len = 0;
-    const char *text = zm_val_str (value, NULL, &len);
-    if (zm_val_type (value) != ZM_TYPE_STR || !text)
-        return zm_error (ctx, ZM_EINVAL, "\"%s\" must be a string", key);
-    if (strlen (text) != len)
+    const zm_val_t *value = s_field (ctx, msg, key, ZM_TYPE_STR, "a string", &rc);
+    *value_p = value ? zm_val_str (value, NULL, &len) : NULL;
+    if (*value_p && strlen (*value_p) != len) {
+        *value_p = NULL;
         return zm_error (ctx, ZM_EINVAL, "\"%s\" must not hold a NUL byte", key);
-    *value_p = text;
-    return 0;
+    }
+    return rc;
 }
 
-//  A request's optional unsigned field: 0 or ZM_EINVAL
 static int
 s_uint (zm_ctx_t *ctx, const zm_msg_t *msg, const char *key, uint64_t *value_p)
 {
-    const zm_val_t *value = zm_val_get (zm_msg_root (msg), key);
-    *value_p = 0;
-    if (!value || zm_val_type (value) == ZM_TYPE_NIL)
-        return 0;
-    if (zm_val_type (value) != ZM_TYPE_UINT)
-        return zm_error (ctx, ZM_EINVAL, "\"%s\" must be a non-negative integer", key);
-    *value_p = zm_val_uint (value, 0);
-    return 0;
+    int rc;
+    *value_p = zm_val_uint (s_field (ctx, msg, key, ZM_TYPE_UINT, "a non-negative integer", &rc),
+                            0);
+    return rc;
 }
 
-//  A request's optional boolean field: 0 or ZM_EINVAL
 static int
 s_bool (zm_ctx_t *ctx, const zm_msg_t *msg, const char *key, bool *value_p)
 {
-    const zm_val_t *value = zm_val_get (zm_msg_root (msg), key);
-    *value_p = false;
-    if (!value || zm_val_type (value) == ZM_TYPE_NIL)
-        return 0;
-    if (zm_val_type (value) != ZM_TYPE_BOOL)
-        return zm_error (ctx, ZM_EINVAL, "\"%s\" must be true or false", key);
-    *value_p = zm_val_bool (value, false);
-    return 0;
+    int rc;
+    *value_p = zm_val_bool (s_field (ctx, msg, key, ZM_TYPE_BOOL, "true or false", &rc), false);
+    return rc;
 }
 
 //  What every call names: the namespace, checked against the rules, and
