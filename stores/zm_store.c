@@ -6,10 +6,15 @@
     file gives them meaning, the same for every backend:
 
       key    database \0 table \0 key       (bytewise order within a table)
-      value  0x10 | flags, version u64 BE, [expires i64 BE], [M u32 BE,
+      value  head, version (V bytes BE), [expires i64 BE], [M u32 BE,
              metadata (msgpack map, M bytes)], the value's bytes
-             (flags: 0x01 expires is there, 0x02 metadata is; a plain
-             record carries 9 bytes besides its value)
+             head: 001 (the format) in bits 7-5, V - 1 in bits 4-2,
+             0x02 metadata is there, 0x01 the expiry is; a plain record
+             carries 2 bytes besides its value until version 256
+
+    A record is built with room for an 8-byte version; the commit writes
+    the version in as few bytes as it needs, right before the expiry, and
+    the record starts that much later (zm_store_check).
 
     A write is a batch of one. Conditions (compare-and-swap, "must exist")
     are judged by zm_store_check inside the backend's transaction, against
@@ -24,10 +29,12 @@
 
 #include <endian.h>
 
-#define S_FORMAT 0x10   //  the record format, in the first byte's high bits
-#define S_EXPIRES 0x01  //  flag: an expiry follows the version
-#define S_META 0x02     //  flag: metadata follows
-#define S_HEADER 9      //  format and flags, version
+#define S_FORMAT 0x20 //  the record format, in the head's bits 7-5
+#define S_FORMAT_MASK 0xE0
+#define S_VSIZE_MASK 0x1C //  the version's bytes - 1, in bits 4-2
+#define S_EXPIRES 0x01    //  flag: an expiry follows the version
+#define S_META 0x02       //  flag: metadata follows
+#define S_SLOT 9          //  head and version as built: room for 8 bytes
 #define S_NS_MAX (2 * ZM_STORE_MAX_NAME + 2)
 #define S_KEY_MAX (S_NS_MAX + ZM_STORE_MAX_KEY)
 
@@ -39,10 +46,10 @@ typedef struct {
 } s_backend_t;
 
 struct _zm_store_t {
-    s_backend_t *backend;                  //  shared
-    char database[ZM_STORE_MAX_NAME + 1];  //  default database of this handle
-    char ns[S_NS_MAX];                     //  its default table's namespace prefix
-    size_t ns_size;                        //  its bytes
+    s_backend_t *backend;                 //  shared
+    char database[ZM_STORE_MAX_NAME + 1]; //  default database of this handle
+    char ns[S_NS_MAX];                    //  its default table's namespace prefix
+    size_t ns_size;                       //  its bytes
 };
 
 //  One record of a list and what it owns
@@ -62,16 +69,16 @@ struct _zm_records_t {
 
 //  One batch entry before it is applied
 typedef struct {
-    char key[S_KEY_MAX];  //  database \0 table \0 key, or only key when
-    size_t key_size;      //  the database is the handle's (ns_default)
-    bool ns_default;      //  the entry named no database
+    char key[S_KEY_MAX];               //  database \0 table \0 key, or only key when
+    size_t key_size;                   //  the database is the handle's (ns_default)
+    bool ns_default;                   //  the entry named no database
     char table[ZM_STORE_MAX_NAME + 1]; //  with ns_default: the table
-    void *value;          //  a write: the record; NULL: a delete
-    size_t value_size;    //  its bytes
-    int64_t ttl_ms;       //  a write: relative expiry, applied at commit
-    int64_t expires;      //  a write: absolute expiry
-    uint64_t version;     //  ZM_STORE_ANY, ZM_STORE_ABSENT or a version
-    bool must_exist;      //  a single delete: ZM_ENOTFOUND when absent
+    void *value;                       //  a write: the record; NULL: a delete
+    size_t value_size;                 //  its bytes
+    int64_t ttl_ms;                    //  a write: relative expiry, applied at commit
+    int64_t expires;                   //  a write: absolute expiry
+    uint64_t version;                  //  ZM_STORE_ANY, ZM_STORE_ABSENT or a version
+    bool must_exist;                   //  a single delete: ZM_ENOTFOUND when absent
 } s_item_t;
 
 struct _zm_batch_t {
@@ -94,7 +101,7 @@ static inline void
 s_put_be (uint8_t *p, uint64_t value, int bytes)
 {
     for (int at = bytes - 1; at >= 0; at--, value >>= 8)
-        p[at] = (uint8_t) value;
+        p[at] = (uint8_t)value;
 }
 
 static inline uint64_t
@@ -122,8 +129,8 @@ s_name_ok (const char *name)
         return false;
     for (size_t at = 0; at < len; at++) {
         char c = name[at];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                  || c == '_' || c == '.' || c == '-';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == '-';
         if (!ok)
             return false;
     }
@@ -161,17 +168,28 @@ s_ns (const zm_store_t *self, const char *database, const char *table, char *out
     return db_len + table_len + 2;
 }
 
+//  Bytes of a stored record's head and version, or 0 when it is not a record
+static inline size_t
+s_head_size (const uint8_t *data, size_t size)
+{
+    if (!data || size < 2 || (data[0] & S_FORMAT_MASK) != S_FORMAT)
+        return 0;
+    size_t head = 2 + ((data[0] & S_VSIZE_MASK) >> 2);
+    return head <= size ? head : 0;
+}
+
 int64_t
 zm_store_expires (const void *value, size_t value_size)
 {
-    const uint8_t *data = (const uint8_t *) value;
-    if (!data || value_size < S_HEADER || (data[0] & ~(S_EXPIRES | S_META)) != S_FORMAT)
+    const uint8_t *data = (const uint8_t *)value;
+    size_t head = s_head_size (data, value_size);
+    if (!head)
         return -1;
     if (!(data[0] & S_EXPIRES))
         return 0;
-    if (value_size < S_HEADER + 8)
+    if (value_size - head < 8)
         return -1;
-    int64_t expires = (int64_t) s_get_be64 (data + S_HEADER);
+    int64_t expires = (int64_t)s_get_be64 (data + head);
     return expires > 0 ? expires : -1;
 }
 
@@ -181,10 +199,10 @@ static bool
 s_parts (const void *stored, size_t size, const uint8_t **meta_p, size_t *meta_size_p,
          const uint8_t **value_p, size_t *value_size_p)
 {
-    const uint8_t *data = (const uint8_t *) stored;
+    const uint8_t *data = (const uint8_t *)stored;
     if (zm_store_expires (stored, size) < 0)
         return false;
-    size_t at = S_HEADER + (data[0] & S_EXPIRES ? 8 : 0);
+    size_t at = s_head_size (data, size) + (data[0] & S_EXPIRES ? 8 : 0);
     size_t meta_size = 0;
     if (data[0] & S_META) {
         if (size - at < 4)
@@ -207,7 +225,12 @@ s_version (const void *value, size_t value_size)
 {
     if (zm_store_expires (value, value_size) < 0)
         return 0;
-    return s_get_be64 ((const uint8_t *) value + 1);
+    const uint8_t *data = (const uint8_t *)value;
+    size_t head = s_head_size (data, value_size);
+    uint64_t version = 0;
+    for (size_t at = 1; at < head; at++)
+        version = version << 8 | data[at];
+    return version;
 }
 
 static inline bool
@@ -241,13 +264,13 @@ s_record_new (const void *value, size_t size, const zm_msg_t *metadata, bool exp
         free (packed);
         return ZM_ETOOBIG;
     }
-    size_t header = S_HEADER + (expires ? 8 : 0) + (packed_size ? 4 : 0);
-    uint8_t *record = (uint8_t *) malloc (header + packed_size + size + 1);
+    size_t header = S_SLOT + (expires ? 8 : 0) + (packed_size ? 4 : 0);
+    uint8_t *record = (uint8_t *)malloc (header + packed_size + size + 1);
     if (!record) {
         free (packed);
         return ZM_ENOMEM;
     }
-    record[0] = S_FORMAT | (expires ? S_EXPIRES : 0) | (packed_size ? S_META : 0);
+    record[0] = S_FORMAT | S_VSIZE_MASK | (expires ? S_EXPIRES : 0) | (packed_size ? S_META : 0);
     memset (record + 1, 0, header - 1); //  version (and expiry): set at commit
     if (packed_size) {
         s_put_be (record + header - 4, packed_size, 4);
@@ -282,12 +305,12 @@ s_records_free (zm_records_t *self)
 static zm_records_t *
 s_records_new (size_t block_size)
 {
-    zm_records_t *self = (zm_records_t *) malloc (sizeof *self + block_size);
+    zm_records_t *self = (zm_records_t *)malloc (sizeof *self + block_size);
     if (self) {
         self->slots = &self->one;
         self->count = 0;
         self->capacity = 1;
-        self->inline_block = block_size ? (char *) (self + 1) : NULL;
+        self->inline_block = block_size ? (char *)(self + 1) : NULL;
     }
     return self;
 }
@@ -332,9 +355,9 @@ s_records_add (zm_records_t **self_p, const void *key, size_t key_size, const vo
     zm_records_t *self = *self_p;
     if (self->count == self->capacity) {
         size_t capacity = self->capacity < 8 ? 8 : self->capacity * 2;
-        s_slot_t *slots = (s_slot_t *) (self->slots == &self->one
-                                            ? malloc (capacity * sizeof *slots)
-                                            : realloc (self->slots, capacity * sizeof *slots));
+        s_slot_t *slots = (s_slot_t *)(self->slots == &self->one
+                                           ? malloc (capacity * sizeof *slots)
+                                           : realloc (self->slots, capacity * sizeof *slots));
         if (!slots)
             return ZM_ENOMEM;
         if (self->slots == &self->one)
@@ -342,8 +365,8 @@ s_records_add (zm_records_t **self_p, const void *key, size_t key_size, const vo
         self->slots = slots;
         self->capacity = capacity;
     }
-    char *block = self->count == 0 && self->inline_block ? self->inline_block
-                                                         : (char *) malloc (block_size);
+    char *block =
+        self->count == 0 && self->inline_block ? self->inline_block : (char *)malloc (block_size);
     if (!block)
         return ZM_ENOMEM;
     memcpy (block, key, key_size);
@@ -353,8 +376,8 @@ s_records_add (zm_records_t **self_p, const void *key, size_t key_size, const vo
         memcpy (value, value_data, value_size);
     value[value_size] = 0;
     zm_msg_t *meta = NULL;
-    if (!keys_only && meta_size
-        && zm_msg_decode (ZM_CT_MSGPACK, meta_data, meta_size, &meta, NULL)) {
+    if (!keys_only && meta_size &&
+        zm_msg_decode (ZM_CT_MSGPACK, meta_data, meta_size, &meta, NULL)) {
         if (block != self->inline_block)
             free (block);
         return ZM_EIO;
@@ -376,8 +399,8 @@ s_records_add (zm_records_t **self_p, const void *key, size_t key_size, const vo
 //  Stores
 
 zm_store_t *
-zm_store_open (const zm_store_ops_t *ops, const char *path, size_t map_size,
-               const char *database, int *rc_p)
+zm_store_open (const zm_store_ops_t *ops, const char *path, size_t map_size, const char *database,
+               int *rc_p)
 {
     int rc = 0;
     zm_store_t *self = NULL;
@@ -387,8 +410,8 @@ zm_store_open (const zm_store_ops_t *ops, const char *path, size_t map_size,
         rc = ZM_EINVAL;
         goto fail;
     }
-    self = (zm_store_t *) calloc (1, sizeof *self);
-    backend = (s_backend_t *) calloc (1, sizeof *backend);
+    self = (zm_store_t *)calloc (1, sizeof *self);
+    backend = (s_backend_t *)calloc (1, sizeof *backend);
     if (!self || !backend) {
         rc = ZM_ENOMEM;
         goto fail;
@@ -417,7 +440,7 @@ zm_store_with_database (zm_store_t *self, const char *database)
 {
     if (!self || !s_name_ok (database))
         return NULL;
-    zm_store_t *copy = (zm_store_t *) calloc (1, sizeof *copy);
+    zm_store_t *copy = (zm_store_t *)calloc (1, sizeof *copy);
     if (!copy)
         return NULL;
     copy->backend = self->backend;
@@ -472,18 +495,17 @@ typedef struct {
 static int
 s_visit (void *arg, const void *key, size_t key_size, const void *value, size_t value_size)
 {
-    s_scan_t *scan = (s_scan_t *) arg;
-    const char *own = (const char *) key + scan->ns_size;
+    s_scan_t *scan = (s_scan_t *)arg;
+    const char *own = (const char *)key + scan->ns_size;
     size_t own_size = key_size - scan->ns_size;
     if (scan->exact && (own_size != scan->exact_size || memcmp (own, scan->exact, own_size)))
         return -1; //  every key here starts with it: the shortest, itself, came first
-    if (scan->suffix
-        && (own_size < scan->suffix_size
-            || memcmp (own + own_size - scan->suffix_size, scan->suffix, scan->suffix_size)))
+    if (scan->suffix && (own_size < scan->suffix_size || memcmp (own + own_size - scan->suffix_size,
+                                                                 scan->suffix, scan->suffix_size)))
         return 0;
     int64_t expires = zm_store_expires (value, value_size);
     if (expires && scan->now == 0)
-        scan->now = (int64_t) zclock_time (); //  once, and only when a record can expire
+        scan->now = (int64_t)zclock_time (); //  once, and only when a record can expire
     if (expires < 0 || (expires && expires <= scan->now))
         return 0;
     if (scan->offset) {
@@ -508,7 +530,7 @@ s_scan (zm_store_t *self, const char *database, const char *table, const char *p
     size_t prefix_size = prefix ? strlen (prefix) : 0;
     memcpy (start + ns_size, prefix ? prefix : "", prefix_size);
     scan->ns_size = ns_size;
-    scan->now = 0; //  the clock is read when a record has an expiry
+    scan->now = 0;        //  the clock is read when a record has an expiry
     scan->records = NULL; //  made by the first record
     s_backend_t *backend = self->backend;
     const zm_store_ops_t *ops = backend->ops;
@@ -543,8 +565,7 @@ zm_store_read (zm_store_t *self, const char *key, const zm_read_opts_t *opts,
         scan.exact_size = strlen (key);
         scan.offset = 0;
         scan.limit = 1;
-    }
-    else if (opts->suffix) { //  with prefix too: the key starts and ends with it
+    } else if (opts->suffix) { //  with prefix too: the key starts and ends with it
         scan.suffix = key;
         scan.suffix_size = strlen (key);
     }
@@ -567,8 +588,8 @@ zm_store_list (zm_store_t *self, const zm_list_opts_t *opts, zm_records_t **keys
     if (!self || !keys_p)
         return ZM_EINVAL;
     int rc = 0;
-    if ((opts->prefix && (rc = s_key_check (opts->prefix, true)) != 0)
-        || (opts->suffix && (rc = s_key_check (opts->suffix, true)) != 0))
+    if ((opts->prefix && (rc = s_key_check (opts->prefix, true)) != 0) ||
+        (opts->suffix && (rc = s_key_check (opts->suffix, true)) != 0))
         return rc;
     s_scan_t scan = {.offset = opts->offset, .limit = opts->limit, .keys_only = true};
     if (opts->suffix && *opts->suffix) {
@@ -586,7 +607,7 @@ zm_store_sweep (zm_store_t *self, size_t max)
     s_backend_t *backend = self->backend;
     if (!backend->ops->sweep)
         return 0;
-    return backend->ops->sweep (backend->state, (int64_t) zclock_time (), max);
+    return backend->ops->sweep (backend->state, (int64_t)zclock_time (), max);
 }
 
 //  --------------------------------------------------------------------------
@@ -595,7 +616,7 @@ zm_store_sweep (zm_store_t *self, size_t max)
 zm_batch_t *
 zm_batch_new (void)
 {
-    return (zm_batch_t *) calloc (1, sizeof (zm_batch_t));
+    return (zm_batch_t *)calloc (1, sizeof (zm_batch_t));
 }
 
 void
@@ -659,8 +680,7 @@ s_batch_add (zm_batch_t *self, const char *database, const char *table, const ch
         memcpy (item.key + db_len + 1, table, table_len + 1);
         memcpy (item.key + db_len + table_len + 2, key, key_len);
         item.key_size = db_len + table_len + 2 + key_len;
-    }
-    else {
+    } else {
         snprintf (item.table, sizeof item.table, "%s", table);
         memcpy (item.key, key, key_len);
         item.key_size = key_len;
@@ -671,7 +691,7 @@ s_batch_add (zm_batch_t *self, const char *database, const char *table, const ch
     if (self->count == 1) {
         if ((self->keys = zhashx_new ()) == NULL)
             return ZM_ENOMEM;
-        if (zhashx_insert (self->keys, s_where (&self->items[0], where), (void *) 1)) {
+        if (zhashx_insert (self->keys, s_where (&self->items[0], where), (void *)1)) {
             zhashx_destroy (&self->keys);
             return ZM_ENOMEM;
         }
@@ -680,13 +700,13 @@ s_batch_add (zm_batch_t *self, const char *database, const char *table, const ch
         return ZM_EINVAL;
     if (self->count == self->capacity) {
         size_t capacity = self->capacity ? self->capacity * 2 : 4;
-        s_item_t *items = (s_item_t *) realloc (self->items, capacity * sizeof *items);
+        s_item_t *items = (s_item_t *)realloc (self->items, capacity * sizeof *items);
         if (!items)
             return ZM_ENOMEM;
         self->items = items;
         self->capacity = capacity;
     }
-    if (self->keys && zhashx_insert (self->keys, where, (void *) 1))
+    if (self->keys && zhashx_insert (self->keys, where, (void *)1))
         return ZM_ENOMEM;
     self->items[self->count] = item;
     *item_p = &self->items[self->count];
@@ -699,8 +719,8 @@ zm_batch_write (zm_batch_t *self, const char *key, const void *value, size_t siz
 {
     static const zm_write_opts_t defaults = {0};
     opts = opts ? opts : &defaults;
-    if (opts->ttl_ms < 0 || opts->expires < 0 || (opts->ttl_ms && opts->expires)
-        || opts->ttl_ms > ZM_STORE_MAX_TTL || opts->expires > ZM_STORE_MAX_TTL)
+    if (opts->ttl_ms < 0 || opts->expires < 0 || (opts->ttl_ms && opts->expires) ||
+        opts->ttl_ms > ZM_STORE_MAX_TTL || opts->expires > ZM_STORE_MAX_TTL)
         return ZM_EINVAL;
     void *record = NULL;
     size_t record_size = 0;
@@ -743,7 +763,7 @@ int
 zm_store_check (const void *checks, size_t index, zm_store_entry_t *entry, const void *current,
                 size_t current_size)
 {
-    const s_checks_t *batch = (const s_checks_t *) checks;
+    const s_checks_t *batch = (const s_checks_t *)checks;
     const s_item_t *item = &batch->items[index];
     uint64_t version = current ? s_version (current, current_size) : 0;
     bool live = current && s_live (current, current_size, batch->now);
@@ -754,8 +774,18 @@ zm_store_check (const void *checks, size_t index, zm_store_entry_t *entry, const
             return live || !item->must_exist ? ZM_ECONFLICT : ZM_ENOTFOUND;
     if (item->must_exist && !live)
         return ZM_ENOTFOUND;
-    if (entry->value)
-        s_put_be ((uint8_t *) entry->value + 1, version + 1, 8);
+    if (entry->value) { //  the version, in as few bytes as it takes, before the expiry
+        uint8_t *built = (uint8_t *)item->value;
+        uint64_t next = version + 1;
+        int bytes = 1;
+        while (bytes < 8 && next >> (8 * bytes))
+            bytes++;
+        uint8_t *head = built + (8 - bytes);
+        head[0] = (uint8_t)((built[0] & ~S_VSIZE_MASK) | (bytes - 1) << 2);
+        s_put_be (head + 1, next, bytes);
+        entry->value = head;
+        entry->value_size = item->value_size - (size_t)(8 - bytes);
+    }
     return 0;
 }
 
@@ -768,15 +798,13 @@ s_commit (zm_store_t *self, const zm_batch_t *batch, uint64_t *version_p)
         return ZM_EINVAL;
     if (batch->count == 0)
         return 0;
-    int64_t now = (int64_t) zclock_time ();
+    int64_t now = (int64_t)zclock_time ();
     zm_store_entry_t stack[8];
     char stack_keys[8][S_KEY_MAX];
-    zm_store_entry_t *entries = batch->count <= 8 ? stack
-                                                  : (zm_store_entry_t *) calloc (
-                                                        batch->count, sizeof *entries);
-    char (*keys)[S_KEY_MAX] = batch->count <= 8 ? stack_keys
-                                                : (char (*)[S_KEY_MAX]) malloc (
-                                                      batch->count * sizeof *keys);
+    zm_store_entry_t *entries =
+        batch->count <= 8 ? stack : (zm_store_entry_t *)calloc (batch->count, sizeof *entries);
+    char (*keys)[S_KEY_MAX] =
+        batch->count <= 8 ? stack_keys : (char (*)[S_KEY_MAX])malloc (batch->count * sizeof *keys);
     int rc = entries && keys ? 0 : ZM_ENOMEM;
     for (size_t index = 0; rc == 0 && index < batch->count; index++) {
         const s_item_t *item = &batch->items[index];
@@ -786,8 +814,7 @@ s_commit (zm_store_t *self, const zm_batch_t *batch, uint64_t *version_p)
             memcpy (keys[index] + ns_size, item->key, item->key_size);
             entry->key = keys[index];
             entry->key_size = ns_size + item->key_size;
-        }
-        else {
+        } else {
             entry->key = item->key;
             entry->key_size = item->key_size;
         }
@@ -795,7 +822,7 @@ s_commit (zm_store_t *self, const zm_batch_t *batch, uint64_t *version_p)
         entry->value_size = item->value_size;
         entry->expires = item->ttl_ms ? now + item->ttl_ms : item->expires;
         if (entry->expires) //  the batch's records are ours to fill in
-            s_put_be ((uint8_t *) entry->value + S_HEADER, (uint64_t) entry->expires, 8);
+            s_put_be ((uint8_t *)entry->value + S_SLOT, (uint64_t)entry->expires, 8);
     }
     s_checks_t checks = {batch->items, now};
     if (rc == 0) {
