@@ -12,13 +12,26 @@
         0   "ZMB"                signature
         3   1                    beacon version
         4   kind                 1 alive, 2 goodbye
-        5   flags                0; bit 0: public key follows, bit 1:
-                                 authenticator follows (step 6)
+        5   flags                bit 0: public key follows, bit 1:
+                                 authenticator follows
         6   node UUID            16 bytes
         22  state sequence       uint32 big-endian: bumps when a service
                                  starts, so peers ask again
         26  HELLO port           uint16 big-endian: reactor 0's RPC port
-        28  (key, authenticator) reserved
+        28  public key           32 bytes: the node's CURVE key
+        60  time                 uint64 big-endian, Unix ms: strictly
+                                 increasing per sender     } authenticator,
+        68  MAC                  32 bytes, crypto_auth of  } with a
+                                 bytes 0..67 under a key   } cluster key
+                                 derived from the cluster key
+
+    With a cluster key a node believes only beacons whose MAC checks, whose
+    time is within S_SKEW_MS of its clock and later than the last it
+    believed from that UUID: a forged, altered or replayed beacon (a
+    replayed goodbye too) is ignored and counted (registry.beacons_rejected
+    in $node stats). It sends a fresh beacon every interval itself, since
+    zbeacon's repeats would carry the same time. Without a cluster key
+    beacons are believed as they come, and the node said so at start.
 
     On a beacon from a node we do not know, or whose sequence changed, we
     ask it "$node hello" over its RPC socket (an ordinary REQUEST, from a
@@ -36,7 +49,13 @@
 #include "zm_runtime.h"
 #include "zm_wire.h"
 
-#define S_BEACON_SIZE 28
+#define S_BEACON_SIZE 28    //  without key and authenticator
+#define S_BEACON_KEYED 60   //  with the public key
+#define S_BEACON_AUTHED 100 //  with the authenticator too
+#define S_FLAG_KEY 0x01
+#define S_FLAG_AUTH 0x02
+#define S_SKEW_MS 30000  //  how far a beacon's time may be from ours
+#define S_TIMES_MAX 4096 //  senders whose last time is remembered
 #define S_KIND_ALIVE 1
 #define S_KIND_GOODBYE 2
 #define S_TICK_MS 50
@@ -46,30 +65,34 @@ static const uint8_t s_signature[4] = {'Z', 'M', 'B', 1};
 
 //  A HELLO in flight, keyed by its address
 typedef struct {
-    zsock_t *dealer;          //  its own socket
-    char host[64];            //  where
+    zsock_t *dealer; //  its own socket
+    char host[64];   //  where
     int port;
-    unsigned source;          //  ZM_REG_BEACON or ZM_REG_STATIC
-    char uuid[33];            //  the UUID the beacon announced, "" for static
-    uint64_t corr;            //  correlation id of the request
-    int64_t deadline;         //  zclock_mono
-    bool first;               //  part of the first round of static peers
+    unsigned source;  //  ZM_REG_BEACON or ZM_REG_STATIC
+    char uuid[33];    //  the UUID the beacon announced, "" for static
+    uint64_t corr;    //  correlation id of the request
+    int64_t deadline; //  zclock_mono
+    bool first;       //  part of the first round of static peers
 } s_hello_t;
 
 typedef struct {
-    zm_node_t *node;          //  owner
-    zm_reactor_t *reactor;    //  reactor 0
-    zactor_t *beacon;         //  zbeacon, NULL when beacons are off
-    uint8_t uuid[16];         //  our UUID, binary
-    uint32_t published;       //  sequence in the beacon we publish
-    int interval;             //  registry.interval
-    int timer;                //  tick timer id
-    zhashx_t *hellos;         //  address -> s_hello_t
-    zlistx_t *statics;        //  static peer addresses
-    int64_t next_static;      //  zclock_mono of the next round of static HELLOs
-    uint64_t next_corr;       //  correlation ids
-    int first_pending;        //  first-round static HELLOs not over yet
-    bool leaving;             //  goodbye sent: no more changes
+    zm_node_t *node;       //  owner
+    zm_reactor_t *reactor; //  reactor 0
+    zactor_t *beacon;      //  zbeacon, NULL when beacons are off
+    uint8_t uuid[16];      //  our UUID, binary
+    uint32_t published;    //  sequence in the beacon we publish
+    int interval;          //  registry.interval
+    int timer;             //  tick timer id
+    zhashx_t *hellos;      //  address -> s_hello_t
+    zlistx_t *statics;     //  static peer addresses
+    int64_t next_static;   //  zclock_mono of the next round of static HELLOs
+    uint64_t next_corr;    //  correlation ids
+    int first_pending;     //  first-round static HELLOs not over yet
+    bool leaving;          //  goodbye sent: no more changes
+    int kind;              //  what we announce: S_KIND_ALIVE or S_KIND_GOODBYE
+    int64_t next_publish;  //  zclock_mono of the next fresh beacon (cluster key)
+    int64_t last_time;     //  time in our last authenticated beacon
+    zhashx_t *times;       //  UUID -> last time believed (int64_t, boxed)
 } s_discovery_t;
 
 //  A static HELLO of the first round is over (answered or not): once all
@@ -90,7 +113,7 @@ static void
 s_put_be (uint8_t *p, uint64_t value, int bytes)
 {
     for (int index = bytes - 1; index >= 0; index--) {
-        p[index] = (uint8_t) value;
+        p[index] = (uint8_t)value;
         value >>= 8;
     }
 }
@@ -110,15 +133,61 @@ s_publish (s_discovery_t *self, int kind)
 {
     if (!self->beacon)
         return;
-    uint8_t beacon[S_BEACON_SIZE];
+    uint8_t beacon[S_BEACON_AUTHED];
+    bool authed = self->node->auth->cluster;
     memcpy (beacon, s_signature, 4);
-    beacon[4] = (uint8_t) kind;
-    beacon[5] = 0;
+    beacon[4] = (uint8_t)kind;
+    beacon[5] = S_FLAG_KEY | (authed ? S_FLAG_AUTH : 0);
     memcpy (beacon + 6, self->uuid, 16);
     self->published = atomic_load (&self->node->services_seq);
     s_put_be (beacon + 22, self->published, 4);
-    s_put_be (beacon + 26, (uint64_t) self->node->rpc_ports[0], 2);
-    zsock_send (self->beacon, "sbi", "PUBLISH", beacon, (size_t) S_BEACON_SIZE, self->interval);
+    s_put_be (beacon + 26, (uint64_t)self->node->rpc_ports[0], 2);
+    memcpy (beacon + 28, zm_auth_public_key (self->node), 32);
+    size_t size = S_BEACON_KEYED;
+    int interval = self->interval;
+    if (authed) {
+        int64_t now = zclock_time ();
+        self->last_time = now > self->last_time ? now : self->last_time + 1;
+        s_put_be (beacon + 60, (uint64_t)self->last_time, 8);
+        zm_auth_mac (self->node, beacon, 68, beacon + 68);
+        size = S_BEACON_AUTHED;
+        //  We send a fresh one every interval (s_tick); zbeacon's own
+        //  repeat, with the same time, only if we fall silent
+        interval = 10 * self->interval;
+        self->next_publish = zclock_mono () + self->interval;
+    }
+    self->kind = kind;
+    zsock_send (self->beacon, "sbi", "PUBLISH", beacon, size, interval);
+}
+
+//  Is this beacon (of size bytes, from uuid) to be believed?
+static bool
+s_beacon_ok (s_discovery_t *self, const uint8_t *data, size_t size, const char *uuid)
+{
+    if (!self->node->auth->cluster)
+        return true; //  an open node believes every beacon (and said so at start)
+    if (size < S_BEACON_AUTHED ||
+        (data[5] & (S_FLAG_KEY | S_FLAG_AUTH)) != (S_FLAG_KEY | S_FLAG_AUTH) ||
+        !zm_auth_mac_ok (self->node, data, 68, data + 68))
+        return false;
+    int64_t time = (int64_t)s_get_be (data + 60, 8), now = zclock_time ();
+    if (time < now - S_SKEW_MS || time > now + S_SKEW_MS)
+        return false;
+    int64_t *last = (int64_t *)zhashx_lookup (self->times, uuid);
+    if (last && time <= *last)
+        return false; //  replayed
+    if (!last) {
+        if (zhashx_size (self->times) >= S_TIMES_MAX) //  drop who fell out of the window
+            for (int64_t *item = (int64_t *)zhashx_first (self->times); item;
+                 item = (int64_t *)zhashx_next (self->times))
+                if (*item < now - S_SKEW_MS)
+                    zhashx_delete (self->times, zhashx_cursor (self->times));
+        if (zhashx_size (self->times) >= S_TIMES_MAX || !(last = (int64_t *)malloc (sizeof *last)))
+            return false;
+        zhashx_insert (self->times, uuid, last);
+    }
+    *last = time;
+    return true;
 }
 
 static bool
@@ -128,7 +197,7 @@ s_hex_to_bin (const char *hex, uint8_t *out, size_t size)
         unsigned value;
         if (!hex[2 * i] || !hex[2 * i + 1] || sscanf (hex + 2 * i, "%2x", &value) != 1)
             return false;
-        out[i] = (uint8_t) value;
+        out[i] = (uint8_t)value;
     }
     return true;
 }
@@ -139,7 +208,7 @@ s_hex_to_bin (const char *hex, uint8_t *out, size_t size)
 static void
 s_hello_free (void **item)
 {
-    s_hello_t *hello = (s_hello_t *) *item;
+    s_hello_t *hello = (s_hello_t *)*item;
     if (hello) {
         if (hello->dealer) {
             zm_reactor_t *reactor = zm_reactor_current ();
@@ -152,8 +221,7 @@ s_hello_free (void **item)
     }
 }
 
-static int
-s_on_hello (zloop_t *loop, zsock_t *dealer, void *arg);
+static int s_on_hello (zloop_t *loop, zsock_t *dealer, void *arg);
 
 //  Ask host:port for its descriptor, unless a HELLO to it is in flight.
 //  Returns the exchange started, or NULL.
@@ -164,7 +232,7 @@ s_hello (s_discovery_t *self, const char *host, int port, unsigned source, const
     snprintf (address, sizeof address, "tcp://%s:%d", host, port);
     if (self->leaving || zhashx_lookup (self->hellos, address))
         return NULL;
-    s_hello_t *hello = (s_hello_t *) calloc (1, sizeof (s_hello_t));
+    s_hello_t *hello = (s_hello_t *)calloc (1, sizeof (s_hello_t));
     if (!hello)
         return NULL;
     snprintf (hello->host, sizeof hello->host, "%s", host);
@@ -185,9 +253,9 @@ s_hello (s_discovery_t *self, const char *host, int port, unsigned source, const
                       .endpoint = "hello",
                       .timeout_ms = S_HELLO_TIMEOUT,
                       .caller = self->node->name};
-    if (zsock_connect (hello->dealer, "%s", address) != 0
-        || zm_wire_send (zsock_resolve (hello->dealer), NULL, &wire, NULL, 0, ZMQ_DONTWAIT) != 0
-        || zm_reactor_reader (self->reactor, hello->dealer, s_on_hello, self) != 0) {
+    if (zsock_connect (hello->dealer, "%s", address) != 0 ||
+        zm_wire_send (zsock_resolve (hello->dealer), NULL, &wire, NULL, 0, ZMQ_DONTWAIT) != 0 ||
+        zm_reactor_reader (self->reactor, hello->dealer, s_on_hello, self) != 0) {
         zm_log_warning ("registry: cannot send HELLO to %s", address);
         zsock_destroy (&hello->dealer);
         free (hello);
@@ -202,15 +270,15 @@ s_hello (s_discovery_t *self, const char *host, int port, unsigned source, const
 static int
 s_on_hello (zloop_t *loop, zsock_t *dealer, void *arg)
 {
-    s_discovery_t *self = (s_discovery_t *) arg;
+    s_discovery_t *self = (s_discovery_t *)arg;
     //  Which exchange: few are in flight at once, a scan is fine.
     s_hello_t *hello = NULL;
     const char *address = NULL;
-    for (s_hello_t *item = (s_hello_t *) zhashx_first (self->hellos); item;
-         item = (s_hello_t *) zhashx_next (self->hellos))
+    for (s_hello_t *item = (s_hello_t *)zhashx_first (self->hellos); item;
+         item = (s_hello_t *)zhashx_next (self->hellos))
         if (item->dealer == dealer) {
             hello = item;
-            address = (const char *) zhashx_cursor (self->hellos);
+            address = (const char *)zhashx_cursor (self->hellos);
             break;
         }
     zm_wire_t got;
@@ -243,9 +311,8 @@ s_on_hello (zloop_t *loop, zsock_t *dealer, void *arg)
     }
     else if (descriptor && uuid && streq (uuid, self->node->uuid))
         zm_msg_destroy (&descriptor); //  a static peer entry that is us
-    if (descriptor && !self->leaving
-        && zm_registry_put (self->node, hello->host, hello->port, hello->source, &descriptor)
-               != 0)
+    if (descriptor && !self->leaving &&
+        zm_registry_put (self->node, hello->host, hello->port, hello->source, &descriptor) != 0)
         zm_log_warning ("registry: %s sent a malformed HELLO answer", address);
     zm_msg_destroy (&descriptor);
     if (hello->first)
@@ -260,7 +327,7 @@ s_on_hello (zloop_t *loop, zsock_t *dealer, void *arg)
 static int
 s_on_beacon (zloop_t *loop, zsock_t *pipe, void *arg)
 {
-    s_discovery_t *self = (s_discovery_t *) arg;
+    s_discovery_t *self = (s_discovery_t *)arg;
     for (int n = 0; n < 64 && (zsock_events (pipe) & ZMQ_POLLIN); n++) {
         char *ip = NULL;
         zframe_t *frame = NULL;
@@ -268,14 +335,18 @@ s_on_beacon (zloop_t *loop, zsock_t *pipe, void *arg)
             break;
         size_t size = frame ? zframe_size (frame) : 0;
         const uint8_t *data = frame ? zframe_data (frame) : NULL;
-        if (ip && size >= S_BEACON_SIZE && memcmp (data, s_signature, 4) == 0
-            && memcmp (data + 6, self->uuid, 16) != 0 && !self->leaving) {
+        if (ip && size >= S_BEACON_SIZE && memcmp (data, s_signature, 4) == 0 &&
+            memcmp (data + 6, self->uuid, 16) != 0 && !self->leaving) {
             char uuid[33];
             for (int i = 0; i < 16; i++)
                 snprintf (uuid + 2 * i, 3, "%02X", data[6 + i]);
-            uint32_t seq = (uint32_t) s_get_be (data + 22, 4);
-            int port = (int) s_get_be (data + 26, 2);
-            if (data[4] == S_KIND_GOODBYE)
+            uint32_t seq = (uint32_t)s_get_be (data + 22, 4);
+            int port = (int)s_get_be (data + 26, 2);
+            if (!s_beacon_ok (self, data, size, uuid)) {
+                atomic_fetch_add (&self->node->beacons_rejected, 1);
+                zm_log_debug ("registry: beacon from %s (%s) not believed", ip, uuid);
+            }
+            else if (data[4] == S_KIND_GOODBYE)
                 zm_registry_drop (self->node, uuid, "goodbye");
             else if (data[4] == S_KIND_ALIVE && port > 0) {
                 uint32_t known_seq = 0;
@@ -292,23 +363,26 @@ s_on_beacon (zloop_t *loop, zsock_t *pipe, void *arg)
 static int
 s_tick (zloop_t *loop, int timer_id, void *arg)
 {
-    s_discovery_t *self = (s_discovery_t *) arg;
+    s_discovery_t *self = (s_discovery_t *)arg;
+    int64_t now = zclock_mono ();
+    //  With a cluster key, a beacon with a fresh time every interval
+    if (self->beacon && self->next_publish && now >= self->next_publish)
+        s_publish (self, self->kind);
     if (self->leaving)
         return 0;
-    int64_t now = zclock_mono ();
     //  Silent nodes go
-    int expiry = (int) zm_config_get_int (self->node->config, "registry.expiry", 5000);
+    int expiry = (int)zm_config_get_int (self->node->config, "registry.expiry", 5000);
     zm_registry_expire (self->node, ZM_REG_BEACON, now - expiry, "silent");
     //  HELLOs that got no answer
     zlistx_t *late = zlistx_new ();
-    for (s_hello_t *hello = (s_hello_t *) zhashx_first (self->hellos); hello && late;
-         hello = (s_hello_t *) zhashx_next (self->hellos))
+    for (s_hello_t *hello = (s_hello_t *)zhashx_first (self->hellos); hello && late;
+         hello = (s_hello_t *)zhashx_next (self->hellos))
         if (hello->deadline < now)
-            zlistx_add_end (late, (void *) zhashx_cursor (self->hellos));
-    for (const char *key = late ? (const char *) zlistx_first (late) : NULL; key;
-         key = (const char *) zlistx_next (late)) {
+            zlistx_add_end (late, (void *)zhashx_cursor (self->hellos));
+    for (const char *key = late ? (const char *)zlistx_first (late) : NULL; key;
+         key = (const char *)zlistx_next (late)) {
         zm_log_info ("registry: no HELLO answer from %s", key);
-        s_hello_t *hello = (s_hello_t *) zhashx_lookup (self->hellos, key);
+        s_hello_t *hello = (s_hello_t *)zhashx_lookup (self->hellos, key);
         if (hello && hello->first)
             s_first_done (self);
         zhashx_delete (self->hellos, key);
@@ -319,8 +393,8 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     int ttl = atomic_load (&self->node->registry_ttl);
     if (zlistx_size (self->statics) && now >= self->next_static) {
         bool first = self->next_static == 0;
-        for (const char *peer = (const char *) zlistx_first (self->statics); peer;
-             peer = (const char *) zlistx_next (self->statics)) {
+        for (const char *peer = (const char *)zlistx_first (self->statics); peer;
+             peer = (const char *)zlistx_next (self->statics)) {
             char host[100];
             int port = 0;
             s_hello_t *hello = NULL;
@@ -337,7 +411,7 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
             zm_registry_poke (self->node);
         }
     }
-    zm_registry_expire (self->node, ZM_REG_STATIC, now - 2 * (int64_t) ttl - S_HELLO_TIMEOUT,
+    zm_registry_expire (self->node, ZM_REG_STATIC, now - 2 * (int64_t)ttl - S_HELLO_TIMEOUT,
                         "static peer silent");
     //  A service started: peers hear the new sequence now
     if (atomic_load (&self->node->services_seq) != self->published)
@@ -351,7 +425,7 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
 static int
 s_stop_on (zm_reactor_t *reactor, void *arg)
 {
-    s_discovery_t *self = (s_discovery_t *) arg;
+    s_discovery_t *self = (s_discovery_t *)arg;
     if (!self)
         return 0;
     if (self->beacon) {
@@ -360,6 +434,7 @@ s_stop_on (zm_reactor_t *reactor, void *arg)
     }
     zloop_timer_end (zm_reactor_loop (reactor), self->timer);
     zhashx_destroy (&self->hellos);
+    zhashx_destroy (&self->times);
     zlistx_destroy (&self->statics);
     self->node->discovery = NULL;
     free (self);
@@ -383,7 +458,7 @@ s_beacon_start (s_discovery_t *self)
     const char *interface = zm_config_get_str (config, "registry.interface", "");
     if (*interface)
         zsys_set_interface (interface);
-    int port = (int) zm_config_get_int (config, "registry.port", 5690);
+    int port = (int)zm_config_get_int (config, "registry.port", 5690);
     self->beacon = zactor_new (zbeacon, NULL);
     if (!self->beacon)
         return false;
@@ -403,7 +478,7 @@ s_beacon_start (s_discovery_t *self)
     zm_log_info ("registry: beacons on UDP port %d from %s every %d ms", port, hostname,
                  self->interval);
     zstr_free (&hostname);
-    zsock_send (self->beacon, "sb", "SUBSCRIBE", s_signature, (size_t) 4);
+    zsock_send (self->beacon, "sb", "SUBSCRIBE", s_signature, (size_t)4);
     if (zm_reactor_reader (self->reactor, zactor_sock (self->beacon), s_on_beacon, self) != 0) {
         zactor_destroy (&self->beacon);
         return false;
@@ -417,24 +492,28 @@ s_beacon_start (s_discovery_t *self)
 static int
 s_start_on (zm_reactor_t *reactor, void *arg)
 {
-    zm_node_t *node = (zm_node_t *) arg;
-    s_discovery_t *self = (s_discovery_t *) calloc (1, sizeof (s_discovery_t));
+    zm_node_t *node = (zm_node_t *)arg;
+    s_discovery_t *self = (s_discovery_t *)calloc (1, sizeof (s_discovery_t));
     if (!self)
         return ZM_ENOMEM;
     self->node = node;
     self->reactor = reactor;
-    self->interval = (int) zm_config_get_int (node->config, "registry.interval", 1000);
+    self->interval = (int)zm_config_get_int (node->config, "registry.interval", 1000);
     self->hellos = zhashx_new ();
     self->statics = zlistx_new ();
-    if (!self->hellos || !self->statics || !s_hex_to_bin (node->uuid, self->uuid, 16)) {
+    self->times = zhashx_new ();
+    if (!self->hellos || !self->statics || !self->times ||
+        !s_hex_to_bin (node->uuid, self->uuid, 16)) {
         zhashx_destroy (&self->hellos);
+        zhashx_destroy (&self->times);
         zlistx_destroy (&self->statics);
         free (self);
         return ZM_ENOMEM;
     }
     zhashx_set_destructor (self->hellos, s_hello_free);
-    zlistx_set_destructor (self->statics, (zlistx_destructor_fn *) zstr_free);
-    zlistx_set_duplicator (self->statics, (zlistx_duplicator_fn *) strdup);
+    zhashx_set_destructor (self->times, (zhashx_destructor_fn *)zstr_free);
+    zlistx_set_destructor (self->statics, (zlistx_destructor_fn *)zstr_free);
+    zlistx_set_duplicator (self->statics, (zlistx_duplicator_fn *)strdup);
     char *peers = strdup (zm_config_get_str (node->config, "registry.peers", ""));
     for (char *save = NULL, *peer = peers ? strtok_r (peers, ", ", &save) : NULL; peer;
          peer = strtok_r (NULL, ", ", &save)) {
@@ -453,8 +532,8 @@ s_start_on (zm_reactor_t *reactor, void *arg)
     bool beacons = s_beacon_start (self);
     //  Calls made right after start wait (within their deadline) for what
     //  discovery will bring: two beacon intervals, or the first static round.
-    int64_t settle = beacons ? 2 * (int64_t) self->interval
-                             : (zlistx_size (self->statics) ? S_HELLO_TIMEOUT : 0);
+    int64_t settle =
+        beacons ? 2 * (int64_t)self->interval : (zlistx_size (self->statics) ? S_HELLO_TIMEOUT : 0);
     atomic_store (&node->settle_until, settle ? zclock_mono () + settle : 0);
     if (zlistx_size (self->statics) == 0)
         atomic_store (&node->statics_ready, true);
@@ -471,7 +550,7 @@ zm_discovery_start (zm_node_t *node)
 static int
 s_leave_on (zm_reactor_t *reactor, void *arg)
 {
-    s_discovery_t *self = (s_discovery_t *) *zm_reactor_module (reactor, ZM_MODULE_DISCOVERY);
+    s_discovery_t *self = (s_discovery_t *)*zm_reactor_module (reactor, ZM_MODULE_DISCOVERY);
     if (!self || self->leaving)
         return 0;
     //  zbeacon sends a new payload at once; it repeats every interval

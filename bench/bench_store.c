@@ -221,7 +221,8 @@ s_fill (raw_t *raw, zm_store_t *store, long first, long count, int batch, const 
             if ((side + turn) % 2 == 0) {
                 s_raw_batch (raw, at, size, value, mixed);
                 *raw_us += s_now_us () - start;
-            } else {
+            }
+            else {
                 s_zm_batch (store, at, size, value, mixed);
                 *zm_us += s_now_us () - start;
             }
@@ -270,7 +271,8 @@ s_round (int round, long records, bool mixed, s_case_t *reads, s_case_t *batch, 
         if (raw_turn) {
             found_raw += s_raw_reads (&raw, records, slice, seed);
             raw_us += s_now_us () - start;
-        } else {
+        }
+        else {
             found_zm += s_zm_reads (store, records, slice, seed);
             zm_us += s_now_us () - start;
         }

@@ -22,5 +22,6 @@
 #include "zmicro/registry.h"
 #include "zmicro/pubsub.h"
 #include "zmicro/store.h"
+#include "zmicro/auth.h"
 
 #endif

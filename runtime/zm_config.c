@@ -120,6 +120,12 @@ static const s_spec_t s_runtime_keys[] = {
      "Every this many ms expired records are removed from the store (0: never); applies live"},
     {"store.rpc", ZM_CONFIG_BOOL, "true", false, 0, 0, NULL,
      "Serve the node's store over RPC as the built-in service \"$store\"; read at start"},
+    {"auth.keys", ZM_CONFIG_STR, "", false, 0, 0, NULL,
+     "Directory of the node's keypair (node.cert, node.cert_secret), made on first start; "
+     "empty: zm-keys/<node name>; :memory: a new keypair each start, no files; read at start"},
+    {"auth.cluster_key", ZM_CONFIG_STR, "", false, 0, 0, NULL,
+     "The cluster key (Z85 text) or the file holding it (zm keygen --cluster); empty: the "
+     "node runs open, and says so; read at start"},
     {"registry.interface", ZM_CONFIG_STR, "", false, 0, 0, NULL,
      "Beacon interface: name or address; empty: the first that can broadcast; * for all "
      "(255.255.255.255). Process-wide (czmq)"},

@@ -169,6 +169,10 @@ zm_node_new (zm_config_t **config_p)
             goto fail;
         }
     }
+    if (zm_auth_new (self) != 0) {
+        zm_log_error ("node: cannot start without its keys (auth.keys, auth.cluster_key)");
+        goto fail;
+    }
     self->reg = zm_registry_new ();
     self->broker = zm_broker_new (self);
     if (!self->reg || !self->broker)
@@ -243,6 +247,7 @@ zm_node_destroy (zm_node_t **self_p)
     zm_broker_destroy (&self->broker);
     zm_services_destroy (self);
     zm_node_store_destroy (self);
+    zm_auth_destroy (self);
     pthread_rwlock_destroy (&self->svc_lock);
     pthread_mutex_destroy (&self->client_lock);
     zhashx_destroy (&self->directory);

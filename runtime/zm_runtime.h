@@ -178,7 +178,22 @@ struct _zm_node_t {
     atomic_uint_fast64_t rpc_malformed; //  messages that failed to decode
     atomic_uint_fast64_t rpc_dropped;   //  messages dropped unanswered
     struct _zm_node_store_t *store;     //  the node's store (zm_node_store.c)
+    struct _zm_auth_t *auth;            //  keys (zm_auth.c)
+    atomic_uint_fast64_t beacons_rejected; //  beacons not believed (forged, altered, replayed)
 };
+
+//  The node's keys (zm_auth.c), made at start
+typedef struct _zm_auth_t {
+    zcert_t *cert;          //  the node's keypair
+    bool cluster;           //  a cluster key was given
+    uint8_t beacon_key[32]; //  derived from it: the beacons' MAC key
+} zm_auth_t;
+int zm_auth_new (zm_node_t *node);
+void zm_auth_destroy (zm_node_t *node);
+const uint8_t *zm_auth_public_key (zm_node_t *node);
+//  The MAC (32 bytes) of data under the cluster's beacon key; checking one
+void zm_auth_mac (zm_node_t *node, const uint8_t *data, size_t size, uint8_t mac[32]);
+bool zm_auth_mac_ok (zm_node_t *node, const uint8_t *data, size_t size, const uint8_t mac[32]);
 
 //  The node's store (zm_node_store.c): state made with the node, the store
 //  opened on first use, the sweeper, the built-in "$store" service

@@ -539,6 +539,8 @@ s_node_stats (zm_ctx_t *ctx, zm_msg_t *msg)
     zm_val_set_uint (server, "malformed", atomic_load (&node->rpc_malformed));
     zm_val_set_uint (server, "dropped", atomic_load (&node->rpc_dropped));
     zm_broker_stats (node, zm_val_set_map (root, "pubsub"));
+    zm_val_t *registry = zm_val_set_map (root, "registry");
+    zm_val_set_uint (registry, "beacons_rejected", atomic_load (&node->beacons_rejected));
     zm_val_t *services = zm_val_set_map (root, "services");
     pthread_rwlock_wrlock (&node->svc_lock);
     for (zm_service_t *svc = (zm_service_t *) zhashx_first (node->services); svc;

@@ -565,7 +565,8 @@ zm_store_read (zm_store_t *self, const char *key, const zm_read_opts_t *opts,
         scan.exact_size = strlen (key);
         scan.offset = 0;
         scan.limit = 1;
-    } else if (opts->suffix) { //  with prefix too: the key starts and ends with it
+    }
+    else if (opts->suffix) { //  with prefix too: the key starts and ends with it
         scan.suffix = key;
         scan.suffix_size = strlen (key);
     }
@@ -680,7 +681,8 @@ s_batch_add (zm_batch_t *self, const char *database, const char *table, const ch
         memcpy (item.key + db_len + 1, table, table_len + 1);
         memcpy (item.key + db_len + table_len + 2, key, key_len);
         item.key_size = db_len + table_len + 2 + key_len;
-    } else {
+    }
+    else {
         snprintf (item.table, sizeof item.table, "%s", table);
         memcpy (item.key, key, key_len);
         item.key_size = key_len;
@@ -814,7 +816,8 @@ s_commit (zm_store_t *self, const zm_batch_t *batch, uint64_t *version_p)
             memcpy (keys[index] + ns_size, item->key, item->key_size);
             entry->key = keys[index];
             entry->key_size = ns_size + item->key_size;
-        } else {
+        }
+        else {
             entry->key = item->key;
             entry->key_size = item->key_size;
         }

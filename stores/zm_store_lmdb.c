@@ -320,10 +320,12 @@ s_open (const char *path, size_t map_size, void **state_p)
     if (self) {
         self->refs++;
         free (real);
-    } else if ((self = (s_env_t *)calloc (1, sizeof *self)) == NULL) {
+    }
+    else if ((self = (s_env_t *)calloc (1, sizeof *self)) == NULL) {
         free (real);
         rc = ZM_ENOMEM;
-    } else {
+    }
+    else {
         self->path = real;
         pthread_rwlock_init (&self->resize, NULL);
         pthread_mutex_init (&self->cache_lock, NULL);
@@ -438,16 +440,19 @@ s_id_code (uint32_t number, s_id_t *id)
     if (number < 0x80) {
         out[0] = (uint8_t)number;
         id->size = 1;
-    } else if (number < 0x4000) {
+    }
+    else if (number < 0x4000) {
         out[0] = (uint8_t)(0x80 | number >> 8);
         out[1] = (uint8_t)number;
         id->size = 2;
-    } else if (number < 0x200000) {
+    }
+    else if (number < 0x200000) {
         out[0] = (uint8_t)(0xC0 | number >> 16);
         out[1] = (uint8_t)(number >> 8);
         out[2] = (uint8_t)number;
         id->size = 3;
-    } else {
+    }
+    else {
         out[0] = 0xE0;
         for (int at = 4; at >= 1; at--, number >>= 8)
             out[at] = (uint8_t)number;
@@ -517,7 +522,8 @@ s_read (s_env_t *self, const void *key, size_t key_size, bool exact, zm_store_vi
             rc = mdb_get (txn, self->records, &name, &data);
             if (rc == 0)
                 result = visit (arg, key, key_size, data.mv_data, data.mv_size);
-        } else if (rc == 0) {
+        }
+        else if (rc == 0) {
             char full[S_KEY_MAX]; //  the namespace, then each key found
             memcpy (full, key, ns_size);
             size_t prefix_size = name.mv_size;
@@ -618,7 +624,8 @@ s_apply_txn (s_env_t *self, MDB_txn *txn, zm_store_entry_t *entries, size_t coun
                 current = data;
             else if (rc)
                 return *mdb_rc = rc, S_LMDB;
-        } else {
+        }
+        else {
             rc = mdb_get (txn, self->records, &key, &current);
             if (rc && rc != MDB_NOTFOUND)
                 return *mdb_rc = rc, S_LMDB;
@@ -648,7 +655,8 @@ s_apply_txn (s_env_t *self, MDB_txn *txn, zm_store_entry_t *entries, size_t coun
                 MDB_val none = {0, (void *)""};
                 rc = mdb_put (txn, self->expiry, &when, &none, 0);
             }
-        } else if (exists)
+        }
+        else if (exists)
             rc = mdb_del (txn, self->records, &key, NULL);
         if (rc)
             return *mdb_rc = rc, S_LMDB;

@@ -104,10 +104,13 @@ typedef struct {
 //  Programs the tests start (helpers, examples) read ZM_* variables: none
 //  of them broadcasts beacons on the machine's real network. LAN tests turn
 //  beacons back on with --registry.beacon=true inside their namespaces.
+//  Nodes make a keypair in memory, not zm-keys/ in the working directory,
+//  unless a test names a keys directory (--auth.keys).
 __attribute__ ((constructor)) static void
 s_zt_no_beacons (void)
 {
     setenv ("ZM_REGISTRY_BEACON", "false", 1);
+    setenv ("ZM_AUTH_KEYS", ":memory:", 1);
 }
 
 //  Milliseconds on the monotonic clock.

@@ -75,6 +75,7 @@
 #define S_OPT_VERSION 0x080     //  --version N
 #define S_OPT_ABSENT 0x100      //  --absent
 #define S_OPT_LIST 0x200        //  --suffix, --limit, --offset
+#define S_OPT_KEYGEN 0x400      //  --cluster, --name, --roles, --dir, --out
 #define S_OPT_STORE (S_OPT_VIA | S_OPT_NODE | S_OPT_WHERE)
 
 static const char *s_usage =
@@ -99,6 +100,14 @@ static const char *s_usage =
     "  store list [PREFIX]           prints the keys (that start with PREFIX) in key\n"
     "                                order: {\"records\": [{\"key\", \"version\",\n"
     "                                \"expires\"}]}\n"
+    "  keygen --cluster [--out FILE] makes a cluster key; prints {\"cluster_key\"},\n"
+    "                                or writes it to a new FILE (mode 0600)\n"
+    "  keygen --name NAME [--roles R1,R2] [--dir DIR]\n"
+    "                                makes a keypair DIR/NAME.cert and\n"
+    "                                DIR/NAME.cert_secret (DIR: zm-keys) with the\n"
+    "                                metadata name and roles; prints {\"name\",\n"
+    "                                \"public_key\", \"cert\", \"secret\"}. Never\n"
+    "                                overwrites a key.\n"
     "  help                          prints this text\n"
     "\n"
     "Options:\n"
@@ -166,6 +175,11 @@ typedef struct {
     bool absent;                //  --absent
     long limit;                 //  --limit, 0 when not given
     long offset;                //  --offset, -1 when not given
+    bool cluster;               //  keygen --cluster
+    const char *name;           //  keygen --name, or NULL
+    const char *roles;          //  keygen --roles, or NULL
+    const char *dir;            //  keygen --dir, or NULL
+    const char *out;            //  keygen --out, or NULL
     int config_argc;            //  config flags, with argv[0]
     char **config_argv;         //  borrowed strings; the array is ours
 } s_cli_t;
@@ -531,6 +545,25 @@ s_parse (s_cli_t *cli, int argc, char **argv)
         }
         else if (strcmp (arg, "--all") == 0)
             cli->all = true;
+        else if (strcmp (arg, "--cluster") == 0)
+            cli->cluster = true;
+        else if (s_is_option (arg, "name") || s_is_option (arg, "roles")
+                 || s_is_option (arg, "dir") || s_is_option (arg, "out")) {
+            const char *option = s_is_option (arg, "name")    ? "name"
+                                 : s_is_option (arg, "roles") ? "roles"
+                                 : s_is_option (arg, "dir")   ? "dir"
+                                                              : "out";
+            if (!(value = s_option_value (argc, argv, &i, option)))
+                return S_USAGE;
+            if (!*value || strnlen (value, 4096) > 4095) {
+                s_fail ("--%s wants a value of 1..4095 bytes", option);
+                return S_USAGE;
+            }
+            *(option[0] == 'n'   ? &cli->name
+              : option[0] == 'r' ? &cli->roles
+              : option[0] == 'd' ? &cli->dir
+                                 : &cli->out) = value;
+        }
         else if (strcmp (arg, "--absent") == 0)
             cli->absent = true;
         else if ((rc = s_store_option (cli, argc, argv, &i)) != -1) {
@@ -580,6 +613,11 @@ s_options_fit (const s_cli_t *cli, const char *what, unsigned allowed)
         {S_OPT_LIST, cli->suffix != NULL, "--suffix"},
         {S_OPT_LIST, cli->limit > 0, "--limit"},
         {S_OPT_LIST, cli->offset >= 0, "--offset"},
+        {S_OPT_KEYGEN, cli->cluster, "--cluster"},
+        {S_OPT_KEYGEN, cli->name != NULL, "--name"},
+        {S_OPT_KEYGEN, cli->roles != NULL, "--roles"},
+        {S_OPT_KEYGEN, cli->dir != NULL, "--dir"},
+        {S_OPT_KEYGEN, cli->out != NULL, "--out"},
     };
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
         if (options[i].given && !(allowed & options[i].option)) {
@@ -623,6 +661,8 @@ s_node_new (s_cli_t *cli, bool client, int *exit_p)
     if (client)
         zm_config_define (config, "rpc.bind", ZM_CONFIG_STR, "",
                           "Interface the reactors' RPC sockets bind to (zm: none by default)");
+    zm_config_define (config, "auth.keys", ZM_CONFIG_STR, ":memory:",
+                      "Directory of the keypair (zm: a new one in memory by default)");
     char *reason = NULL;
     if (zm_config_load_all (config, cli->config_argc, cli->config_argv, &reason)) {
         s_fail ("%s", reason ? reason : "bad configuration");
@@ -1702,6 +1742,71 @@ s_store (s_cli_t *cli)
 }
 
 //  --------------------------------------------------------------------------
+//  keygen
+
+static int
+s_keygen (s_cli_t *cli)
+{
+    if (!s_options_fit (cli, "keygen", S_OPT_KEYGEN))
+        return S_USAGE;
+    if (cli->arg_count > 0 || cli->cluster == (cli->name != NULL)
+        || (cli->cluster && (cli->roles || cli->dir)) || (!cli->cluster && cli->out)) {
+        s_fail ("keygen: either --cluster [--out FILE] or --name NAME [--roles R] [--dir DIR]");
+        return S_USAGE;
+    }
+    zm_msg_t *reply = zm_msg_new ();
+    if (!reply) {
+        s_fail ("out of memory");
+        return S_FAILED;
+    }
+    int status = S_OK;
+    if (cli->cluster) {
+        char key[ZM_KEY_TEXT];
+        int rc = zm_cluster_key_new (key);
+        if (rc == 0 && cli->out)
+            rc = zm_cluster_key_save (cli->out, key);
+        if (rc) {
+            s_fail ("keygen: %s%s%s", cli->out ? cli->out : "",
+                    cli->out ? ": " : "",
+                    rc == ZM_ECONFLICT ? "exists (a key is never overwritten)" : zm_strerror (rc));
+            status = S_FAILED;
+        }
+        else if (cli->out)
+            zm_msg_set_str (reply, "cluster_key_file", cli->out);
+        else
+            zm_msg_set_str (reply, "cluster_key", key);
+    }
+    else {
+        const char *dir = cli->dir ? cli->dir : "zm-keys";
+        char key[ZM_KEY_TEXT];
+        int rc = zm_keypair_create (dir, cli->name, cli->roles, key);
+        if (rc) {
+            s_fail ("keygen: %s", rc == ZM_EINVAL ? "--name and --roles take A-Z a-z 0-9 _ . - "
+                                                   "(roles separated by commas)"
+                                  : rc == ZM_ECONFLICT ? "that keypair exists (a key is never "
+                                                         "overwritten)"
+                                                       : zm_strerror (rc));
+            status = rc == ZM_EINVAL ? S_USAGE : S_FAILED;
+        }
+        else {
+            char *cert = zsys_sprintf ("%s/%s.cert", dir, cli->name);
+            char *secret = zsys_sprintf ("%s/%s.cert_secret", dir, cli->name);
+            zm_msg_set_str (reply, "name", cli->name);
+            zm_msg_set_str (reply, "roles", cli->roles ? cli->roles : "");
+            zm_msg_set_str (reply, "public_key", key);
+            zm_msg_set_str (reply, "cert", cert ? cert : "");
+            zm_msg_set_str (reply, "secret", secret ? secret : "");
+            zstr_free (&cert);
+            zstr_free (&secret);
+        }
+    }
+    if (status == S_OK)
+        status = s_print_json (reply);
+    zm_msg_destroy (&reply);
+    return status;
+}
+
+//  --------------------------------------------------------------------------
 
 int
 main (int argc, char **argv)
@@ -1729,6 +1834,8 @@ main (int argc, char **argv)
             status = s_services (&cli);
         else if (strcmp (cli.command, "store") == 0)
             status = s_store (&cli);
+        else if (strcmp (cli.command, "keygen") == 0)
+            status = s_keygen (&cli);
         else {
             s_fail ("%s: unknown command (see zm --help)", cli.command);
             status = S_USAGE;
