@@ -7,6 +7,7 @@
 */
 #include "support.h"
 #include <czmq.h>
+#include <sys/stat.h>
 #include "zmicro.h"
 
 //  Flags every zm run gets: loopback only, no beacons, quiet.
@@ -719,4 +720,51 @@ Test (zm_tool, store_wants_one_node, .fini = s_store_teardown, .timeout = 60)
     cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
     s_assert_error_line (out);
     cr_assert (strstr (out, "no node found"), "%s", out);
+}
+
+Test (zm_tool, keygen_makes_cluster_keys_and_identities, .timeout = 20)
+{
+    char dir[64] = "/tmp/zm-keygen-XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    char out[4096];
+    //  A cluster key on stdout, as JSON, that the library reads back
+    cr_assert_eq (s_run (out, sizeof out, "keygen --cluster"), 0);
+    zm_msg_t *reply = s_json (out);
+    const char *key = zm_msg_get_str (reply, "cluster_key", "");
+    uint8_t bytes[32];
+    cr_assert_eq (zm_cluster_key_read (key, bytes), 0, "%s", out);
+    zm_msg_destroy (&reply);
+    //  Into a file of mode 0600, never overwritten
+    cr_assert_eq (s_run (out, sizeof out, "keygen --cluster --out %s/cluster.key", dir), 0);
+    char path[128];
+    snprintf (path, sizeof path, "%s/cluster.key", dir);
+    struct stat info;
+    cr_assert_eq (stat (path, &info), 0);
+    cr_assert_eq (info.st_mode & 0777, 0600);
+    cr_assert_eq (zm_cluster_key_read (path, bytes), 0);
+    cr_assert_eq (s_run (out, sizeof out, "keygen --cluster --out %s/cluster.key 2>&1", dir), 1);
+    s_assert_error_line (out);
+    //  An identity with roles
+    cr_assert_eq (
+        s_run (out, sizeof out, "keygen --name deploy-bot --roles admin,ops --dir %s/ids", dir),
+        0);
+    reply = s_json (out);
+    cr_assert_str_eq (zm_msg_get_str (reply, "name", ""), "deploy-bot");
+    cr_assert_str_eq (zm_msg_get_str (reply, "roles", ""), "admin,ops");
+    char ids[96], public_text[ZM_KEY_TEXT];
+    snprintf (ids, sizeof ids, "%s/ids", dir);
+    cr_assert_eq (zm_keypair_check (ids, "deploy-bot", public_text), 0);
+    cr_assert_str_eq (zm_msg_get_str (reply, "public_key", ""), public_text);
+    zm_msg_destroy (&reply);
+    //  Bad usage: exit 2, one line
+    const char *bad[] = {"keygen", "keygen --cluster --name x", "keygen --name 'a b'",
+                         "keygen --name x --out f", "keygen --cluster --roles admin",
+                         "call x y --cluster"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq (s_run (out, sizeof out, "%s 2>&1", bad[i]), 2, "%s: %s", bad[i], out);
+        s_assert_error_line (out);
+    }
+    char command[128];
+    snprintf (command, sizeof command, "rm -rf '%s'", dir);
+    cr_assert_eq (system (command), 0);
 }
