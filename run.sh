@@ -112,8 +112,9 @@ demo)
         pid=$!
         pids+=("$pid")
         port=""
-        for _ in $(seq 100); do # up to 5 s
-            port=$(sed -n 's/^READY \([0-9]*\)$/\1/p' "$dir/$name.out")
+        for _ in $(seq 100); do # up to 5 s: "READY <port> <public key>"
+            port=$(sed -n 's/^READY \([0-9]*\) .*$/\1/p' "$dir/$name.out")
+            key=$(sed -n 's/^READY [0-9]* \(.*\)$/\1/p' "$dir/$name.out")
             if [ -n "$port" ] || ! kill -0 "$pid" 2>/dev/null; then break; fi
             sleep 0.05
         done
@@ -122,8 +123,8 @@ demo)
             cat "$dir/$name.out" >&2
             exit 1
         fi
-        echo "greeter_server $name: pid $pid, tcp://127.0.0.1:$port"
-        peers="$peers${peers:+,}tcp://127.0.0.1:$port"
+        echo "greeter_server $name: pid $pid, tcp://127.0.0.1:$port, public key $key"
+        peers="$peers${peers:+,}tcp://127.0.0.1:$port#$key"
     done
     status=0
     "$ex/greeter_client" "$peers" 6 || status=$?

@@ -164,6 +164,10 @@ zm_broker_bind (zm_broker_t *self)
         return ZM_ENOMEM;
     zsock_set_sndhwm (self->pub, self->hwm);
     zsock_set_linger (self->pub, 0);
+    if (zm_auth_server (self->node, self->pub) != 0) {
+        zsock_destroy (&self->pub);
+        return ZM_EIO;
+    }
     self->pub_port = port ? zsock_bind (self->pub, "tcp://%s:%d", bind, port)
                           : zsock_bind (self->pub, "tcp://%s:*", bind);
     if (self->pub_port < 0) {
@@ -953,7 +957,7 @@ s_sync_publishers (s_module_t *self)
     for (int i = 0; i < count; i++) {
         zhashx_insert (wanted, endpoints[i], (void *) "");
         if (!zhashx_lookup (self->connected, endpoints[i])) {
-            if (zsock_connect (self->sub, "%s", endpoints[i]) == 0)
+            if (zm_auth_connect (self->broker->node, self->sub, endpoints[i]) == 0)
                 zhashx_insert (self->connected, endpoints[i], (void *) "");
             else
                 zm_log_warning ("pubsub: cannot connect to %s", endpoints[i]);
@@ -963,7 +967,7 @@ s_sync_publishers (s_module_t *self)
     for (const char *endpoint = gone ? (const char *) zlistx_first (gone) : NULL; endpoint;
          endpoint = (const char *) zlistx_next (gone))
         if (!zhashx_lookup (wanted, endpoint)) {
-            zsock_disconnect (self->sub, "%s", endpoint);
+            zm_auth_disconnect (self->sub, endpoint);
             zhashx_delete (self->connected, endpoint);
         }
     zlistx_destroy (&gone);

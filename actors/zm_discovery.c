@@ -70,6 +70,7 @@ typedef struct {
     int port;
     unsigned source;  //  ZM_REG_BEACON or ZM_REG_STATIC
     char uuid[33];    //  the UUID the beacon announced, "" for static
+    char key[41];     //  its public key (Z85), "" when CURVE is off
     uint64_t corr;    //  correlation id of the request
     int64_t deadline; //  zclock_mono
     bool first;       //  part of the first round of static peers
@@ -226,10 +227,13 @@ static int s_on_hello (zloop_t *loop, zsock_t *dealer, void *arg);
 //  Ask host:port for its descriptor, unless a HELLO to it is in flight.
 //  Returns the exchange started, or NULL.
 static s_hello_t *
-s_hello (s_discovery_t *self, const char *host, int port, unsigned source, const char *uuid)
+s_hello (s_discovery_t *self, const char *host, int port, const char *key, unsigned source,
+         const char *uuid)
 {
     char address[128];
     snprintf (address, sizeof address, "tcp://%s:%d", host, port);
+    char keyed[180];
+    snprintf (keyed, sizeof keyed, "%s%s%s", address, key && *key ? "#" : "", key ? key : "");
     if (self->leaving || zhashx_lookup (self->hellos, address))
         return NULL;
     s_hello_t *hello = (s_hello_t *)calloc (1, sizeof (s_hello_t));
@@ -239,6 +243,7 @@ s_hello (s_discovery_t *self, const char *host, int port, unsigned source, const
     hello->port = port;
     hello->source = source;
     snprintf (hello->uuid, sizeof hello->uuid, "%s", uuid ? uuid : "");
+    snprintf (hello->key, sizeof hello->key, "%s", key ? key : "");
     hello->corr = ++self->next_corr;
     hello->deadline = zclock_mono () + S_HELLO_TIMEOUT;
     hello->dealer = zsock_new (ZMQ_DEALER);
@@ -253,7 +258,7 @@ s_hello (s_discovery_t *self, const char *host, int port, unsigned source, const
                       .endpoint = "hello",
                       .timeout_ms = S_HELLO_TIMEOUT,
                       .caller = self->node->name};
-    if (zsock_connect (hello->dealer, "%s", address) != 0 ||
+    if (zm_auth_connect (self->node, hello->dealer, keyed) != 0 ||
         zm_wire_send (zsock_resolve (hello->dealer), NULL, &wire, NULL, 0, ZMQ_DONTWAIT) != 0 ||
         zm_reactor_reader (self->reactor, hello->dealer, s_on_hello, self) != 0) {
         zm_log_warning ("registry: cannot send HELLO to %s", address);
@@ -312,7 +317,8 @@ s_on_hello (zloop_t *loop, zsock_t *dealer, void *arg)
     else if (descriptor && uuid && streq (uuid, self->node->uuid))
         zm_msg_destroy (&descriptor); //  a static peer entry that is us
     if (descriptor && !self->leaving &&
-        zm_registry_put (self->node, hello->host, hello->port, hello->source, &descriptor) != 0)
+        zm_registry_put (self->node, hello->host, hello->port, hello->key, hello->source,
+                         &descriptor) != 0)
         zm_log_warning ("registry: %s sent a malformed HELLO answer", address);
     zm_msg_destroy (&descriptor);
     if (hello->first)
@@ -350,8 +356,14 @@ s_on_beacon (zloop_t *loop, zsock_t *pipe, void *arg)
                 zm_registry_drop (self->node, uuid, "goodbye");
             else if (data[4] == S_KIND_ALIVE && port > 0) {
                 uint32_t known_seq = 0;
-                if (!zm_registry_seen (self->node, uuid, &known_seq) || known_seq != seq)
-                    s_hello (self, ip, port, ZM_REG_BEACON, uuid);
+                char key[41] = "";
+                if ((data[5] & S_FLAG_KEY) && size >= S_BEACON_SIZE + 32
+                    && self->node->auth->curve)
+                    zmq_z85_encode (key, data + S_BEACON_SIZE, 32);
+                if (self->node->auth->curve && !*key)
+                    zm_log_debug ("registry: beacon from %s (%s) without a key", ip, uuid);
+                else if (!zm_registry_seen (self->node, uuid, &known_seq) || known_seq != seq)
+                    s_hello (self, ip, port, key, ZM_REG_BEACON, uuid);
             }
         }
         zstr_free (&ip);
@@ -398,8 +410,9 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
             char host[100];
             int port = 0;
             s_hello_t *hello = NULL;
+            const char *key = strchr (peer, '#');
             if (sscanf (peer, "tcp://%99[^:]:%d", host, &port) == 2 && port > 0 && port < 65536)
-                hello = s_hello (self, host, port, ZM_REG_STATIC, NULL);
+                hello = s_hello (self, host, port, key ? key + 1 : NULL, ZM_REG_STATIC, NULL);
             if (first && hello) {
                 hello->first = true;
                 self->first_pending++;
@@ -519,10 +532,21 @@ s_start_on (zm_reactor_t *reactor, void *arg)
          peer = strtok_r (NULL, ", ", &save)) {
         char host[100];
         int port = 0;
-        if (sscanf (peer, "tcp://%99[^:]:%d", host, &port) == 2 && port > 0 && port < 65536)
-            zlistx_add_end (self->statics, peer);
-        else
+        const char *key = strchr (peer, '#');
+        uint8_t binary[32];
+        if (sscanf (peer, "tcp://%99[^:]:%d", host, &port) != 2 || port <= 0 || port >= 65536)
             zm_log_warning ("registry: static peer '%s' is not tcp://host:port; ignored", peer);
+        else if (key && (strlen (key + 1) != 40 || !zmq_z85_decode (binary, key + 1)))
+            zm_log_warning ("registry: static peer '%s': what follows # is not a public key "
+                            "(40 characters of Z85); ignored",
+                            peer);
+        else if (!key && node->auth->curve)
+            zm_log_warning ("registry: static peer '%s' has no public key: with CURVE on, give "
+                            "tcp://host:port#KEY (KEY: the peer's node.cert public key, which "
+                            "it logs at start); ignored",
+                            peer);
+        else
+            zlistx_add_end (self->statics, peer);
     }
     free (peers);
     self->timer = zloop_timer (zm_reactor_loop (reactor), S_TICK_MS, 0, s_tick, self);

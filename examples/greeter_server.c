@@ -62,7 +62,9 @@ main (int argc, char **argv)
         zm_node_destroy (&node);
         return 1;
     }
-    printf ("READY %d\n", port);
+    char key[ZM_KEY_TEXT] = "";
+    zm_node_public_key (node, key);
+    printf ("READY %d %s\n", port, key);
     fflush (stdout);
     zm_node_run (node); //  until SIGINT or SIGTERM
     zm_node_destroy (&node);

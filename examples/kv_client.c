@@ -2,7 +2,8 @@
 
     Usage: kv_client ADDRESS [count]
 
-    ADDRESS is kv_server's RPC endpoint (tcp://127.0.0.1:7201). The client
+    ADDRESS is kv_server's RPC endpoint and public key, as it prints them
+    (tcp://127.0.0.1:7201#KEY: the connection is CURVE). The client
     puts count (default 50) keys "item-N" = "value-N", one every 50 ms.
     When a Put fails (the server is down or restarting) it tries again,
     for up to 20 s: a Put is idempotent, so trying again is always safe.

@@ -176,7 +176,7 @@ s_dealer_made (s_client_t *client, const char *address, bool *made_p)
     int hwm = (int) zm_config_get_int (client->node->config, "pubsub.hwm", 10000);
     if (hwm > 1000 || hwm == 0)
         zsock_set_sndhwm (dealer, hwm);
-    if (zsock_connect (dealer, "%s", address) != 0) {
+    if (zm_auth_connect (client->node, dealer, address) != 0) {
         zsock_destroy (&dealer);
         return NULL;
     }
@@ -262,7 +262,13 @@ s_attempt (s_client_t *client, const char *address, s_call_t *call, int64_t atte
 {
     zsock_t *dealer = s_dealer (client, address);
     if (!dealer) {
-        *error_p = zm_error_new (ZM_EINVAL, "zmicro.client", "cannot connect to %s", address);
+        if (!strchr (address, '#') && client->node->auth->curve)
+            *error_p = zm_error_new (ZM_EINVAL, "zmicro.client",
+                                     "cannot connect to %s: no public key for it (give "
+                                     "tcp://host:port#KEY, KEY the node's public key)",
+                                     address);
+        else
+            *error_p = zm_error_new (ZM_EINVAL, "zmicro.client", "cannot connect to %s", address);
         return ZM_EINVAL;
     }
     void *handle = zsock_resolve (dealer);
@@ -785,7 +791,7 @@ s_rclient_dealer (s_rclient_t *self, const char *address)
     //  (and the breaker counts it); work that arrives late is dropped by the
     //  server's deadline check, and its answer by the pending table.
     zsock_set_linger (dealer, 0);
-    if (zsock_connect (dealer, "%s", address) != 0
+    if (zm_auth_connect (self->node, dealer, address) != 0
         || zm_reactor_reader (self->reactor, dealer, s_rclient_on_dealer, self) != 0) {
         zsock_destroy (&dealer);
         return NULL;

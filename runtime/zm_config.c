@@ -126,6 +126,18 @@ static const s_spec_t s_runtime_keys[] = {
     {"auth.cluster_key", ZM_CONFIG_STR, "", false, 0, 0, NULL,
      "The cluster key (Z85 text) or the file holding it (zm keygen --cluster); empty: the "
      "node runs open, and says so; read at start"},
+    {"auth.curve", ZM_CONFIG_BOOL, "true", false, 0, 0, NULL,
+     "CURVE (encryption, authentication) on every TCP socket; off only to measure or debug: "
+     "traffic in the clear; read at start"},
+    {"auth.identity", ZM_CONFIG_STR, "", false, 0, 0, NULL,
+     "DIR/NAME of a keypair (zm keygen --name NAME --dir DIR) this node calls and subscribes "
+     "as; empty: as a member (with a cluster key) or as its own node key; read at start"},
+    {"auth.identities", ZM_CONFIG_STR, "", false, 0, 0, NULL,
+     "Directory of the identities this node admits: their public certificates (NAME.cert, "
+     "with name and roles); re-read when it changes"},
+    {"auth.rules", ZM_CONFIG_STR, "", false, 0, 0, NULL,
+     "Access rules: a JSON array of {type, name, endpoint, role, access, priority}; none: "
+     "everything admitted is allowed; applies live"},
     {"registry.interface", ZM_CONFIG_STR, "", false, 0, 0, NULL,
      "Beacon interface: name or address; empty: the first that can broadcast; * for all "
      "(255.255.255.255). Process-wide (czmq)"},
@@ -1023,7 +1035,12 @@ s_flatten (zm_config_t *self, const zm_val_t *map, const char *prefix, zhashx_t 
             reason = strdup ("given twice");
         else if (streq (key, "config.file"))
             reason = strdup ("cannot be set inside the config file");
-        else if ((rc = s_leaf_text (def ? &type : NULL, val, &text, &reason)) == 0 && text)
+        //  auth.rules is text, and a JSON array of rules in a file is kept
+        //  as its JSON text
+        else if ((rc = s_leaf_text (def && !streq (key, "auth.rules") ? &type : NULL, val, &text,
+                                    &reason))
+                     == 0
+                 && text)
             rc = s_draft_set (self, draft, key, text, where, err_p);
         if (reason) {
             s_fail (err_p, "%s%s: %s", where, key, reason);

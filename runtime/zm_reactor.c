@@ -115,6 +115,7 @@ zm_env_new (int kind, zm_pid_t to, zm_pid_t from, const char *type, zm_msg_t **m
     env->from = from;
     env->ask_id = 0;
     env->meta = NULL;
+    env->caller = NULL;
     env->event = NULL;
     env->deadline = 0;
     env->error = NULL;
@@ -179,6 +180,7 @@ zm_env_destroy (zm_env_t **env_p, int status)
     }
     zm_msg_destroy (&env->msg);
     zm_msg_destroy (&env->meta);
+    free (env->caller);
     free (env->event);
     zm_error_destroy (&env->error);
     if (env->type != env->inline_type)

@@ -40,7 +40,16 @@ typedef struct {
     int64_t seen;             //  zclock_mono of the last beacon or answer
     uint32_t seq;             //  state sequence of descriptor
     int port;                 //  where HELLO reached it (reactor 0's RPC port)
+    char key[41];             //  its public key (Z85), "" when CURVE is off
 } s_entry_t;
+
+//  "tcp://host:port#KEY" of an entry's port: what zm_auth_connect takes
+static void
+s_address (const s_entry_t *entry, uint64_t port, char *out, size_t size)
+{
+    snprintf (out, size, "tcp://%s:%" PRIu64 "%s%s", entry->host, port, *entry->key ? "#" : "",
+              entry->key);
+}
 
 //  A watcher: an actor (pid, type) or a plain-thread queue.
 struct _zm_watch_t {
@@ -181,8 +190,7 @@ s_reindex (zm_registry_t *self)
                 s_instance_t *instance = (s_instance_t *) calloc (1, sizeof (s_instance_t));
                 if (!instance)
                     return;
-                snprintf (instance->address, sizeof instance->address, "tcp://%s:%" PRIu64,
-                          entry->host, port);
+                s_address (entry, port, instance->address, sizeof instance->address);
                 snprintf (instance->version, sizeof instance->version, "%s", version);
                 snprintf (instance->node, sizeof instance->node, "%s", entry->uuid);
                 instance->meta =
@@ -205,8 +213,7 @@ s_reindex (zm_registry_t *self)
                 return;
             snprintf (member->group, sizeof member->group, "%s", group);
             snprintf (member->pattern, sizeof member->pattern, "%s", pattern);
-            snprintf (member->address, sizeof member->address, "tcp://%s:%" PRIu64, entry->host,
-                      first);
+            s_address (entry, first, member->address, sizeof member->address);
             snprintf (member->node, sizeof member->node, "%s", entry->uuid);
             zlistx_add_end (self->members, member);
         }
@@ -359,6 +366,8 @@ s_event (const char *action, const s_entry_t *entry, const zm_val_t *svc)
     zm_msg_set_str (event, "node", entry->uuid);
     zm_msg_set_str (event, "name", zm_val_str (zm_val_get (root, "name"), "", NULL));
     zm_msg_set_str (event, "host", entry->host);
+    if (*entry->key)
+        zm_msg_set_str (event, "public_key", entry->key);
     zm_val_t *top = zm_msg_root_mut (event);
     zm_val_t *addresses = zm_val_set_array (top, "addresses");
     const zm_val_t *ports = zm_val_get (root, "rpc_ports");
@@ -558,8 +567,8 @@ zm_registry_close_watchers (zm_node_t *node)
 }
 
 int
-zm_registry_put (zm_node_t *node, const char *host, int port, unsigned source,
-                 zm_msg_t **descriptor_p)
+zm_registry_put (zm_node_t *node, const char *host, int port, const char *public_key,
+                 unsigned source, zm_msg_t **descriptor_p)
 {
     zm_registry_t *self = node->reg;
     zm_msg_t *descriptor = descriptor_p ? *descriptor_p : NULL;
@@ -583,6 +592,7 @@ zm_registry_put (zm_node_t *node, const char *host, int port, unsigned source,
     }
     snprintf (fresh->uuid, sizeof fresh->uuid, "%s", uuid);
     snprintf (fresh->host, sizeof fresh->host, "%s", host);
+    snprintf (fresh->key, sizeof fresh->key, "%s", public_key ? public_key : "");
     fresh->descriptor = descriptor;
     fresh->seq = (uint32_t) zm_val_uint (zm_val_get (root, "seq"), 0);
     fresh->port = port;
@@ -987,6 +997,32 @@ zm_registry_members (zm_node_t *node, const char *topic, zm_member_t *out, int m
     return count;
 }
 
+bool
+zm_registry_key (zm_node_t *node, const char *endpoint, char key[41])
+{
+    zm_registry_t *self = node->reg;
+    char host[64];
+    int port = 0;
+    bool found = false;
+    if (!self || sscanf (endpoint, "tcp://%63[^:]:%d", host, &port) != 2)
+        return false;
+    pthread_mutex_lock (&self->lock);
+    for (s_entry_t *entry = (s_entry_t *) zhashx_first (self->nodes); entry && !found;
+         entry = (s_entry_t *) zhashx_next (self->nodes)) {
+        if (!*entry->key || strneq (entry->host, host))
+            continue;
+        const zm_val_t *root = zm_msg_root (entry->descriptor);
+        const zm_val_t *ports = zm_val_get (root, "rpc_ports");
+        found = zm_val_uint (zm_val_get (root, "pub_port"), 0) == (uint64_t) port;
+        for (size_t p = 0; !found && p < zm_val_size (ports); p++)
+            found = zm_val_uint (zm_val_at (ports, p), 0) == (uint64_t) port;
+        if (found)
+            memcpy (key, entry->key, 41);
+    }
+    pthread_mutex_unlock (&self->lock);
+    return found;
+}
+
 int
 zm_registry_publishers (zm_node_t *node, char out[][128], int max)
 {
@@ -999,7 +1035,7 @@ zm_registry_publishers (zm_node_t *node, char out[][128], int max)
             continue;
         uint64_t port = zm_val_uint (zm_val_get (zm_msg_root (entry->descriptor), "pub_port"), 0);
         if (port > 0 && port <= 65535)
-            snprintf (out[count++], 128, "tcp://%s:%" PRIu64, entry->host, port);
+            s_address (entry, port, out[count++], 128);
     }
     pthread_mutex_unlock (&self->lock);
     return count;

@@ -89,6 +89,7 @@ struct _zm_env_t {
     zm_error_t *error;                    //  reply: error value, or NULL
     zm_waiter_t *waiter;                  //  ask from a plain thread: who waits
     char *type;                           //  message type (inline or heap)
+    char *caller;                         //  remote call: who (zm_caller_new), or NULL
     int status;                           //  reply: ZM_OK or error code
     uint8_t kind;                         //  zm_env_kind_t
     bool replied;                         //  ask: reply sent or deferred
@@ -182,11 +183,21 @@ struct _zm_node_t {
     atomic_uint_fast64_t beacons_rejected; //  beacons not believed (forged, altered, replayed)
 };
 
-//  The node's keys (zm_auth.c), made at start
+//  The node's keys, membership, identities and access rules (zm_auth.c),
+//  made at start before any socket is bound
+typedef struct _zm_rules_t zm_rules_t;
 typedef struct _zm_auth_t {
-    zcert_t *cert;          //  the node's keypair
-    bool cluster;           //  a cluster key was given
-    uint8_t beacon_key[32]; //  derived from it: the beacons' MAC key
+    zcert_t *cert;              //  the node's keypair: its servers' key
+    zcert_t *client;            //  the keypair its clients present (owned)
+    bool curve;                 //  auth.curve: CURVE on every TCP socket
+    bool cluster;               //  a cluster key was given
+    uint8_t beacon_key[32];     //  derived from it: the beacons' MAC key
+    uint8_t member_key[32];     //  derived from it: the members' public key
+    char domain[40];            //  ZAP domain of this node's sockets
+    zcertstore_t *identities;   //  auth.identities, or NULL (the ZAP thread's)
+    pthread_rwlock_t rules_lock; //  guards rules
+    zm_rules_t *rules;          //  auth.rules compiled, NULL: none (all allowed)
+    char *rules_text;           //  the text they came from
 } zm_auth_t;
 int zm_auth_new (zm_node_t *node);
 void zm_auth_destroy (zm_node_t *node);
@@ -194,6 +205,29 @@ const uint8_t *zm_auth_public_key (zm_node_t *node);
 //  The MAC (32 bytes) of data under the cluster's beacon key; checking one
 void zm_auth_mac (zm_node_t *node, const uint8_t *data, size_t size, uint8_t mac[32]);
 bool zm_auth_mac_ok (zm_node_t *node, const uint8_t *data, size_t size, const uint8_t mac[32]);
+//  Make sock a CURVE server of this node (before binding). 0 or ZM_EIO.
+int zm_auth_server (zm_node_t *node, zsock_t *sock);
+//  Connect sock to address "tcp://host:port#KEY" (KEY: the server's
+//  public key, Z85): as a CURVE client presenting the node's client key.
+//  Without "#KEY" only when CURVE is off. 0, ZM_EINVAL (logged), ZM_EIO.
+int zm_auth_connect (zm_node_t *node, zsock_t *sock, const char *address);
+//  Disconnect what zm_auth_connect connected.
+void zm_auth_disconnect (zsock_t *sock, const char *address);
+//  The node's public key as Z85 text (ZM_KEY_TEXT bytes) into text.
+void zm_auth_public_text (zm_node_t *node, char *text);
+//  A caller record: kind ('m' member, 'i' identity, 'a' anonymous), name
+//  NUL roles NUL. Caller frees.
+char *zm_caller_new (char kind, const char *name, const char *roles);
+//  A remote caller nothing is known of (CURVE off)
+#define ZM_CALLER_ANONYMOUS "a\0"
+//  "identity NAME", "a member", "an anonymous caller": for messages
+const char *zm_caller_describe (const char *caller);
+//  Resource types of access rules
+enum { ZM_RES_SERVICE = 0, ZM_RES_TOPIC, ZM_RES_STORE };
+//  May caller (NULL: this process itself, always allowed) do endpoint on
+//  resource name of type? 0 or ZM_EDENIED.
+int zm_auth_check (zm_node_t *node, int type, const char *name, const char *endpoint,
+                   const char *caller);
 
 //  The node's store (zm_node_store.c): state made with the node, the store
 //  opened on first use, the sweeper, the built-in "$store" service
@@ -244,10 +278,11 @@ void zm_registry_destroy (zm_registry_t **self_p);
 //  Wake plain-thread watchers of a node going away (ZM_ECLOSED).
 void zm_registry_close_watchers (zm_node_t *node);
 //  Store what a node said (its HELLO answer, taken), reached at host, HELLO
-//  port port (0: unknown), through source. Replaces an entry of another
-//  UUID at the same host and port. Emits watch events. 0 or ZM_EINVAL.
-int zm_registry_put (zm_node_t *node, const char *host, int port, unsigned source,
-                     zm_msg_t **descriptor_p);
+//  port port (0: unknown), public key key (Z85; "" or NULL with CURVE
+//  off), through source. Replaces an entry of another UUID at the same
+//  host and port. Emits watch events. 0 or ZM_EINVAL.
+int zm_registry_put (zm_node_t *node, const char *host, int port, const char *key,
+                     unsigned source, zm_msg_t **descriptor_p);
 //  A beacon of a known node: refresh its age; false if unknown. *seq_p gets
 //  the state sequence of what we hold.
 bool zm_registry_seen (zm_node_t *node, const char *uuid, uint32_t *seq_p);
@@ -277,7 +312,10 @@ typedef struct {
 } zm_member_t;
 //  Members (one per node and group) whose pattern matches topic.
 int zm_registry_members (zm_node_t *node, const char *topic, zm_member_t *out, int max);
-//  PUB endpoints (tcp://host:pub_port) of every other node.
+//  The public key of the node the registry knows at endpoint
+//  (tcp://host:port, an RPC or PUB port) into key; false when none.
+bool zm_registry_key (zm_node_t *node, const char *endpoint, char key[41]);
+//  PUB endpoints (tcp://host:pub_port#KEY) of every other node.
 int zm_registry_publishers (zm_node_t *node, char out[][128], int max);
 void zm_registry_unwatch_pid (zm_node_t *node, zm_pid_t pid);
 

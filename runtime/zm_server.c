@@ -97,6 +97,17 @@ s_request (s_server_t *self, const zm_wire_peer_t *peer, zm_wire_t *wire)
                       "node %s is stopping", self->node->name);
         return;
     }
+    //  Access rules, before anything is told about the service. The
+    //  runtime's own services ("$") are for every caller admitted, but
+    //  "$store", which checks each database (zm_node_store.c).
+    const char *caller = wire->who ? wire->who : ZM_CALLER_ANONYMOUS;
+    if (wire->service[0] != '$'
+        && zm_auth_check (self->node, ZM_RES_SERVICE, wire->service, wire->endpoint, caller)) {
+        s_send_error (self, peer, wire->corr, ZM_EDENIED, "zmicro.auth",
+                      "%s may not call %s %s", zm_caller_describe (caller), wire->service,
+                      wire->endpoint);
+        return;
+    }
     zm_service_t *service = zm_service_lookup (self->node, wire->service);
     if (!service) {
         s_send_error (self, peer, wire->corr, ZM_ENOTFOUND, "zmicro.server",
@@ -156,6 +167,8 @@ s_request (s_server_t *self, const zm_wire_peer_t *peer, zm_wire_t *wire)
     env->deadline = zclock_mono () + wire->timeout_ms;
     env->meta = wire->header; //  metadata and trace ids go with the call
     wire->header = NULL;
+    env->caller = wire->who; //  who, as the handshake proved it
+    wire->who = NULL;
     int rc = zm_reactor_ask (self->reactor, env, "$rpc.reply", (int) wire->timeout_ms);
     if (rc) {
         s_call_t *doomed = call;
@@ -319,6 +332,8 @@ s_server_start_on (zm_reactor_t *reactor, void *arg)
         goto fail;
     //  Answers already queued when the node stops still get out.
     zsock_set_linger (self->router, 500);
+    if (zm_auth_server (node, self->router) != 0)
+        goto fail;
     const char *host = zm_config_get_str (node->config, "rpc.bind", "*");
     int port = (int) zm_config_get_int (node->config, "rpc.port", 0);
     //  An ephemeral port is picked at random ("!"), not the first free one:

@@ -432,6 +432,19 @@ zm_ctx_meta (zm_ctx_t *ctx, const char *key)
 }
 
 const char *
+zm_ctx_caller (zm_ctx_t *ctx)
+{
+    return ctx && ctx->env && ctx->env->caller ? ctx->env->caller + 1 : NULL;
+}
+
+const char *
+zm_ctx_caller_roles (zm_ctx_t *ctx)
+{
+    const char *name = zm_ctx_caller (ctx);
+    return name ? name + strlen (name) + 1 : NULL;
+}
+
+const char *
 zm_ctx_trace_id (zm_ctx_t *ctx)
 {
     if (!ctx || !ctx->env || !ctx->env->meta)
@@ -499,8 +512,11 @@ zm_registry_put_self (zm_node_t *node)
     const char *bind = zm_config_get_str (node->config, "rpc.bind", "*");
     const char *host = streq (bind, "*") || streq (bind, "0.0.0.0") ? "127.0.0.1" : bind;
     zm_msg_t *self = zm_node_descriptor (node);
+    char key[41] = "";
+    if (node->auth && node->auth->curve)
+        zm_auth_public_text (node, key);
     if (self)
-        zm_registry_put (node, host, node->rpc_ports[0], ZM_REG_SELF, &self);
+        zm_registry_put (node, host, node->rpc_ports[0], key, ZM_REG_SELF, &self);
 }
 
 //  describe and hello: what this node serves. hello is the discovery

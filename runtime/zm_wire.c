@@ -588,6 +588,8 @@ zm_wire_recv (void *handle, zm_wire_peer_t *peer, size_t max_body, zm_wire_t *wi
         view[index - 1] = (s_part_t) {(const uint8_t *) zmq_msg_data (&parts[index]),
                                       zmq_msg_size (&parts[index])};
     int rc = s_decode (wire, count, view, &header, &body, max_body);
+    if (rc == 0 && peer && received > 1)
+        wire->who = zm_caller_from (&parts[1]);
     for (int index = first; index < received; index++)
         zmq_msg_close (&parts[index]);
     zframe_destroy (&header);
@@ -602,6 +604,7 @@ zm_wire_clear (zm_wire_t *wire)
         return;
     zm_msg_destroy (&wire->header);
     zframe_destroy (&wire->body);
+    free (wire->who);
     memset (wire, 0, sizeof (*wire));
 }
 

@@ -95,7 +95,15 @@ typedef struct {
     bool answerable;    //  corr and command were readable: send an ERROR
     uint8_t proto;      //  version byte received in frame 0
     const char *reason; //  static one-line reason, NULL on success
+    char *who;          //  received on a ROUTER with a peer: who sent it (the
+                        //  handshake's metadata, zm_caller_from), or NULL;
+                        //  never the claim in caller
 } zm_wire_t;
+
+//  Who sent a message, from the connection's ZAP metadata (zmq_msg_gets
+//  on any part of it): a new caller record (zm_auth.c), NULL when the
+//  connection had no ZAP (CURVE off) or out of memory.
+char *zm_caller_from (zmq_msg_t *part);
 
 //  Decode the 5 frames of one message (the ROUTER identity already popped).
 //  Takes ownership of *msg_p in every case and nulls it. max_body limits

@@ -78,6 +78,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <czmq.h>
+
+#include "zmicro.h"
+
 //  How long zt_kill waits for a signalled process before SIGKILL: longer
 //  than a node's default node.shutdown_timeout (5000 ms).
 #define ZT_KILL_GRACE_MS 10000
@@ -94,7 +98,9 @@ typedef struct {
     pid_t pid;      //  the process, 0 when not running (or reaped)
     int out;        //  our end of its stdout, -1 when closed
     int status;     //  exit status once reaped (128 + signal if killed), else -1
-    int port;       //  from its "READY <port>" line (zt_ready), else 0
+    int port;       //  from its "READY <port> [<key>]" line (zt_ready), else 0
+    char key[41];   //  its public key from that line, "" when it gave none
+    char address[128]; //  "tcp://127.0.0.1:<port>[#<key>]": how to reach it
     size_t len;     //  bytes in buf
     char buf[1024]; //  stdout read past the last line returned
 } zt_proc_t;
@@ -238,10 +244,11 @@ zt_read_line (zt_proc_t *self, char *line, size_t size, int timeout_ms)
     }
 }
 
-//  Read lines until one says "READY <port>" (what our helper programs and
-//  examples print once they serve), skipping any others, for at most
-//  timeout_ms in all. Returns the port, also kept in self->port, or -1
-//  (timeout, or the process closed stdout first).
+//  Read lines until one says "READY <port> [<key>]" (what our helper
+//  programs and examples print once they serve: the RPC port and the
+//  node's public key), skipping any others, for at most timeout_ms in all.
+//  Returns the port, also kept in self->port (and self->key, self->address),
+//  or -1 (timeout, or the process closed stdout first).
 static inline int
 zt_ready (zt_proc_t *self, int timeout_ms)
 {
@@ -252,9 +259,45 @@ zt_ready (zt_proc_t *self, int timeout_ms)
         int64_t left = deadline - zt_clock ();
         if (left <= 0 || !zt_read_line (self, line, sizeof line, (int) left))
             return -1;
-        if (sscanf (line, "READY %d", &port) == 1 && port > 0)
+        char key[41] = "";
+        if (sscanf (line, "READY %d %40s", &port, key) >= 1 && port > 0) {
+            memcpy (self->key, key, sizeof key);
+            snprintf (self->address, sizeof self->address, "tcp://127.0.0.1:%d%s%s", port,
+                      *key ? "#" : "", key);
             return self->port = port;
+        }
     }
+}
+
+//  "tcp://127.0.0.1:<port>#<key>" of an in-process node's reactor 0: what
+//  registry.peers and direct calls take. Into buffer; returns it.
+static inline char *
+zt_node_address (zm_node_t *node, char *buffer, size_t size)
+{
+    char key[ZM_KEY_TEXT] = "";
+    zm_node_public_key (node, key);
+    snprintf (buffer, size, "tcp://127.0.0.1:%d#%s", zm_node_rpc_port (node, 0), key);
+    return buffer;
+}
+
+//  A raw socket of type connected to address "tcp://host:port#KEY" as a
+//  CURVE client with a keypair of its own (a stranger: an open node admits
+//  it, a keyed one does not), or in the clear when there is no "#KEY".
+static inline zsock_t *
+zt_curve_socket (int type, const char *address)
+{
+    zsock_t *sock = zsock_new (type);
+    const char *hash = strchr (address, '#');
+    if (sock && hash) {
+        zcert_t *cert = zcert_new ();
+        zcert_apply (cert, sock);
+        zcert_destroy (&cert);
+        zsock_set_curve_serverkey (sock, hash + 1);
+    }
+    if (sock && zsock_connect (sock, "%.*s", (int) (hash ? hash - address : (long) strlen (address)),
+                               address) != 0)
+        zsock_destroy (&sock);
+    return sock;
 }
 
 //  Wait at most timeout_ms for the process to exit, and reap it. Returns

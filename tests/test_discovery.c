@@ -281,12 +281,13 @@ Test (discovery, without_broadcast_static_peers_still_work,
 {
     s_lan = zt_lan_new (2);
     //  "lo" cannot broadcast: each node says so and uses its static peers.
-    char peers[128];
-    snprintf (peers, sizeof peers, "--registry.peers=tcp://%s:7200", zt_lan_addr (s_lan, 1));
+    const char *server[] = {"--registry.interface=lo", "--rpc.port=7200", NULL};
+    node_t *b = s_start (1, 1, "server", server);
+    char peers[160];
+    snprintf (peers, sizeof peers, "--registry.peers=tcp://%s:7200#%s", zt_lan_addr (s_lan, 1),
+              b->proc.key);
     const char *client[] = {"--registry.interface=lo", peers, "--app.call=greeter",
                             "--app.serve=false", NULL};
-    const char *server[] = {"--registry.interface=lo", "--rpc.port=7200", NULL};
-    s_start (1, 1, "server", server);
     node_t *a = s_start (0, 0, "client", client);
     cr_assert_geq (s_expect (a, "CALL ok server", 5000, NULL, 0), 0,
                    "the static peer answered");

@@ -95,8 +95,8 @@ Test (examples, greeter_client_calls_two_servers_in_turn, .timeout = 60)
         //  so the servers are always stopped below.
         snprintf (command, sizeof command,
                   "timeout 30 %s/examples/greeter_client "
-                  "tcp://127.0.0.1:%d,tcp://127.0.0.1:%d 6 2>&1",
-                  build_dir, servers[0].proc.port, servers[1].proc.port);
+                  "'%s,%s' 6 2>&1",
+                  build_dir, servers[0].proc.address, servers[1].proc.address);
         status = zt_run (command, out, sizeof out);
     }
     s_server_stop (&servers[0]);
@@ -123,8 +123,8 @@ Test (examples, greeter_client_fails_when_a_server_is_down, .timeout = 60)
         //  Port 1 on loopback: nobody listens there.
         snprintf (command, sizeof command,
                   "ZM_LOG_LEVEL=error timeout 30 "
-                  "%s/examples/greeter_client tcp://127.0.0.1:%d,tcp://127.0.0.1:1 4 2>&1",
-                  build_dir, server.proc.port);
+                  "%s/examples/greeter_client '%s,tcp://127.0.0.1:1#%s' 4 2>&1",
+                  build_dir, server.proc.address, server.proc.key);
         status = zt_run (command, out, sizeof out);
     }
     s_server_stop (&server);
@@ -153,13 +153,16 @@ Test (examples, events_orders_are_reserved_and_confirmed, .timeout = 40)
 static bool
 s_kv_server_start (zt_proc_t *proc, const char *build_dir, const char *dir, int port)
 {
-    char path[4200], path_flag[200], port_flag[64];
+    char path[4200], path_flag[200], port_flag[64], keys_flag[200];
     snprintf (path, sizeof path, "%s/examples/kv_server", build_dir);
-    snprintf (path_flag, sizeof path_flag, "--store.path=%s", dir);
+    snprintf (path_flag, sizeof path_flag, "--store.path=%s/data", dir);
+    //  Its keypair on disk: restarted, it is the same node to its callers
+    snprintf (keys_flag, sizeof keys_flag, "--auth.keys=%s/keys", dir);
     snprintf (port_flag, sizeof port_flag, "--rpc.port=%d", port);
     const char *argv[] = {path,
                           path_flag,
                           port_flag,
+                          keys_flag,
                           "--rpc.bind=127.0.0.1",
                           "--log.level=warning",
                           "--node.name=kv",
@@ -182,9 +185,9 @@ Test (examples, kv_client_survives_a_killed_kv_server, .timeout = 90)
     bool killed = false, restarted = false;
     int status = -1;
     if (started) {
-        char path[4200], address[64];
+        char path[4200], address[128];
         snprintf (path, sizeof path, "%s/examples/kv_client", build_dir);
-        snprintf (address, sizeof address, "tcp://127.0.0.1:%d", port);
+        snprintf (address, sizeof address, "%s", server.address);
         const char *argv[] = {path, address, "40", NULL};
         client = zt_spawn (argv, NULL);
         //  After ten acknowledged puts, kill -9 the server mid-stream and

@@ -83,8 +83,8 @@ s_client (zt_proc_t *node, const char *args, int want_status)
     close (err_fd);
     char command[16384];
     //  timeout(1): a hung client fails here, not at the test's timeout.
-    snprintf (command, sizeof command, "timeout 20 %s %s tcp://127.0.0.1:%d %s 2>%s", s_python (),
-              s_client_path (), node->port, args, err_path);
+    snprintf (command, sizeof command, "timeout 20 %s %s '%s' %s 2>%s", s_python (),
+              s_client_path (), node->address, args, err_path);
     char out[8192], err[8192];
     int status = zt_run (command, out, sizeof out);
     FILE *file = fopen (err_path, "r");

@@ -48,6 +48,7 @@ typedef struct {
     char name[32];                  //  its node name
     int port;                       //  its RPC port
     int pub_port;                   //  its PUB port
+    char address[128];              //  tcp://127.0.0.1:<port>#<public key>
     //  As a subscriber, per subscription: from EVENT and WARM lines
     uint16_t got[SUBS_MAX][N_MAX];  //  arrivals of each n
     int events[SUBS_MAX];           //  EVENT lines
@@ -285,8 +286,11 @@ s_start (int slot, int host, const char *name, const char *const *extra)
         cr_assert (left > 0 && zt_read_line (&node->proc, line, sizeof line, (int) left),
                    "%s did not start (exit %d)%s", name, zt_wait (&node->proc, 100),
                    s_tail (node));
-        if (sscanf (line, "READY %d %d", &node->port, &node->pub_port) != 2)
+        char key[41] = "";
+        if (sscanf (line, "READY %d %d %40s", &node->port, &node->pub_port, key) != 3)
             s_parse (node, line);
+        snprintf (node->address, sizeof node->address, "tcp://127.0.0.1:%d#%s", node->port,
+                  key);
     }
     cr_assert_gt (node->pub_port, 0, "%s has no PUB port: %s", name, line);
     return node;
@@ -297,7 +301,7 @@ s_start (int slot, int host, const char *name, const char *const *extra)
 static const char *
 s_peer_flag (char *buffer, size_t size, node_t *peer)
 {
-    snprintf (buffer, size, "--registry.peers=tcp://127.0.0.1:%d", peer->port);
+    snprintf (buffer, size, "--registry.peers=%s", peer->address);
     return buffer;
 }
 
@@ -737,7 +741,7 @@ Test (pubsub, wildcards_and_prefixes_across_processes, .init = s_setup, .fini = 
                              "--app.count=5", "--app.warm=true", "--app.warm_interval=50",
                              NULL};
     node_t *p = s_start (0, -1, "p", publish);
-    char peer[64];
+    char peer[160];
     const char *one[] = {"--app.sub=a.*.c,a.>", s_peer_flag (peer, sizeof peer, p), NULL};
     const char *two[] = {"--app.sub=a.b.c,*,>", peer, NULL};
     node_t *s1 = s_start (1, -1, "s1", one);
@@ -830,9 +834,8 @@ Test (pubsub, json_and_msgpack_publishers_and_subscribers_interoperate, .init = 
                              "--app.warm_interval=50", NULL};
     node_t *pj = s_start (0, -1, "pj", json);
     node_t *pm = s_start (1, -1, "pm", msgpack);
-    char peers[128];
-    snprintf (peers, sizeof peers, "--registry.peers=tcp://127.0.0.1:%d,tcp://127.0.0.1:%d",
-              pj->port, pm->port);
+    char peers[300];
+    snprintf (peers, sizeof peers, "--registry.peers=%s,%s", pj->address, pm->address);
     //  One subscribes through zm_subscribe, one through a service.
     const char *actor[] = {"--app.sub=interop.>", peers, NULL};
     const char *service[] = {"--app.sub=interop.*", "--app.service=true", peers, NULL};
@@ -867,8 +870,7 @@ Test (pubsub, json_and_msgpack_publishers_and_subscribers_interoperate, .init = 
     zm_val_t *meta = zm_val_set_map (zm_msg_root_mut (request), "metadata");
     zm_val_set_str (meta, "from", "outside");
     zm_val_set_str (meta, "n", "1000");
-    char address[64];
-    snprintf (address, sizeof address, "tcp://127.0.0.1:%d", pj->port);
+    const char *address = pj->address;
     zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
     opts.address = address;
     opts.content_type = ZM_CT_JSON;
@@ -921,7 +923,7 @@ Test (pubsub, slow_subscriber_drops_alone_and_never_holds_the_publisher, .init =
                              "--app.warm=true", "--app.warm_interval=50", "--app.quiet=true",
                              NULL};
     node_t *p = s_start (0, -1, "p", publish);
-    char peer[64];
+    char peer[160];
     s_peer_flag (peer, sizeof peer, p);
     const char *fast_flags[] = {"--app.sub=burst.data", "--app.quiet=true", peer, NULL};
     const char *slow_flags[] = {"--app.sub=burst.data", "--app.quiet=true", "--app.slow=5",
@@ -978,7 +980,7 @@ Test (pubsub, late_subscriber_receives_without_restart, .init = s_setup, .fini =
         cr_assert (zt_clock () < deadline, "p does not publish:%s", s_tail (p));
         s_pump (50);
     }
-    char peer[64];
+    char peer[160];
     const char *late[] = {"--app.sub=ticker.>", s_peer_flag (peer, sizeof peer, p), NULL};
     node_t *s = s_start (1, -1, "late", late);
     long published_before = p->last_pub;
@@ -1105,8 +1107,7 @@ static void
 s_node_stats (zm_node_t *client, node_t *node, uint64_t *pubsub_malformed,
               uint64_t *rpc_malformed, uint64_t *delivered)
 {
-    char address[64];
-    snprintf (address, sizeof address, "tcp://127.0.0.1:%d", node->port);
+    const char *address = node->address;
     zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
     opts.address = address;
     zm_msg_t *stats = NULL;
@@ -1127,8 +1128,7 @@ s_node_stats (zm_node_t *client, node_t *node, uint64_t *pubsub_malformed,
 static bool
 s_healthy (zm_node_t *client, node_t *node)
 {
-    char address[64];
-    snprintf (address, sizeof address, "tcp://127.0.0.1:%d", node->port);
+    const char *address = node->address;
     zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
     opts.address = address;
     opts.timeout_ms = 2000;
@@ -1145,9 +1145,7 @@ Test (pubsub, malformed_events_point_to_point_are_dropped_and_counted, .init = s
     //  publisher would (section 18.3).
     const char *member[] = {"--app.sub=raw.>", "--app.group=workers", NULL};
     node_t *node = s_start (0, -1, "member", member);
-    char address[64];
-    snprintf (address, sizeof address, "tcp://127.0.0.1:%d", node->port);
-    zsock_t *dealer = s_socks[0] = zsock_new_dealer (address);
+    zsock_t *dealer = s_socks[0] = zt_curve_socket (ZMQ_DEALER, node->address);
     cr_assert_not_null (dealer);
     size_t body_size = 0;
     s_event_body (1, "raw.x", &s_body, &body_size);
@@ -1265,13 +1263,24 @@ s_send_raw (zsock_t *pub, zmsg_t **msg_p)
 Test (pubsub, garbage_on_a_publisher_socket_is_dropped_and_counted, .init = s_setup,
       .fini = s_teardown, .timeout = 30)
 {
-    zsock_t *router = s_socks[0] = zsock_new_router ("tcp://127.0.0.1:*");
-    zsock_t *pub = s_socks[1] = zsock_new_pub ("tcp://127.0.0.1:*");
+    //  CURVE servers with a keypair of ours (no ZAP handler in this
+    //  process: libzmq admits every client)
+    zsock_t *router = s_socks[0] = zsock_new (ZMQ_ROUTER);
+    zsock_t *pub = s_socks[1] = zsock_new (ZMQ_PUB);
     cr_assert (router && pub);
+    zcert_t *cert = zcert_new ();
+    zcert_apply (cert, router);
+    zcert_apply (cert, pub);
+    zsock_set_curve_server (router, 1);
+    zsock_set_curve_server (pub, 1);
+    cr_assert_gt (zsock_bind (router, "tcp://127.0.0.1:*"), 0);
+    cr_assert_gt (zsock_bind (pub, "tcp://127.0.0.1:*"), 0);
     int router_port = s_bound_port (router);
     int pub_port = s_bound_port (pub);
-    char peers[64];
-    snprintf (peers, sizeof peers, "--registry.peers=tcp://127.0.0.1:%d", router_port);
+    char peers[128];
+    snprintf (peers, sizeof peers, "--registry.peers=tcp://127.0.0.1:%d#%s", router_port,
+              zcert_public_txt (cert));
+    zcert_destroy (&cert);
     const char *subscriber[] = {"--app.sub=junk.>", peers, NULL};
     node_t *node = s_start (0, -1, "s", subscriber);
 

@@ -6,6 +6,7 @@
 #include <czmq.h>
 #include <pthread.h>
 #include "zmicro.h"
+#include "support.h"
 
 static zm_node_t *
 s_node (const char *name, const char *peers, const char *ttl)
@@ -72,8 +73,8 @@ Test (registry, watch_follows_a_static_peer, .timeout = 30)
 {
     zm_node_t *server = s_node ("server", NULL, NULL);
     s_serve (server, "greeter");
-    char peers[64];
-    snprintf (peers, sizeof peers, "tcp://127.0.0.1:%d", zm_node_rpc_port (server, 0));
+    char peers[128];
+    zt_node_address (server, peers, sizeof peers);
     zm_node_t *client = s_node ("client", peers, "100");
     zm_watch_t *watch = zm_watch_new (client);
     cr_assert_not_null (watch);
@@ -183,8 +184,8 @@ s_serve_later (void *arg)
 Test (registry, actors_watch_with_messages, .timeout = 30)
 {
     zm_node_t *server = s_node ("server", NULL, NULL);
-    char peers[64];
-    snprintf (peers, sizeof peers, "tcp://127.0.0.1:%d", zm_node_rpc_port (server, 0));
+    char peers[128];
+    zt_node_address (server, peers, sizeof peers);
     zm_node_t *client = s_node ("client", peers, "100");
     watcher_t state = {NULL, 0, 0, 0};
     zm_pid_t pid = zm_spawn (client, NULL, &s_watcher, &state, 0, NULL);

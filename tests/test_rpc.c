@@ -9,16 +9,22 @@
 //  Start rpc_node with flags (extra: one more flag, or NULL); wait for its
 //  READY line. It dies with this process (PR_SET_PDEATHSIG).
 static zt_proc_t
-s_start (const char *name, const char *extra)
+s_start2 (const char *name, const char *extra, const char *extra2)
 {
     char path[4200], name_flag[256];
     snprintf (path, sizeof path, "%s/tests/helpers/rpc_node", zt_build_dir ());
     snprintf (name_flag, sizeof name_flag, "--node.name=%s", name);
-    const char *argv[] = {path, name_flag, "--log.level=warning", extra, NULL};
+    const char *argv[] = {path, name_flag, "--log.level=warning", extra, extra2, NULL};
     zt_proc_t peer = zt_spawn (argv, NULL);
     cr_assert (peer.pid > 0, "cannot start %s", path);
     cr_assert (zt_ready (&peer, 10000) > 0, "%s did not start", name);
     return peer;
+}
+
+static zt_proc_t
+s_start (const char *name, const char *extra)
+{
+    return s_start2 (name, extra, NULL);
 }
 
 //  A config for nodes made in the test process: quiet, and no beacons (the
@@ -48,11 +54,7 @@ s_client_node (const char *peers)
 static char *
 s_address (zt_proc_t *peer)
 {
-    static char address[8][64];
-    static int turn;
-    char *slot = address[turn++ % 8];
-    snprintf (slot, 64, "tcp://127.0.0.1:%d", peer->port);
-    return slot;
+    return peer->address;
 }
 
 Test (rpc, call_across_processes, .timeout = 30)
@@ -245,7 +247,7 @@ Test (rpc, round_robin_spreads_evenly_over_three, .timeout = 30)
 {
     zt_proc_t peers[3] = {s_start ("alpha", NULL), s_start ("beta", NULL),
                           s_start ("gamma", NULL)};
-    char list[256];
+    char list[512];
     snprintf (list, sizeof list, "%s,%s,%s", s_address (&peers[0]), s_address (&peers[1]),
               s_address (&peers[2]));
     zm_node_t *node = s_client_node (list);
@@ -271,7 +273,7 @@ Test (rpc, selector_filters_by_version_and_metadata, .timeout = 30)
 {
     zt_proc_t peers[3] = {s_start ("alpha", NULL), s_start ("beta", NULL),
                           s_start ("gamma", NULL)};
-    char list[256];
+    char list[512];
     snprintf (list, sizeof list, "%s,%s,%s", s_address (&peers[0]), s_address (&peers[1]),
               s_address (&peers[2]));
     zm_node_t *node = s_client_node (list);
@@ -364,9 +366,13 @@ Test (rpc, retry_lands_on_second_instance_after_kill, .timeout = 60)
 
 Test (rpc, circuit_breaker_opens_and_closes, .timeout = 60)
 {
-    zt_proc_t a = s_start ("alpha", "--rpc.port=47311");
+    //  Alpha restarts: with its keypair on disk it comes back as itself
+    char keys[] = "/tmp/zmt-keys-XXXXXX", keys_flag[64];
+    cr_assert_not_null (mkdtemp (keys));
+    snprintf (keys_flag, sizeof keys_flag, "--auth.keys=%s/alpha", keys);
+    zt_proc_t a = s_start2 ("alpha", "--rpc.port=47311", keys_flag);
     zt_proc_t b = s_start ("beta", NULL);
-    char list[256];
+    char list[512];
     snprintf (list, sizeof list, "%s,%s", s_address (&a), s_address (&b));
     zm_config_t *config = s_config ();
     zm_config_set (config, "log.level", "error", NULL);
@@ -396,7 +402,7 @@ Test (rpc, circuit_breaker_opens_and_closes, .timeout = 60)
     cr_assert_eq (failures, 3, "failures until the breaker opened: %d", failures);
     //  Alpha comes back on the same port; after the cooldown a trial call
     //  goes to it, succeeds, and it takes its share again.
-    a = s_start ("alpha", "--rpc.port=47311");
+    a = s_start2 ("alpha", "--rpc.port=47311", keys_flag);
     zclock_sleep (600);
     x = y = z = 0;
     s_spread (node, "round_robin", 20, &x, &y, &z);
@@ -404,6 +410,12 @@ Test (rpc, circuit_breaker_opens_and_closes, .timeout = 60)
     zm_node_destroy (&node);
     zt_kill (&a, SIGTERM);
     zt_kill (&b, SIGTERM);
+    const char *files[] = {"alpha/node.cert", "alpha/node.cert_secret", "alpha", ""};
+    for (int i = 0; i < 4; i++) {
+        char path[128];
+        snprintf (path, sizeof path, "%s/%s", keys, files[i]);
+        remove (path);
+    }
 }
 
 Test (rpc, shutdown_drains_in_flight_calls, .timeout = 30)
@@ -507,7 +519,7 @@ s_raw (zsock_t *dealer, int frames, const char *const *data, const size_t *sizes
 Test (rpc, malformed_frames_get_their_documented_answer, .timeout = 60)
 {
     zt_proc_t a = s_start ("alpha", NULL);
-    zsock_t *dealer = zsock_new_dealer (s_address (&a));
+    zsock_t *dealer = zt_curve_socket (ZMQ_DEALER, s_address (&a));
     cr_assert_not_null (dealer);
     const char corr[8] = {0, 0, 0, 0, 0, 0, 0, 42};
     //  {"service":"greeter","endpoint":"Echo","timeout":1000}
@@ -607,7 +619,7 @@ Test (rpc, malformed_frames_get_their_documented_answer, .timeout = 60)
     cr_assert_not_null (answer, "the node still answers after a flood");
     zmsg_destroy (&answer);
     //  And a silent peer does not hold anyone up.
-    zsock_t *silent = zsock_new_dealer (s_address (&a));
+    zsock_t *silent = zt_curve_socket (ZMQ_DEALER, s_address (&a));
     zm_node_t *node = s_client_node (NULL);
     zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
     opts.address = s_address (&a);

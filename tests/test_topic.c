@@ -225,8 +225,8 @@ Test (pubsub, local_subscription_sees_the_event_and_its_header, .timeout = 20)
 Test (pubsub, broadcast_between_two_nodes_in_json_and_msgpack, .timeout = 30)
 {
     zm_node_t *publisher = s_node ("pub", NULL);
-    char peer[64];
-    snprintf (peer, sizeof peer, "tcp://127.0.0.1:%d", zm_node_rpc_port (publisher, 0));
+    char peer[128];
+    zt_node_address (publisher, peer, sizeof peer);
     zm_node_t *subscriber = s_node ("sub", peer);
     static s_seen_t seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
     cr_assert_gt (zm_subscribe (subscriber, "a.*.c", NULL, s_on_event, &seen, NULL), 0);
@@ -261,7 +261,7 @@ Test (pubsub, queue_group_delivers_each_event_once, .timeout = 30)
     static s_seen_t seen[3] = {{.lock = PTHREAD_MUTEX_INITIALIZER},
                                {.lock = PTHREAD_MUTEX_INITIALIZER},
                                {.lock = PTHREAD_MUTEX_INITIALIZER}};
-    char peers[256] = "";
+    char peers[1024] = "";
     for (int i = 0; i < 3; i++) {
         char name[16];
         snprintf (name, sizeof name, "m%d", i);
@@ -269,8 +269,9 @@ Test (pubsub, queue_group_delivers_each_event_once, .timeout = 30)
         cr_assert_gt (zm_subscribe (members[i], "jobs.>", "workers", s_on_event, &seen[i], NULL),
                       0);
         size_t used = strlen (peers);
-        snprintf (peers + used, sizeof peers - used, "%stcp://127.0.0.1:%d", used ? "," : "",
-                  zm_node_rpc_port (members[i], 0));
+        char address[128];
+        snprintf (peers + used, sizeof peers - used, "%s%s", used ? "," : "",
+                  zt_node_address (members[i], address, sizeof address));
     }
     zm_node_t *publisher = s_node ("pub", peers);
     //  A call waits for the first static round: then all three are known.

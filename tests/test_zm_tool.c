@@ -108,16 +108,16 @@ Test (zm_tool, call_prints_json, .timeout = 30)
     char out[4096];
     //  Through the registry (static peer)...
     int rc = s_run (out, sizeof out,
-                    S_FLAGS " --registry.peers=tcp://127.0.0.1:%d call greeter Say.Hello "
+                    S_FLAGS " '--registry.peers=%s' call greeter Say.Hello "
                             "'{\"name\": \"ada\"}'",
-                    alpha.port);
+                    alpha.address);
     cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
     cr_assert_str_eq (out, "{\"greeting\":\"Hello ada\",\"node\":\"alpha\"}\n");
     //  ...and straight to one node, with metadata; options after the command.
     rc = s_run (out, sizeof out,
                 "call greeter Echo '{\"seq\": 7}' " S_FLAGS
-                " --via tcp://127.0.0.1:%d --meta user=ada",
-                alpha.port);
+                " --via '%s' --meta user=ada",
+                alpha.address);
     cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
     zm_msg_t *rep = s_json (out);
     cr_assert_eq (zm_msg_get_int (rep, "seq", -1), 7);
@@ -125,16 +125,16 @@ Test (zm_tool, call_prints_json, .timeout = 30)
     cr_assert_eq (zm_msg_get_int (rep, "pid", 0), alpha.pid);
     zm_msg_destroy (&rep);
     //  An error from the cluster: exit 1, code and detail on stderr.
-    rc = s_run (out, sizeof out, S_FLAGS " --via=tcp://127.0.0.1:%d call greeter Fail 2>&1",
-                alpha.port);
+    rc = s_run (out, sizeof out, S_FLAGS " '--via=%s' call greeter Fail 2>&1",
+                alpha.address);
     cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
     s_assert_error_line (out);
     cr_assert (strstr (out, "409"), "%s", out);
     cr_assert (strstr (out, "it failed on purpose"), "%s", out);
     //  No such service: 404, exit 1.
     rc = s_run (out, sizeof out,
-                S_FLAGS " --registry.peers=tcp://127.0.0.1:%d --timeout=3000 call nobody X 2>&1",
-                alpha.port);
+                S_FLAGS " '--registry.peers=%s' --timeout=3000 call nobody X 2>&1",
+                alpha.address);
     cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
     cr_assert (strstr (out, "404"), "%s", out);
     zt_kill (&alpha, SIGTERM);
@@ -234,8 +234,8 @@ Test (zm_tool, services_lists_greeter, .timeout = 30)
 {
     zt_proc_t alpha = s_start_node ("alpha");
     char out[8192];
-    int rc = s_run (out, sizeof out, S_FLAGS " --registry.peers=tcp://127.0.0.1:%d services",
-                    alpha.port);
+    int rc = s_run (out, sizeof out, S_FLAGS " '--registry.peers=%s' services",
+                    alpha.address);
     cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
     zm_msg_t *list = s_json (out);
     const zm_val_t *services = zm_val_get (zm_msg_root (list), "services");
@@ -266,8 +266,8 @@ Test (zm_tool, services_lists_greeter, .timeout = 30)
                       "core");
     zm_msg_destroy (&list);
     //  --all shows the built-in service, with publish among its endpoints.
-    rc = s_run (out, sizeof out, S_FLAGS " --registry.peers=tcp://127.0.0.1:%d services --all",
-                alpha.port);
+    rc = s_run (out, sizeof out, S_FLAGS " '--registry.peers=%s' services --all",
+                alpha.address);
     cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
     cr_assert (strstr (out, "\"name\":\"$node\""), "%s", out);
     cr_assert (strstr (out, "\"publish\""), "%s", out);
@@ -300,7 +300,7 @@ s_publish_until (zt_proc_t *sub, const char *peers, const char *topic, s_publish
     int64_t deadline = zt_clock () + 15000;
     while (zt_clock () < deadline && published->count < 64) {
         int rc = s_run (out, sizeof out,
-                        S_FLAGS " %s publish %s '{\"n\": %d, \"tags\": [\"x\"]}' --meta k=v",
+                        S_FLAGS " '%s' publish %s '{\"n\": %d, \"tags\": [\"x\"]}' --meta k=v",
                         peers, topic, published->count);
         cr_assert_eq (rc, 0, "publish: exit %d: %s", rc, out);
         zm_msg_t *answer = s_json (out);
@@ -316,11 +316,10 @@ s_publish_until (zt_proc_t *sub, const char *peers, const char *topic, s_publish
 
 //  The UUID of the node at port, from `zm call $node describe`.
 static void
-s_node_uuid (int port, char *uuid, size_t size)
+s_node_uuid (const char *address, char *uuid, size_t size)
 {
     char out[8192];
-    int rc = s_run (out, sizeof out, S_FLAGS " call '$node' describe --via tcp://127.0.0.1:%d",
-                    port);
+    int rc = s_run (out, sizeof out, S_FLAGS " call '$node' describe --via '%s'", address);
     cr_assert_eq (rc, 0, "describe: exit %d: %s", rc, out);
     zm_msg_t *describe = s_json (out);
     snprintf (uuid, size, "%s", zm_msg_get_str (describe, "uuid", ""));
@@ -331,9 +330,9 @@ s_node_uuid (int port, char *uuid, size_t size)
 Test (zm_tool, publish_reaches_subscriber, .timeout = 60)
 {
     zt_proc_t alpha = s_start_node ("alpha");
-    char peers[64], uuid[64];
-    snprintf (peers, sizeof peers, "--registry.peers=tcp://127.0.0.1:%d", alpha.port);
-    s_node_uuid (alpha.port, uuid, sizeof uuid);
+    char peers[160], uuid[64];
+    snprintf (peers, sizeof peers, "--registry.peers=%s", alpha.address);
+    s_node_uuid (alpha.address, uuid, sizeof uuid);
     //  The subscriber first: its node learns alpha through the static peer
     //  and connects its SUB to alpha's PUB.
     const char *argv[] = {s_zm (), "--registry.beacon=false", "--log.level=warning",
@@ -371,8 +370,13 @@ Test (zm_tool, publish_reaches_queue_group, .timeout = 60)
     //  again every 200 ms until it answers), so the subscriber's RPC port is
     //  fixed; the subscriber has beta as its own.
     int port = 47400 + (int) (getpid () % 500);
-    char beta_peers[64], sub_port[32], peers[64];
-    snprintf (beta_peers, sizeof beta_peers, "--registry.peers=tcp://127.0.0.1:%d", port);
+    //  The subscriber's keypair made beforehand, so that beta knows its key
+    char keys[] = "/tmp/zmt-keys-XXXXXX", keys_flag[64], key[ZM_KEY_TEXT];
+    cr_assert_not_null (mkdtemp (keys));
+    cr_assert_eq (zm_keypair_create (keys, "node", NULL, key), 0);
+    snprintf (keys_flag, sizeof keys_flag, "--auth.keys=%s", keys);
+    char beta_peers[160], sub_port[32], peers[160];
+    snprintf (beta_peers, sizeof beta_peers, "--registry.peers=tcp://127.0.0.1:%d#%s", port, key);
     snprintf (sub_port, sizeof sub_port, "--rpc.port=%d", port);
     char path[4200];
     snprintf (path, sizeof path, "%s/tests/helpers/rpc_node", zt_build_dir ());
@@ -387,12 +391,13 @@ Test (zm_tool, publish_reaches_queue_group, .timeout = 60)
     zt_proc_t beta = zt_spawn (beta_argv, NULL);
     cr_assert (beta.pid > 0);
     cr_assert (zt_ready (&beta, 10000) > 0, "beta did not start");
-    snprintf (peers, sizeof peers, "--registry.peers=tcp://127.0.0.1:%d", beta.port);
+    snprintf (peers, sizeof peers, "--registry.peers=%s", beta.address);
     const char *argv[] = {s_zm (),
                           "--registry.beacon=false",
                           "--log.level=warning",
                           "--rpc.bind=127.0.0.1",
                           sub_port,
+                          keys_flag,
                           peers,
                           "subscribe",
                           "billing.*",
@@ -414,6 +419,12 @@ Test (zm_tool, publish_reaches_queue_group, .timeout = 60)
     cr_assert_eq (zt_wait (&sub, 15000), 0, "zm subscribe exits 0 after --count events");
     zt_kill (&sub, SIGKILL);
     zt_kill (&beta, SIGTERM);
+    const char *files[] = {"node.cert", "node.cert_secret", ""};
+    for (int i = 0; i < 3; i++) {
+        char file[128];
+        snprintf (file, sizeof file, "%s/%s", keys, files[i]);
+        remove (file);
+    }
 }
 
 Test (zm_tool, subscribe_stops, .timeout = 30)
@@ -511,11 +522,11 @@ Test (zm_tool, store_put_get_list_del, .fini = s_store_teardown, .timeout = 60)
 {
     snprintf (s_store_dir, sizeof s_store_dir, "/tmp/zm-tool-store-XXXXXX");
     cr_assert_not_null (mkdtemp (s_store_dir));
-    char path_flag[128], peers[64], via[64];
+    char path_flag[128], peers[160], via[160];
     snprintf (path_flag, sizeof path_flag, "--store.path=%s/alpha", s_store_dir);
     s_store_nodes[0] = s_start_node_with ("alpha", path_flag);
-    snprintf (peers, sizeof peers, "--registry.peers=tcp://127.0.0.1:%d", s_store_nodes[0].port);
-    snprintf (via, sizeof via, "--via tcp://127.0.0.1:%d", s_store_nodes[0].port);
+    snprintf (peers, sizeof peers, "'--registry.peers=%s'", s_store_nodes[0].address);
+    snprintf (via, sizeof via, "--via '%s'", s_store_nodes[0].address);
 
     //  A string round-trips; the only node serving "$store" is found alone.
     zm_msg_t *answer = s_store_ok ("%s store put greeting hello", peers);
@@ -600,8 +611,8 @@ Test (zm_tool, store_put_get_list_del, .fini = s_store_teardown, .timeout = 60)
 Test (zm_tool, store_compare_and_swap, .fini = s_store_teardown, .timeout = 60)
 {
     s_store_nodes[0] = s_start_node_with ("alpha", "--store.backend=memory");
-    char via[64], out[4096];
-    snprintf (via, sizeof via, "--via tcp://127.0.0.1:%d", s_store_nodes[0].port);
+    char via[160], out[4096];
+    snprintf (via, sizeof via, "--via '%s'", s_store_nodes[0].address);
     zm_msg_t *answer = s_store_ok ("%s store put counter 1", via);
     cr_assert_eq (zm_msg_get_int (answer, "version", 0), 1);
     zm_msg_destroy (&answer);
@@ -690,9 +701,9 @@ Test (zm_tool, store_wants_one_node, .fini = s_store_teardown, .timeout = 60)
 {
     s_store_nodes[0] = s_start_node_with ("alpha", "--store.backend=memory");
     s_store_nodes[1] = s_start_node_with ("beta", "--store.backend=memory");
-    char peers[128], out[4096];
-    snprintf (peers, sizeof peers, "--registry.peers=tcp://127.0.0.1:%d,tcp://127.0.0.1:%d",
-              s_store_nodes[0].port, s_store_nodes[1].port);
+    char peers[300], out[4096];
+    snprintf (peers, sizeof peers, "'--registry.peers=%s,%s'", s_store_nodes[0].address,
+              s_store_nodes[1].address);
     //  Two nodes serve "$store": no guess, both named.
     int rc = s_run (out, sizeof out, S_FLAGS " %s store list 2>&1", peers);
     cr_assert_eq (rc, 1, "exit %d: %s", rc, out);

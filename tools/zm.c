@@ -111,7 +111,8 @@ static const char *s_usage =
     "  help                          prints this text\n"
     "\n"
     "Options:\n"
-    "  --via tcp://HOST:PORT   call, publish, store: use this node only (publish:\n"
+    "  --via tcp://HOST:PORT[#KEY]  call, publish, store: use this node only (KEY:\n"
+    "                          its public key, unless the registry knows it; publish:\n"
     "                          default is any other node the registry knows)\n"
     "  --node NAME             store: the node named NAME (store: default is the only\n"
     "                          other node serving \"$store\"; with several, name one)\n"
@@ -308,18 +309,27 @@ s_store_name_ok (const char *name)
     return true;
 }
 
-//  tcp://HOST:PORT, HOST non-empty, PORT 1..65535, short enough.
+//  tcp://HOST:PORT[#KEY], HOST non-empty, PORT 1..65535, KEY a public key
+//  (40 characters of Z85), short enough.
 static bool
 s_address_ok (const char *address)
 {
     size_t len = strnlen (address, S_VIA_MAX + 1);
     if (len > S_VIA_MAX || strncmp (address, "tcp://", 6) != 0)
         return false;
-    const char *colon = strrchr (address + 6, ':');
-    long port = 0;
-    if (!colon || colon == address + 6 || !s_parse_long (colon + 1, 1, 65535, &port))
+    char text[S_VIA_MAX + 1];
+    memcpy (text, address, len + 1);
+    char *hash = strchr (text, '#');
+    uint8_t key[32];
+    if (hash && (strlen (hash + 1) != 40 || !zmq_z85_decode (key, hash + 1)))
         return false;
-    for (const char *c = address + 6; c < colon; c++)
+    if (hash)
+        *hash = 0;
+    const char *colon = strrchr (text + 6, ':');
+    long port = 0;
+    if (!colon || colon == text + 6 || !s_parse_long (colon + 1, 1, 65535, &port))
+        return false;
+    for (const char *c = text + 6; c < colon; c++)
         if (*c <= ' ' || *c == '/' || (unsigned char) *c >= 0x7f)
             return false;
     return true;
@@ -508,7 +518,7 @@ s_parse (s_cli_t *cli, int argc, char **argv)
             if (!(value = s_option_value (argc, argv, &i, "via")))
                 return S_USAGE;
             if (!s_address_ok (value)) {
-                s_fail ("--via wants tcp://HOST:PORT (at most %d bytes)", S_VIA_MAX);
+                s_fail ("--via wants tcp://HOST:PORT[#KEY] (at most %d bytes)", S_VIA_MAX);
                 return S_USAGE;
             }
             cli->via = value;
@@ -1813,6 +1823,8 @@ main (int argc, char **argv)
 {
     //  A closed stdout is a write error we report, not a silent death.
     signal (SIGPIPE, SIG_IGN);
+    //  stdout is for results: log lines go to stderr (czmq's default is stdout)
+    zsys_set_logstream (stderr);
     s_cli_t cli = {NULL};
     int status = argc > 0 && argv ? s_parse (&cli, argc, argv) : S_USAGE;
     if (status == -1)

@@ -52,6 +52,13 @@ int zm_keypair_check (const char *dir, const char *name, char public_text[ZM_KEY
 //  key: the reason in the log), ZM_EIO.
 int zm_cluster_key_read (const char *text_or_path, uint8_t key[32]);
 
+typedef struct _zm_node_t zm_node_t;
+
+//  The node's public key (its servers' CURVE key) as Z85 text, what a
+//  static peer entry carries after '#' (tcp://host:port#KEY). Returns 0 or
+//  ZM_EINVAL (no node, or not started).
+int zm_node_public_key (zm_node_t *node, char text[ZM_KEY_TEXT]);
+
 #ifdef __cplusplus
 }
 #endif

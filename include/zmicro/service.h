@@ -96,6 +96,16 @@ int
 //  Inside an endpoint handler: the call's metadata value for key, or NULL.
 const char *
     zm_ctx_meta (zm_ctx_t *ctx, const char *key);
+//  Inside an endpoint handler: who calls, as the CURVE handshake proved it
+//  (the node's ZAP handler, never a header): the identity's name (from
+//  its certificate in auth.identities), "member" for a node of the cluster
+//  (a holder of the cluster key), "" for an anonymous caller of an open
+//  node or with CURVE off; NULL for a call from this process.
+const char *
+    zm_ctx_caller (zm_ctx_t *ctx);
+//  The caller's roles, comma-separated ("" none; NULL as zm_ctx_caller).
+const char *
+    zm_ctx_caller_roles (zm_ctx_t *ctx);
 //  Inside an endpoint handler: the call's trace id, or NULL.
 const char *
     zm_ctx_trace_id (zm_ctx_t *ctx);

@@ -155,7 +155,9 @@ main (int argc, char **argv)
             return 1;
     }
     s_say ("UUID %s", zm_node_uuid (node));
-    s_say ("READY %d", zm_node_rpc_port (node, 0));
+    char key[ZM_KEY_TEXT] = "";
+    zm_node_public_key (node, key);
+    s_say ("READY %d %s", zm_node_rpc_port (node, 0), key);
     pthread_create (&watcher, NULL, s_watcher, watch);
     if (*caller.service)
         pthread_create (&calls, NULL, s_caller, &caller);

@@ -484,7 +484,9 @@ main (int argc, char **argv)
     s_say ("UUID %s", zm_node_uuid (node));
     for (int i = 0; i < s_sub_count; i++)
         s_say ("SUB %d %s %s", i, s_subs[i].pattern, *group ? group : "-");
-    s_say ("READY %d %" PRIu64, zm_node_rpc_port (node, 0), pub_port);
+    char key[ZM_KEY_TEXT] = "";
+    zm_node_public_key (node, key);
+    s_say ("READY %d %" PRIu64 " %s", zm_node_rpc_port (node, 0), pub_port, key);
 
     pthread_t publisher, reporter;
     pthread_create (&reporter, NULL, s_reporter, node);

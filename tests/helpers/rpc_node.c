@@ -89,7 +89,9 @@ main (int argc, char **argv)
     zm_service_set_dedicated (slow, true);
     if (zm_service_start (slow) != 0)
         return 1;
-    printf ("READY %d\n", zm_node_rpc_port (node, 0));
+    char key[ZM_KEY_TEXT] = "";
+    zm_node_public_key (node, key);
+    printf ("READY %d %s\n", zm_node_rpc_port (node, 0), key);
     fflush (stdout);
     zm_node_run (node);
     zm_node_destroy (&node);

@@ -82,6 +82,14 @@ class Client:
         self.context = zmq.Context()
         self.sock = self.context.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        # docs/security.md: "tcp://host:port#KEY" is a CURVE server whose
+        # public key is KEY; we present a keypair of our own.
+        endpoint, sep, server_key = endpoint.partition("#")
+        if sep:
+            public, secret = zmq.curve_keypair()
+            self.sock.curve_publickey = public
+            self.sock.curve_secretkey = secret
+            self.sock.curve_serverkey = server_key.encode()
         self.sock.connect(endpoint)
         # Section 6: a random 64-bit start, incremented per attempt.
         self.corr = struct.unpack(">Q", os.urandom(8))[0]
@@ -183,7 +191,9 @@ def parse_args(argv):
                         help="deadline in milliseconds (default 1000)")
     parser.add_argument("--meta", action="append", default=[], metavar="K=V",
                         help="metadata pair sent with the call (repeatable)")
-    parser.add_argument("endpoint", help="tcp://host:port of a node's RPC socket")
+    parser.add_argument("endpoint",
+                        help="tcp://host:port#KEY of a node's RPC socket (KEY: its public "
+                             "key; without it, in the clear)")
     parser.add_argument("rest", nargs="*", metavar="SERVICE ENDPOINT_NAME JSON_BODY")
     args = parser.parse_args(argv)
     if args.ping and args.rest:
