@@ -78,7 +78,7 @@ struct _zm_broker_t {
     char id_prefix[17];       //  first 16 hex digits of the node UUID
     //  Counters
     atomic_uint_fast64_t published, delivered, dropped_queue, dropped_no_member, lost,
-        malformed;
+        malformed, denied;
 };
 
 //  The receiving module on reactor 0
@@ -477,6 +477,10 @@ s_publish (zm_node_t *node, const char *topic, zm_msg_t **msg_p, const zm_pub_op
     if (!self || zm_topic_check (topic, false, NULL) || !zm_msg_content_type_known (content_type)
         || (metadata && zm_val_type (zm_msg_root (metadata)) != ZM_TYPE_MAP))
         rc = ZM_EINVAL;
+    else if (zm_auth_check (node, ZM_RES_TOPIC, topic, "publish", node->auth->self_caller)) {
+        atomic_fetch_add (&self->denied, 1);
+        rc = ZM_EDENIED;
+    }
     else if (atomic_load (&node->stopping))
         rc = ZM_ECLOSED;
     if (rc) {
@@ -558,6 +562,12 @@ zm_broker_on_event (zm_node_t *node, zm_wire_t *wire)
     size_t size = wire->body ? zframe_size (wire->body) : 0;
     if (size > self->max_body) {
         atomic_fetch_add (&self->malformed, 1);
+        return;
+    }
+    //  The sender may publish on this topic? (An EVENT is never answered.)
+    if (zm_auth_check (node, ZM_RES_TOPIC, wire->topic, "publish",
+                       wire->who ? wire->who : ZM_CALLER_ANONYMOUS)) {
+        atomic_fetch_add (&self->denied, 1);
         return;
     }
     if (s_deliver_group (self, wire, size ? zframe_data (wire->body) : NULL, size))
@@ -657,6 +667,9 @@ zm_subscribe (zm_node_t *node, const char *pattern, const char *group, zm_actor_
         err = ZM_EINVAL;
     else if (atomic_load (&node->stopping))
         err = ZM_ECLOSED;
+    else if (pattern && zm_auth_check (node, ZM_RES_TOPIC, pattern, "subscribe",
+                                       node->auth->self_caller))
+        err = ZM_EDENIED;
     else
         sub = s_sub_new (self, pattern, group, &err);
     if (!sub) {
@@ -719,6 +732,9 @@ zm_service_subscribe (zm_service_t *svc, const char *pattern, const char *group,
         return ZM_EINVAL;
     if (zm_service_running (svc) || zm_service_stopped (svc))
         return ZM_ECONFLICT;
+    if (pattern && zm_auth_check (node, ZM_RES_TOPIC, pattern, "subscribe",
+                                  node->auth->self_caller))
+        return ZM_EDENIED;
     s_sub_t *sub = s_sub_new (self, pattern, group, &err);
     if (!sub)
         return err;
@@ -765,6 +781,7 @@ zm_broker_stats (zm_node_t *node, zm_val_t *map)
     zm_val_set_uint (map, "dropped_no_member", atomic_load (&self->dropped_no_member));
     zm_val_set_uint (map, "lost", atomic_load (&self->lost));
     zm_val_set_uint (map, "malformed", atomic_load (&self->malformed));
+    zm_val_set_uint (map, "denied", atomic_load (&self->denied));
     pthread_rwlock_rdlock (&self->lock);
     zm_val_set_uint (map, "subscriptions", zlistx_size (self->subs));
     pthread_rwlock_unlock (&self->lock);
@@ -792,6 +809,12 @@ zm_broker_publish_endpoint (zm_ctx_t *ctx, zm_msg_t *req)
         return zm_error (ctx, ZM_EINVAL, "publish: the request needs a \"topic\" string");
     if (zm_topic_check (topic, false, &reason))
         return zm_error (ctx, ZM_EINVAL, "publish: %s", reason);
+    const char *caller = ctx->env ? ctx->env->caller : NULL;
+    if (zm_auth_check (node, ZM_RES_TOPIC, topic, "publish", caller)) {
+        atomic_fetch_add (&node->broker->denied, 1);
+        return zm_error (ctx, ZM_EDENIED, "publish: %s may not publish on %s",
+                         zm_caller_describe (caller), topic);
+    }
     const zm_val_t *meta = zm_val_get (root, "metadata");
     zm_msg_t *metadata = NULL;
     if (meta && zm_val_type (meta) != ZM_TYPE_NIL) {

@@ -886,6 +886,15 @@ zm_auth_new (zm_node_t *node)
         self->client = zcert_dup (self->cert);
     if (!self->client)
         return ZM_ENOMEM;
+    //  This node as a caller, for the rules it checks on itself (publish,
+    //  subscribe): what the ZAP handler of a peer would say of its key
+    const char *meta_name = zcert_meta (self->client, "name");
+    const char *meta_roles = zcert_meta (self->client, "roles");
+    self->self_caller = *identity ? zm_caller_new ('i', meta_name, meta_roles)
+                        : self->cluster ? zm_caller_new ('m', "member", "")
+                                        : zm_caller_new ('a', "", "");
+    if (!self->self_caller)
+        return ZM_ENOMEM;
     //  Identities this node admits, with their roles
     const char *identities = zm_config_get_str (node->config, "auth.identities", "");
     if (*identities) {
@@ -922,6 +931,7 @@ zm_auth_destroy (zm_node_t *node)
         zcertstore_destroy (&self->identities);
         s_rules_free (&self->rules);
         free (self->rules_text);
+        free (self->self_caller);
         pthread_rwlock_destroy (&self->rules_lock);
         sodium_memzero (self->beacon_key, sizeof self->beacon_key);
         free (self);

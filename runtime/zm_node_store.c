@@ -11,7 +11,8 @@
     "$store" (when store.rpc is on) serves the store over RPC on a reactor
     of its own, since every write waits for the disk: read, write, delete
     and list, with the bodies of docs/store.md. Each call passes through
-    s_allowed, where the access rules of step 6 plug in.
+    s_allowed: the access rules of type "store" (name: the database,
+    endpoint: the operation).
     =========================================================================
 */
 #include "zm_internal.h"
@@ -209,14 +210,13 @@ zm_ctx_store (zm_ctx_t *ctx)
 //  --------------------------------------------------------------------------
 //  The built-in "$store" service
 
-//  May this call do op on database? Where step 6's access rules plug in.
+//  May this call do op on database? The access rules of type "store"
+//  (name: the database, endpoint: the operation).
 static int
 s_allowed (zm_ctx_t *ctx, const char *op, const char *database)
 {
-    (void) op;
-    (void) database;
-    (void) ctx;
-    return 0;
+    const char *caller = ctx->env ? ctx->env->caller : NULL;
+    return zm_auth_check (zm_ctx_node (ctx), ZM_RES_STORE, database, op, caller);
 }
 
 //  A request's optional field of type: its value, NULL when missing or
@@ -287,8 +287,9 @@ s_where (zm_ctx_t *ctx, const zm_msg_t *msg, const char *op, s_where_t *where)
         || (rc = s_str (ctx, msg, "table", &where->table)) != 0)
         return rc;
     if ((rc = s_allowed (ctx, op, where->database ? where->database : ZM_STORE_DATABASE)) != 0)
-        return zm_error (ctx, rc, "%s on database \"%s\" is not allowed", op,
-                         where->database ? where->database : ZM_STORE_DATABASE);
+        return zm_error (ctx, rc, "%s on database \"%s\" is not allowed for %s", op,
+                         where->database ? where->database : ZM_STORE_DATABASE,
+                         zm_caller_describe (ctx->env ? ctx->env->caller : NULL));
     where->store = s_handle (zm_ctx_node (ctx), NULL, &rc);
     if (!where->store)
         return zm_error (ctx, ZM_EUNAVAIL, "this node's store cannot be opened: %s",

@@ -198,6 +198,7 @@ typedef struct _zm_auth_t {
     pthread_rwlock_t rules_lock; //  guards rules
     zm_rules_t *rules;          //  auth.rules compiled, NULL: none (all allowed)
     char *rules_text;           //  the text they came from
+    char *self_caller;          //  this node as a caller (its client key's kind, name, roles)
 } zm_auth_t;
 int zm_auth_new (zm_node_t *node);
 void zm_auth_destroy (zm_node_t *node);

@@ -167,7 +167,8 @@ s_request (s_server_t *self, const zm_wire_peer_t *peer, zm_wire_t *wire)
     env->deadline = zclock_mono () + wire->timeout_ms;
     env->meta = wire->header; //  metadata and trace ids go with the call
     wire->header = NULL;
-    env->caller = wire->who; //  who, as the handshake proved it
+    //  Who, as the handshake proved it; a remote caller is never "this process"
+    env->caller = wire->who ? wire->who : zm_caller_new ('a', "", "");
     wire->who = NULL;
     int rc = zm_reactor_ask (self->reactor, env, "$rpc.reply", (int) wire->timeout_ms);
     if (rc) {

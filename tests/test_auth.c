@@ -207,3 +207,178 @@ Test (auth, the_cluster_key_comes_as_text_or_a_private_file, .fini = s_teardown,
     cr_assert_null (s_node (":memory:", bad));
     cr_assert_eq (zm_cluster_key_save (path, "short"), ZM_EINVAL);
 }
+
+//  --------------------------------------------------------------------------
+//  Callers and access rules, on loopback
+
+//  Who is calling, as the serving node sees it: {caller, roles}
+static int
+s_whoami (zm_ctx_t *ctx, zm_msg_t *req)
+{
+    (void) req;
+    zm_msg_t *rep = zm_msg_new ();
+    zm_msg_set_str (rep, "caller", zm_ctx_caller (ctx) ? zm_ctx_caller (ctx) : "(local)");
+    zm_msg_set_str (rep, "roles", zm_ctx_caller_roles (ctx) ? zm_ctx_caller_roles (ctx) : "");
+    return zm_reply (ctx, &rep);
+}
+
+//  A node with config pairs (key, value, ..., NULL); asserts it starts
+static zm_node_t *
+s_node_with (const char *key, ...)
+{
+    zm_config_t *config = zm_config_new ();
+    cr_assert_not_null (config);
+    zm_config_set (config, "registry.beacon", "false", NULL);
+    zm_config_set (config, "log.level", "error", NULL);
+    zm_config_set (config, "rpc.bind", "127.0.0.1", NULL);
+    va_list args;
+    va_start (args, key);
+    for (const char *at = key; at; at = va_arg (args, const char *)) {
+        const char *value = va_arg (args, const char *);
+        char *reason = NULL;
+        cr_assert_eq (zm_config_set (config, at, value, &reason), 0, "%s: %s", at, reason);
+    }
+    va_end (args);
+    zm_node_t *node = zm_node_new (&config);
+    zm_config_destroy (&config);
+    return node;
+}
+
+//  Call greeter endpoint at address from node: 0 and the caller the server
+//  saw in seen (when not NULL), or the error code
+static int
+s_whoami_call (zm_node_t *node, const char *address, const char *endpoint, char *seen,
+               size_t size)
+{
+    zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
+    opts.address = address;
+    opts.timeout_ms = 3000;
+    opts.retries = 0;
+    zm_msg_t *rep = NULL;
+    zm_error_t *error = NULL;
+    int rc = zm_call (node, "greeter", endpoint, NULL, &rep, &error, &opts);
+    if (rc == 0 && seen)
+        snprintf (seen, size, "%s/%s", zm_msg_get_str (rep, "caller", "?"),
+                  zm_msg_get_str (rep, "roles", "?"));
+    rc = rc ? zm_error_code (error) : 0;
+    zm_msg_destroy (&rep);
+    zm_error_destroy (&error);
+    return rc;
+}
+
+//  Copy file from to to
+static void
+s_copy (const char *from, const char *to)
+{
+    char command[512];
+    snprintf (command, sizeof command, "cp '%s' '%s'", from, to);
+    cr_assert_eq (system (command), 0);
+}
+
+#define S_RULES                                                                                  \
+    "[{\"name\": \"greeter\", \"endpoint\": \"Who\", \"role\": \"*\", \"access\": \"allow\"},"   \
+    " {\"name\": \"greeter\", \"endpoint\": \"Secret\", \"role\": \"admin\", \"access\": "       \
+    "\"allow\"}]"
+
+Test (auth, callers_come_from_the_handshake_and_rules_decide, .fini = s_teardown, .timeout = 60)
+{
+    //  Two identities: viewer (ops) and boss (admin); the server admits
+    //  both through their public certificates only.
+    const char *dir = s_new_dir ();
+    char keys[128], admitted[128], from[192], to[192];
+    snprintf (keys, sizeof keys, "%s/keys", dir);
+    snprintf (admitted, sizeof admitted, "%s/admitted", dir);
+    cr_assert_eq (mkdir (admitted, 0700), 0);
+    cr_assert_eq (zm_keypair_create (keys, "viewer", "ops", NULL), 0);
+    cr_assert_eq (zm_keypair_create (keys, "boss", "admin,ops", NULL), 0);
+    const char *names[] = {"viewer", "boss"};
+    for (int i = 0; i < 2; i++) {
+        snprintf (from, sizeof from, "%s/%s.cert", keys, names[i]);
+        snprintf (to, sizeof to, "%s/%s.cert", admitted, names[i]);
+        s_copy (from, to);
+    }
+    zm_node_t *server = s_node_with ("auth.identities", admitted, "auth.rules", S_RULES, NULL);
+    cr_assert_not_null (server);
+    zm_service_t *greeter = zm_service_new (server, "greeter", "1.0.0");
+    zm_service_handle (greeter, "Who", s_whoami);
+    zm_service_handle (greeter, "Secret", s_whoami);
+    cr_assert_eq (zm_service_start (greeter), 0);
+    char address[128];
+    zt_node_address (server, address, sizeof address);
+
+    char viewer_flag[160], boss_flag[160];
+    snprintf (viewer_flag, sizeof viewer_flag, "%s/viewer", keys);
+    snprintf (boss_flag, sizeof boss_flag, "%s/boss", keys);
+    zm_node_t *viewer = s_node_with ("auth.identity", viewer_flag, NULL);
+    zm_node_t *boss = s_node_with ("auth.identity", boss_flag, NULL);
+    zm_node_t *stranger = s_node_with (NULL);
+    cr_assert (viewer && boss && stranger);
+
+    //  The identity is the certificate's, never a claim: the stranger (an
+    //  anonymous caller of this open node) holds no role, not even "*".
+    char seen[128] = "";
+    cr_assert_eq (s_whoami_call (viewer, address, "Who", seen, sizeof seen), 0);
+    cr_assert_str_eq (seen, "viewer/ops");
+    cr_assert_eq (s_whoami_call (viewer, address, "Secret", NULL, 0), 403);
+    cr_assert_eq (s_whoami_call (boss, address, "Secret", seen, sizeof seen), 0);
+    cr_assert_str_eq (seen, "boss/admin,ops");
+    cr_assert_eq (s_whoami_call (stranger, address, "Who", NULL, 0), 403);
+    //  No rule for it: denied once rules exist
+    cr_assert_eq (s_whoami_call (boss, address, "Other", NULL, 0), 403);
+
+    //  Rules reloaded at run time: ops may now see the secret, at a higher
+    //  priority than a deny for everyone else.
+    char *reason = NULL;
+    cr_assert_eq (zm_config_set (zm_node_config (server), "auth.rules",
+                                 "[{\"name\": \"greeter\", \"endpoint\": \"*\", \"role\": \"\","
+                                 " \"access\": \"deny\", \"priority\": 1},"
+                                 " {\"name\": \"greeter\", \"endpoint\": \"Secret\", \"role\": "
+                                 "\"ops\", \"access\": \"allow\", \"priority\": 5}]",
+                                 &reason),
+                  0);
+    cr_assert_eq (s_whoami_call (viewer, address, "Secret", seen, sizeof seen), 0);
+    cr_assert_eq (s_whoami_call (viewer, address, "Who", NULL, 0), 403);
+    //  Bad rules are refused, and the rules in force stay
+    cr_assert_eq (zm_config_set (zm_node_config (server), "auth.rules",
+                                 "[{\"name\": \"greeter\", \"access\": \"maybe\", \"role\": \"\"}]",
+                                 &reason),
+                  0);
+    cr_assert_eq (s_whoami_call (viewer, address, "Secret", NULL, 0), 0);
+    //  No rules at all: every caller admitted may call
+    cr_assert_eq (zm_config_set (zm_node_config (server), "auth.rules", "", &reason), 0);
+    cr_assert_eq (s_whoami_call (stranger, address, "Who", seen, sizeof seen), 0);
+    cr_assert_str_eq (seen, "/", "an anonymous caller has no name: %s", seen);
+
+    zm_node_destroy (&stranger);
+    zm_node_destroy (&boss);
+    zm_node_destroy (&viewer);
+    zm_node_destroy (&server);
+}
+
+Test (auth, bad_rules_or_identities_stop_the_start, .fini = s_teardown, .timeout = 20)
+{
+    const char *bad[] = {
+        "{}",                                                         //  not an array
+        "[1]",                                                        //  not an object
+        "[{\"role\": \"\"}]",                                         //  no access
+        "[{\"access\": \"allow\"}]",                                  //  no role
+        "[{\"type\": \"queue\", \"role\": \"\", \"access\": \"allow\"}]", //  unknown type
+        "[{\"role\": \"\", \"access\": \"allow\", \"priority\": \"high\"}]",
+        "[{\"role\": \"\", \"access\": \"allow\", \"who\": \"me\"}]", //  unknown field
+        "[{\"role\": \"",                                             //  not JSON
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_null (s_node_with ("auth.rules", bad[i], NULL), "started with %s", bad[i]);
+    cr_assert_null (s_node_with ("auth.identities", "/nonexistent/zm", NULL));
+    cr_assert_null (s_node_with ("auth.identity", "/nonexistent/zm/who", NULL));
+    cr_assert_null (s_node_with ("auth.identity", "nobody", NULL));
+    const char *dir = s_new_dir ();
+    char keys[128];
+    snprintf (keys, sizeof keys, "%s/keys", dir);
+    cr_assert_eq (zm_keypair_create (keys, "viewer", "ops", NULL), 0);
+    char flag[160];
+    snprintf (flag, sizeof flag, "%s/viewer", keys);
+    zm_node_t *node = s_node_with ("auth.identity", flag, NULL);
+    cr_assert_not_null (node, "an identity of our own: starts");
+    zm_node_destroy (&node);
+}
