@@ -17,7 +17,7 @@ JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 BUILD_PKGS="build-essential pkg-config scons libzmq3-dev libczmq-dev libmsgpack-dev \
 libsodium-dev liblmdb-dev"
-TEST_PKGS="libcriterion-dev clang libclang-rt-14-dev iproute2 procps python3 python3-zmq \
+TEST_PKGS="libcriterion-dev clang libclang-rt-14-dev iproute2 procps tcpdump python3 python3-zmq \
 python3-msgpack"
 
 need_packages() {

@@ -1,4 +1,6 @@
-/*  Discovery on a LAN: hosts made of network namespaces on one bridge, a
+/*  Discovery on a LAN, and the security of a cluster on it (suite
+    "security": outsiders, forged beacons, roles, a wire capture): hosts made
+    of network namespaces on one bridge, a
     node (tests/helpers/lan_node) per host as a separate process, and no
     config at all but the node's name: nodes find each other by beacon.
 
@@ -389,4 +391,312 @@ Test (discovery, only_holders_of_the_cluster_key_are_believed,
             }
     }
     (void) open;
+}
+
+//  --------------------------------------------------------------------------
+//  Security on the LAN (step 6): what an outsider gets, forged beacons,
+//  roles. The attacker's tools run in their own hosts: the zm tool, a raw
+//  SUB socket (lan_node --app.raw_sub), tests/helpers/beacon_forger.
+
+//  Run `zm FLAGS...` (NULL-terminated) in host, its stdout and stderr into
+//  out; its exit status (timeout(1) bounds it at 20 s)
+static int
+s_zm_in (int host, char *out, size_t size, ...)
+{
+    char program[4200];
+    snprintf (program, sizeof program, "%s/bin/zm", zt_build_dir ());
+    const char *argv[28] = {"sh", "-c", "exec \"$@\" 2>&1", "sh",
+                            "timeout", "20", program, "--log.level=error"};
+    int argc = 8;
+    va_list args;
+    va_start (args, size);
+    for (const char *arg = va_arg (args, const char *); arg && argc < 27;
+         arg = va_arg (args, const char *))
+        argv[argc++] = arg;
+    va_end (args);
+    argv[argc] = NULL;
+    zt_proc_t proc = zt_spawn (argv, zt_lan_host (s_lan, host));
+    cr_assert_gt (proc.pid, 0);
+    size_t used = 0;
+    char line[2048];
+    *out = 0;
+    int64_t deadline = zt_clock () + 25000;
+    while (zt_clock () < deadline
+           && zt_read_line (&proc, line, sizeof line, (int) (deadline - zt_clock ())))
+        used += (size_t) snprintf (out + used, size - used, "%s\n", line) < size - used
+                    ? strlen (line) + 1
+                    : 0;
+    int status = zt_wait (&proc, 5000);
+    zt_kill (&proc, SIGKILL);
+    return status;
+}
+
+Test (security, outsiders_cannot_call_publish_subscribe_or_learn, .init = s_setup,
+      .fini = s_teardown, .timeout = 120)
+{
+    s_lan = zt_lan_new (4);
+    char key[ZM_KEY_TEXT], other[ZM_KEY_TEXT];
+    cr_assert_eq (zm_cluster_key_new (key), 0);
+    cr_assert_eq (zm_cluster_key_new (other), 0);
+    char member[64], outsider[64];
+    snprintf (member, sizeof member, "--auth.cluster_key=%s", key);
+    snprintf (outsider, sizeof outsider, "--auth.cluster_key=%s", other);
+    const char *a_flags[] = {member, "--rpc.port=7200", "--pubsub.port=7300", NULL};
+    node_t *a = s_start (0, 0, "a", a_flags);
+    char address[128], pub[128], peers[160], raw[160];
+    snprintf (address, sizeof address, "tcp://%s:7200#%s", zt_lan_addr (s_lan, 0), a->proc.key);
+    snprintf (pub, sizeof pub, "tcp://%s:7300#%s", zt_lan_addr (s_lan, 0), a->proc.key);
+    snprintf (peers, sizeof peers, "--registry.peers=%s", address);
+    snprintf (raw, sizeof raw, "--app.raw_sub=%s", pub);
+    //  An open node with a raw SUB on a's PUB socket (it knows the port
+    //  and the public key: both travel in the clear in beacons)
+    const char *o_flags[] = {raw, "--app.serve=false", NULL};
+    node_t *o = s_start (1, 3, "o", o_flags);
+    char out[8192];
+
+    //  Calls: a member gets through, the others do not
+    int rc = s_zm_in (1, out, sizeof out, member, "--timeout=3000", "--via", address, "call",
+                      "greeter", "Who", "{}", NULL);
+    cr_assert_eq (rc, 0, "a member calls: exit %d: %s", rc, out);
+    cr_assert (strstr (out, "\"node\":\"a\""), "%s", out);
+    rc = s_zm_in (2, out, sizeof out, outsider, "--timeout=2000", "--via", address, "call",
+                  "greeter", "Who", "{}", NULL);
+    cr_assert_eq (rc, 1, "another cluster's node calls: exit %d: %s", rc, out);
+    rc = s_zm_in (3, out, sizeof out, "--timeout=2000", "--via", address, "call", "greeter",
+                  "Who", "{}", NULL);
+    cr_assert_eq (rc, 1, "an open node calls: exit %d: %s", rc, out);
+
+    //  The registry: a member learns a's services, an outsider nothing
+    rc = s_zm_in (1, out, sizeof out, member, peers, "services", NULL);
+    cr_assert (rc == 0 && strstr (out, "greeter"), "a member lists: exit %d: %s", rc, out);
+    rc = s_zm_in (2, out, sizeof out, outsider, peers, "services", NULL);
+    cr_assert_null (strstr (out, "greeter"), "an outsider learnt: %s", out);
+    cr_assert_null (strstr (out, a->proc.key), "an outsider learnt: %s", out);
+
+    //  Publishing into the cluster through a
+    rc = s_zm_in (2, out, sizeof out, outsider, "--timeout=2000", "--via", address, "publish",
+                  "news.x", "{}", NULL);
+    cr_assert_eq (rc, 1, "an outsider publishes: exit %d: %s", rc, out);
+
+    //  Subscriptions: a member's zm subscribe gets the news, the outsider's
+    //  does not, nor does the raw SUB socket on a's PUB
+    char program[4200];
+    snprintf (program, sizeof program, "%s/bin/zm", zt_build_dir ());
+    const char *member_sub[] = {program, "--log.level=error", member, peers, "subscribe",
+                                "news.>", "--count=1", "--timeout=15000", NULL};
+    const char *outsider_sub[] = {program, "--log.level=error", outsider, peers, "subscribe",
+                                  "news.>", "--count=1", "--timeout=6000", NULL};
+    zt_proc_t ms = zt_spawn (member_sub, zt_lan_host (s_lan, 1));
+    zt_proc_t os = zt_spawn (outsider_sub, zt_lan_host (s_lan, 2));
+    char line[2048] = "";
+    bool heard = false;
+    for (int n = 0; n < 40 && !heard; n++) {
+        rc = s_zm_in (1, out, sizeof out, member, "--via", address, "publish", "news.today",
+                      "{\"n\": 1}", NULL);
+        cr_assert_eq (rc, 0, "a member publishes: exit %d: %s", rc, out);
+        heard = zt_read_line (&ms, line, sizeof line, 300);
+    }
+    cr_assert (heard, "the member's subscriber heard nothing");
+    cr_assert (strstr (line, "news.today"), "%s", line);
+    cr_assert_eq (zt_wait (&os, 10000), 1, "the outsider's subscriber timed out empty");
+    cr_assert_not (zt_read_line (&os, line, sizeof line, 100), "the outsider heard: %s", line);
+    cr_assert_eq (s_expect (o, "RAW", 500, line, sizeof line), -1, "a raw SUB heard: %s", line);
+    zt_kill (&ms, SIGKILL);
+    zt_kill (&os, SIGKILL);
+}
+
+//  "$node stats" of the node at address, asked from host as a member:
+//  registry.beacons_rejected
+static uint64_t
+s_rejected (int host, const char *member, const char *address)
+{
+    char out[8192];
+    int rc = s_zm_in (host, out, sizeof out, member, "--via", address, "call", "$node", "stats",
+                      NULL);
+    cr_assert_eq (rc, 0, "stats: exit %d: %s", rc, out);
+    //  (The line is long: zt_read_line may have cut it; the field is whole.)
+    const char *field = strstr (out, "\"beacons_rejected\":");
+    cr_assert_not_null (field, "%s", out);
+    return strtoull (field + strlen ("\"beacons_rejected\":"), NULL, 10);
+}
+
+Test (security, forged_altered_and_replayed_beacons_are_ignored_and_counted, .init = s_setup,
+      .fini = s_teardown, .timeout = 90)
+{
+    s_lan = zt_lan_new (3);
+    char key[ZM_KEY_TEXT], member[64];
+    cr_assert_eq (zm_cluster_key_new (key), 0);
+    snprintf (member, sizeof member, "--auth.cluster_key=%s", key);
+    const char *flags[] = {member, "--rpc.port=7200", NULL};
+    node_t *a = s_start (0, 0, "a", flags);
+    node_t *b = s_start (1, 1, "b", flags);
+    const char *members[] = {"a", "b", NULL};
+    s_expect_peers (a, members, 5000);
+    char address[128];
+    snprintf (address, sizeof address, "tcp://%s:7200#%s", zt_lan_addr (s_lan, 0), a->proc.key);
+    cr_assert_eq (s_rejected (2, member, address), 0, "nothing rejected yet");
+
+    //  The forger captures one of b's beacons and sends five bad ones
+    char program[4200];
+    snprintf (program, sizeof program, "%s/tests/helpers/beacon_forger", zt_build_dir ());
+    const char *argv[] = {program, zt_lan_addr (s_lan, 1), "198.19.255.255", "5690", key, NULL};
+    zt_proc_t forger = zt_spawn (argv, zt_lan_host (s_lan, 2));
+    cr_assert_eq (zt_wait (&forger, 20000), 0, "the forger failed");
+    char line[512];
+    cr_assert (zt_read_line (&forger, line, sizeof line, 100) && strncmp (line, "CAPTURED", 8) == 0,
+               "%s", line);
+    cr_assert (zt_read_line (&forger, line, sizeof line, 100), "no SENT line");
+    cr_assert_str_eq (line, "SENT 5");
+    zclock_sleep (500);
+    //  All five rejected and counted; b is still a's peer (the goodbyes
+    //  did not remove it) and no forged node appeared
+    cr_assert_eq (s_rejected (2, member, address), 5);
+    int64_t gone = s_expect (a, "EVENT remove node b", 2000, line, sizeof line);
+    cr_assert_eq (gone, -1, "a dropped b: %s", line);
+    (void) b;
+}
+
+Test (security, roles_decide_per_endpoint_and_rules_reload_live, .init = s_setup,
+      .fini = s_teardown, .timeout = 90)
+{
+    s_lan = zt_lan_new (2);
+    char dir[] = "/tmp/zmt-roles-XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    char keys[128], admitted[128], config[128], command[512];
+    snprintf (keys, sizeof keys, "%s/keys", dir);
+    snprintf (admitted, sizeof admitted, "%s/admitted", dir);
+    snprintf (config, sizeof config, "%s/a.json", dir);
+    cr_assert_eq (zm_keypair_create (keys, "viewer", "ops", NULL), 0);
+    snprintf (command, sizeof command, "mkdir -m 700 '%s' && cp '%s/viewer.cert' '%s/'",
+              admitted, keys, admitted);
+    cr_assert_eq (system (command), 0);
+    char key[ZM_KEY_TEXT];
+    cr_assert_eq (zm_cluster_key_new (key), 0);
+    const char *rules[] = {
+        "[{\"name\": \"greeter\", \"endpoint\": \"Who\", \"role\": \"ops\", \"access\": \"allow\"},"
+        " {\"name\": \"greeter\", \"endpoint\": \"Secret\", \"role\": \"admin\", \"access\": "
+        "\"allow\"}]",
+        "[{\"name\": \"greeter\", \"endpoint\": \"*\", \"role\": \"ops\", \"access\": \"allow\"}]"};
+    for (int turn = 0; turn < 2; turn++) {
+        //  Write the file whole, then rename: the watcher never reads half
+        char temp[160];
+        snprintf (temp, sizeof temp, "%s.tmp", config);
+        FILE *file = fopen (temp, "w");
+        cr_assert_not_null (file);
+        fprintf (file, "{\"auth\": {\"cluster_key\": \"%s\", \"identities\": \"%s\", \"rules\": %s}}\n",
+                 key, admitted, rules[turn]);
+        fclose (file);
+        cr_assert_eq (rename (temp, config), 0);
+        if (turn == 0) {
+            char config_flag[160];
+            snprintf (config_flag, sizeof config_flag, "--config=%s", config);
+            const char *flags[] = {config_flag, "--rpc.port=7200", NULL};
+            s_start (0, 0, "a", flags);
+        }
+        char address[128], identity[160], out[4096];
+        snprintf (address, sizeof address, "tcp://%s:7200#%s", zt_lan_addr (s_lan, 0),
+                  s_nodes[0].proc.key);
+        snprintf (identity, sizeof identity, "--auth.identity=%s/viewer", keys);
+        //  After a reload the old rules may hold for a watcher period
+        int rc = -1;
+        for (int n = 0; n < 20; n++) {
+            rc = s_zm_in (1, out, sizeof out, identity, "--timeout=3000", "--via", address,
+                          "call", "greeter", "Secret", "{}", NULL);
+            if ((rc == 0) == (turn == 1))
+                break;
+            zclock_sleep (100);
+        }
+        if (turn == 0) {
+            cr_assert_eq (rc, 1, "viewer (ops) calls Secret (admin only): exit %d", rc);
+            cr_assert (strstr (out, "403"), "not a 403: %s", out);
+            rc = s_zm_in (1, out, sizeof out, identity, "--timeout=3000", "--via", address,
+                          "call", "greeter", "Who", "{}", NULL);
+            cr_assert_eq (rc, 0, "viewer (ops) calls Who: exit %d: %s", rc, out);
+            cr_assert (strstr (out, "\"node\":\"a\""), "%s", out);
+            //  With no identity and another key: not even admitted
+            rc = s_zm_in (1, out, sizeof out, "--timeout=2000", "--via", address, "call",
+                          "greeter", "Who", "{}", NULL);
+            cr_assert_eq (rc, 1, "a stranger calls: exit %d: %s", rc, out);
+        }
+        else
+            cr_assert_eq (rc, 0, "after the reload viewer may call Secret: exit %d: %s", rc, out);
+    }
+    snprintf (command, sizeof command, "rm -rf '%s'", dir);
+    cr_assert_eq (system (command), 0);
+}
+
+//  Does file hold text?
+static bool
+s_file_holds (const char *path, const char *text)
+{
+    FILE *file = fopen (path, "rb");
+    cr_assert_not_null (file, "no capture %s", path);
+    static char data[16 << 20];
+    size_t size = fread (data, 1, sizeof data, file);
+    fclose (file);
+    return memmem (data, size, text, strlen (text)) != NULL;
+}
+
+//  A known payload in a call and in an event, captured on the serving
+//  host's wire (tcpdump): never there with CURVE; there with auth.curve=false
+//  (which shows the capture sees the traffic).
+Test (security, a_payload_never_appears_on_the_wire, .init = s_setup, .fini = s_teardown,
+      .timeout = 120)
+{
+    s_lan = zt_lan_new (2);
+    char dir[] = "/tmp/zmt-capture-XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    char key[ZM_KEY_TEXT], member[64];
+    cr_assert_eq (zm_cluster_key_new (key), 0);
+    snprintf (member, sizeof member, "--auth.cluster_key=%s", key);
+    const char *marker = "ZMT-PAYLOAD-7f3a9c";
+    char body[128];
+    snprintf (body, sizeof body, "{\"secret\": \"%s\"}", marker);
+    for (int curve = 1; curve >= 0; curve--) {
+        const char *mode = curve ? "--auth.curve=true" : "--auth.curve=false";
+        const char *flags[] = {member, mode, "--rpc.port=7200", "--pubsub.port=7300", NULL};
+        node_t *a = s_start (0, 0, "a", flags);
+        char capture[128];
+        snprintf (capture, sizeof capture, "%s/%s.pcap", dir, curve ? "curve" : "plain");
+        const char *dump[] = {"tcpdump", "-i",       "eth0", "--immediate-mode", "-U", "-Z",
+                              "root",    "-w",       capture, "tcp",            NULL};
+        zt_proc_t tcpdump = zt_spawn (dump, zt_lan_host (s_lan, 0));
+        cr_assert_gt (tcpdump.pid, 0);
+        zclock_sleep (1000); //  tcpdump is listening
+        char address[128], peers[160], out[4096];
+        snprintf (address, sizeof address, "tcp://%s:7200#%s", zt_lan_addr (s_lan, 0),
+                  a->proc.key);
+        snprintf (peers, sizeof peers, "--registry.peers=%s", address);
+        //  A call carrying the payload
+        int rc = s_zm_in (1, out, sizeof out, member, mode, "--via", address, "call", "greeter",
+                          "Who", body, NULL);
+        cr_assert_eq (rc, 0, "call: exit %d: %s", rc, out);
+        //  An event carrying it, published through a to a subscriber
+        char program[4200];
+        snprintf (program, sizeof program, "%s/bin/zm", zt_build_dir ());
+        const char *sub[] = {program, "--log.level=error", member, mode, peers, "subscribe",
+                             "news.>", "--count=1", "--timeout=15000", NULL};
+        zt_proc_t subscriber = zt_spawn (sub, zt_lan_host (s_lan, 1));
+        char line[2048] = "";
+        bool heard = false;
+        for (int n = 0; n < 40 && !heard; n++) {
+            rc = s_zm_in (1, out, sizeof out, member, mode, "--via", address, "publish",
+                          "news.today", body, NULL);
+            cr_assert_eq (rc, 0, "publish: exit %d: %s", rc, out);
+            heard = zt_read_line (&subscriber, line, sizeof line, 300);
+        }
+        cr_assert (heard && strstr (line, marker), "the subscriber heard: %s", line);
+        zt_kill (&subscriber, SIGKILL);
+        zclock_sleep (1000); //  what tcpdump read is in the file
+        zt_kill (&tcpdump, SIGTERM);
+        zt_kill (&s_nodes[0].proc, SIGTERM);
+        if (curve)
+            cr_assert_not (s_file_holds (capture, marker), "the payload is on the wire");
+        else
+            cr_assert (s_file_holds (capture, marker),
+                       "in the clear the capture shows the payload: it sees the traffic");
+    }
+    char command[128];
+    snprintf (command, sizeof command, "rm -rf '%s'", dir);
+    cr_assert_eq (system (command), 0);
 }

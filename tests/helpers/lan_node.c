@@ -17,11 +17,17 @@
               with --app.toggle=SERVICE: --app.toggle_after ms (1000)
               after READY, starts SERVICE (endpoint Who, as greeter) on
               the running node, and as long again later stops it
+        RAW <topic>
+              with --app.raw_sub=tcp://HOST:PORT#KEY: what a raw ZeroMQ SUB
+              socket (a CURVE client with a keypair of its own, outside
+              the runtime) receives from that PUB socket, first frame
         BYE   when stopped (SIGTERM/SIGINT: graceful, goodbye beacon first)
+    The greeter service also has an endpoint Secret (answers as Who).
     It dies with its parent (PR_SET_PDEATHSIG).
 */
 #include <czmq.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <sys/prctl.h>
 #include "zmicro.h"
 
@@ -49,6 +55,34 @@ s_who (zm_ctx_t *ctx, zm_msg_t *req)
 }
 
 static volatile int s_stop_threads = 0;
+
+//  A raw SUB on a node's PUB socket, as an intruder would open one
+static void *
+s_raw_sub (void *arg)
+{
+    const char *address = (const char *) arg;
+    const char *hash = strchr (address, '#');
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    zcert_t *cert = zcert_new ();
+    if (!sub || !cert || !hash)
+        return NULL;
+    zcert_apply (cert, sub);
+    zcert_destroy (&cert);
+    zsock_set_curve_serverkey (sub, hash + 1);
+    zsock_set_subscribe (sub, "");
+    zsock_connect (sub, "%.*s", (int) (hash - address), address);
+    zsock_set_rcvtimeo (sub, 100);
+    while (!s_stop_threads) {
+        zmsg_t *msg = zmsg_recv (sub);
+        char *topic = msg ? zmsg_popstr (msg) : NULL;
+        if (topic)
+            s_say ("RAW %s", topic);
+        zstr_free (&topic);
+        zmsg_destroy (&msg);
+    }
+    zsock_destroy (&sub);
+    return NULL;
+}
 
 static void *
 s_watcher (void *arg)
@@ -139,6 +173,8 @@ main (int argc, char **argv)
               zm_config_get_str (config, "app.toggle", ""));
     snprintf (caller.service, sizeof caller.service, "%s",
               zm_config_get_str (config, "app.call", ""));
+    static char raw_sub[256];
+    snprintf (raw_sub, sizeof raw_sub, "%s", zm_config_get_str (config, "app.raw_sub", ""));
     zm_node_t *node = zm_node_new (&config);
     if (!node)
         return 1;
@@ -151,6 +187,7 @@ main (int argc, char **argv)
     if (serve) {
         zm_service_t *svc = zm_service_new (node, "greeter", "1.0.0");
         zm_service_handle (svc, "Who", s_who);
+        zm_service_handle (svc, "Secret", s_who);
         if (zm_service_start (svc) != 0)
             return 1;
     }
@@ -159,6 +196,9 @@ main (int argc, char **argv)
     zm_node_public_key (node, key);
     s_say ("READY %d %s", zm_node_rpc_port (node, 0), key);
     pthread_create (&watcher, NULL, s_watcher, watch);
+    pthread_t raw;
+    if (*raw_sub)
+        pthread_create (&raw, NULL, s_raw_sub, (void *) raw_sub);
     if (*caller.service)
         pthread_create (&calls, NULL, s_caller, &caller);
     if (*toggler.service)
@@ -170,6 +210,8 @@ main (int argc, char **argv)
     if (*caller.service)
         pthread_join (calls, NULL);
     pthread_join (watcher, NULL);
+    if (*raw_sub)
+        pthread_join (raw, NULL);
     zm_watch_destroy (&watch);
     zm_node_destroy (&node);
     s_say ("BYE");
