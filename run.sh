@@ -108,7 +108,7 @@ demo)
     peers=""
     for name in alpha beta; do
         "$ex/greeter_server" --node.name="$name" --rpc.bind=127.0.0.1 \
-            --node.shutdown_timeout=1000 >"$dir/$name.out" &
+            --node.shutdown_timeout=1000 --auth.keys=:memory: >"$dir/$name.out" &
         pid=$!
         pids+=("$pid")
         port=""
@@ -127,7 +127,7 @@ demo)
         peers="$peers${peers:+,}tcp://127.0.0.1:$port#$key"
     done
     status=0
-    "$ex/greeter_client" "$peers" 6 || status=$?
+    ZM_AUTH_KEYS=:memory: "$ex/greeter_client" "$peers" 6 || status=$?
     # Part 2: actors on one node, no network.
     echo "== demo 2/2: one node, 8 worker actors over 2 reactors counting primes"
     "$ex/demo" || status=$?

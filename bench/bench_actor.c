@@ -30,6 +30,7 @@ static zm_node_t *
 s_node (int reactors)
 {
     zm_config_t *config = zm_config_new ();
+    zm_config_set (config, "auth.keys", ":memory:", NULL); //  no key files
     char value[8];
     snprintf (value, sizeof value, "%d", reactors);
     zm_config_set (config, "reactors", value, NULL);

@@ -210,8 +210,12 @@ s_raw_socket (int type, int port)
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
     if (type == ZMQ_SUB)
         zmq_setsockopt (socket, ZMQ_SUBSCRIBE, TOPIC, strlen (TOPIC));
-    if (type == ZMQ_SUB || type == ZMQ_PULL)
+    if (type == ZMQ_SUB || type == ZMQ_PULL) {
+        bench_curve_client (socket);
         zmq_connect (socket, endpoint);
+    }
+    else
+        bench_curve_server (socket);
     return socket;
 }
 
@@ -281,10 +285,12 @@ static zm_node_t *
 s_node_new (const char *peers)
 {
     zm_config_t *config = zm_config_new ();
+    zm_config_set (config, "auth.keys", ":memory:", NULL); //  no key files
     zm_config_set (config, "log.level", "warning", NULL);
     zm_config_set (config, "rpc.bind", "127.0.0.1", NULL);
     zm_config_set (config, "registry.beacon", "false", NULL); //  NEVER broadcast
     zm_config_set (config, "node.shutdown_timeout", "500", NULL);
+    zm_config_set (config, "auth.curve", s_bench_curve ? "true" : "false", NULL);
     char hwm[32];
     snprintf (hwm, sizeof hwm, "%d", s_hwm);
     zm_config_set (config, "pubsub.hwm", hwm, NULL);
@@ -301,7 +307,9 @@ s_node_new (const char *peers)
 static const char *
 s_endpoint_of (zm_node_t *node, char *buf, size_t size)
 {
-    snprintf (buf, size, "tcp://127.0.0.1:%d", zm_node_rpc_port (node, 0));
+    char key[ZM_KEY_TEXT] = "";
+    zm_node_public_key (node, key);
+    snprintf (buf, size, "tcp://127.0.0.1:%d#%s", zm_node_rpc_port (node, 0), key);
     return buf;
 }
 
@@ -353,9 +361,9 @@ s_zm_net_start (zm_net_t *self, int count, const char *group, int64_t *latency,
 {
     memset (self, 0, sizeof *self);
     self->count = count;
-    char endpoint[64];
+    char endpoint[128];
     if (group) {
-        char peers[FANOUT * 64] = "";
+        char peers[FANOUT * 128] = "";
         for (int i = 0; i < count; i++)
             self->subs[i] = s_node_new (NULL);
         for (int i = 0; i < count; i++) {
@@ -488,14 +496,14 @@ s_bench_throughput (int64_t events)
                   r ? "," : "", rounds[r].raw_rate > 0 ? rounds[r].rate / rounds[r].raw_rate : 0);
     }
     double rate = s_median (rates, ROUNDS), raw_rate = s_median (raw_rates, ROUNDS);
-    printf ("{\"bench\":\"pubsub\",\"case\":\"throughput_100B\",\"events\":%" PRId64
+    printf ("{\"bench\":\"pubsub\",\"curve\":%s,\"case\":\"throughput_100B\",\"events\":%" PRId64
             ",\"rounds\":%d,\"body_bytes\":%d,\"content_type\":\"" ZM_CT_RAW "\",\"hwm\":%d"
             ",\"received\":%" PRId64 ",\"events_per_s\":%.0f,\"published_per_s\":%.0f"
             ",\"publish_failures\":%" PRId64 ",\"dropped_queue\":%" PRIu64 ",\"lost\":%" PRIu64
             ",\"baseline\":\"raw PUB -> SUB, topic + 100 B\",\"baseline_received\":%" PRId64
             ",\"baseline_events_per_s\":%.0f,\"baseline_published_per_s\":%.0f,"
             "\"ratio\":%.2f,\"round_ratios\":[%s],\"target\":0.6}\n",
-            events, ROUNDS, BODY, s_hwm, received, rate, s_median (publish, ROUNDS), failures,
+            s_bench_curve ? "true" : "false", events, ROUNDS, BODY, s_hwm, received, rate, s_median (publish, ROUNDS), failures,
             dropped_queue, lost, raw_received, raw_rate, s_median (raw_publish, ROUNDS),
             raw_rate > 0 ? rate / raw_rate : 0, ratios);
     fflush (stdout);
@@ -532,7 +540,7 @@ s_bench_fanout (int64_t events)
                 min = atomic_load (&net.sinks[i].received);
     }
     double rate = s_rate (received, start, last) / FANOUT;
-    printf ("{\"bench\":\"pubsub\",\"case\":\"fanout_8\",\"events\":%" PRId64
+    printf ("{\"bench\":\"pubsub\",\"curve\":%s,\"case\":\"fanout_8\",\"events\":%" PRId64
             ",\"subscribers\":%d,\"body_bytes\":%d,\"hwm\":%d,\"received\":%" PRId64
             ",\"received_min\":%" PRId64 ",\"events_per_s_per_subscriber\":%.0f,"
             "\"published_per_s\":%.0f,\"publish_failures\":%" PRId64 ",\"dropped_queue\":%" PRIu64
@@ -540,7 +548,7 @@ s_bench_fanout (int64_t events)
             "\"baseline_received\":%" PRId64 ",\"baseline_received_min\":%" PRId64
             ",\"baseline_events_per_s_per_subscriber\":%.0f,\"baseline_published_per_s\":%.0f,"
             "\"ratio\":%.2f}\n",
-            events, FANOUT, BODY, s_hwm, received, min, rate, publish, failures,
+            s_bench_curve ? "true" : "false", events, FANOUT, BODY, s_hwm, received, min, rate, publish, failures,
             s_stat (net.subs, FANOUT, "dropped_queue"), s_stat (net.subs, FANOUT, "lost"),
             raw_received, raw_min, raw_rate, raw_publish, raw_rate > 0 ? rate / raw_rate : 0);
     fflush (stdout);
@@ -577,14 +585,14 @@ s_bench_group (int64_t events)
         snprintf (raw_spread + strlen (raw_spread), sizeof raw_spread - strlen (raw_spread),
                   "%s%ld", i ? "," : "", atomic_load (&raw.sinks[i].received));
     }
-    printf ("{\"bench\":\"pubsub\",\"case\":\"queue_group\",\"events\":%" PRId64
+    printf ("{\"bench\":\"pubsub\",\"curve\":%s,\"case\":\"queue_group\",\"events\":%" PRId64
             ",\"members\":%d,\"body_bytes\":%d,\"received\":%" PRId64
             ",\"events_per_s\":%.0f,\"spread\":[%s],\"published_per_s\":%.0f,"
             "\"publish_failures\":%" PRId64 ",\"dropped_no_member\":%" PRIu64
             ",\"dropped_queue\":%" PRIu64 ",\"baseline\":\"raw PUSH -> 4 PULLs, round robin\","
             "\"baseline_received\":%" PRId64 ",\"baseline_events_per_s\":%.0f,"
             "\"baseline_spread\":[%s],\"baseline_published_per_s\":%.0f,\"ratio\":%.2f}\n",
-            events, MEMBERS, BODY, received, rate, spread, publish, failures,
+            s_bench_curve ? "true" : "false", events, MEMBERS, BODY, received, rate, spread, publish, failures,
             s_stat (&net.pub, 1, "dropped_no_member"),
             s_stat (net.subs, MEMBERS, "dropped_queue"), raw_received, raw_rate, raw_spread,
             raw_publish, raw_rate > 0 ? rate / raw_rate : 0);
@@ -656,13 +664,13 @@ s_bench_latency (int64_t events)
     uint64_t lost = s_stat (net.subs, 1, "lost");
     s_zm_net_stop (&net); //  no handler writes latency after this
     received = s_percentiles (latency, events, &p50, &p99);
-    printf ("{\"bench\":\"pubsub\",\"case\":\"latency\",\"events\":%" PRId64
+    printf ("{\"bench\":\"pubsub\",\"curve\":%s,\"case\":\"latency\",\"events\":%" PRId64
             ",\"interval_us\":%d,\"body_bytes\":%d,\"received\":%" PRId64 ",\"p50_us\":%" PRId64
             ",\"p99_us\":%" PRId64 ",\"publish_failures\":%" PRId64 ",\"dropped_queue\":%" PRIu64
             ",\"lost\":%" PRIu64 ",\"baseline\":\"raw PUB -> SUB\",\"baseline_received\":%" PRId64
             ",\"baseline_p50_us\":%" PRId64 ",\"baseline_p99_us\":%" PRId64
             ",\"ratio_p50\":%.2f,\"ratio_p99\":%.2f}\n",
-            events, PACE_US, BODY, received, p50, p99, failures, dropped_queue, lost,
+            s_bench_curve ? "true" : "false", events, PACE_US, BODY, received, p50, p99, failures, dropped_queue, lost,
             raw_received, raw_p50, raw_p99, raw_p50 > 0 ? (double) p50 / (double) raw_p50 : 0,
             raw_p99 > 0 ? (double) p99 / (double) raw_p99 : 0);
     fflush (stdout);
@@ -673,12 +681,13 @@ int
 main (int argc, char **argv)
 {
     int64_t events = argc > 1 ? atoll (argv[1]) : 200000;
-    const char *only = argc > 2 ? argv[2] : NULL;
+    const char *only = argc > 2 && !streq (argv[2], "all") ? argv[2] : NULL;
     if (events < 1000 || events > 1000000
         || (only && !streq (only, "throughput") && !streq (only, "fanout")
-            && !streq (only, "group") && !streq (only, "latency"))) {
+            && !streq (only, "group") && !streq (only, "latency"))
+        || bench_curve_init (argc > 3 ? argv[3] : NULL) != 0) {
         fprintf (stderr, "usage: bench_pubsub [events 1000..1e6 "
-                         "[throughput|fanout|group|latency]]\n");
+                         "[all|throughput|fanout|group|latency [curve|plain]]]\n");
         return 2;
     }
     zsys_init ();

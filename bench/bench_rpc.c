@@ -34,6 +34,7 @@ s_raw_echo (zsock_t *pipe, void *arg)
 {
     raw_server_t *server = (raw_server_t *) arg;
     zsock_t *router = zsock_new (ZMQ_ROUTER);
+    bench_curve_server (zsock_resolve (router));
     server->port = zsock_bind (router, "tcp://127.0.0.1:*");
     zsock_signal (pipe, 0);
     zpoller_t *poller = zpoller_new (pipe, router, NULL);
@@ -47,6 +48,16 @@ s_raw_echo (zsock_t *pipe, void *arg)
     }
     zpoller_destroy (&poller);
     zsock_destroy (&router);
+}
+
+//  A raw DEALER to endpoint (a CURVE client in "curve" mode)
+static zsock_t *
+s_raw_dealer (const char *endpoint)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    bench_curve_client (zsock_resolve (dealer));
+    zsock_connect (dealer, "%s", endpoint);
+    return dealer;
 }
 
 static void
@@ -111,7 +122,7 @@ s_raw_worker (void *arg)
     raw_job_t *job = (raw_job_t *) arg;
     char endpoint[64];
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", job->port);
-    zsock_t *dealer = zsock_new_dealer (endpoint);
+    zsock_t *dealer = s_raw_dealer (endpoint);
     char body[BODY];
     memset (body, 'x', sizeof body);
     for (int i = 0; i < job->calls; i++)
@@ -175,7 +186,7 @@ s_raw_pipelined (int port, int total)
 {
     char endpoint[64];
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
-    zsock_t *dealer = zsock_new_dealer (endpoint);
+    zsock_t *dealer = s_raw_dealer (endpoint);
     char body[BODY];
     memset (body, 'x', sizeof body);
     int64_t start = s_now_us ();
@@ -209,12 +220,14 @@ int
 main (int argc, char **argv)
 {
     int calls = argc > 1 ? atoi (argv[1]) : 20000;
-    const char *only = argc > 2 ? argv[2] : NULL;
+    const char *only = argc > 2 && !streq (argv[2], "all") ? argv[2] : NULL;
     if (calls < 100 || calls > 10000000
-        || (only && !streq (only, "rtt") && !streq (only, "pipe") && !streq (only, "threads"))) {
-        fprintf (stderr, "usage: bench_rpc [calls 100..1e7 [rtt|pipe|threads]]\n");
+        || (only && !streq (only, "rtt") && !streq (only, "pipe") && !streq (only, "threads"))
+        || bench_curve_init (argc > 3 ? argv[3] : NULL) != 0) {
+        fprintf (stderr, "usage: bench_rpc [calls 100..1e7 [all|rtt|pipe|threads [curve|plain]]]\n");
         return 2;
     }
+    const char *curve = s_bench_curve ? "true" : "false";
     zsys_init ();
     zsys_set_logstream (stderr);
 
@@ -226,20 +239,25 @@ main (int argc, char **argv)
 
     //  zmicro server node and client node
     zm_config_t *config = zm_config_new ();
+    zm_config_set (config, "auth.keys", ":memory:", NULL); //  no key files
     zm_config_set (config, "log.level", "error", NULL);
     zm_config_set (config, "rpc.bind", "127.0.0.1", NULL);
     zm_config_set (config, "registry.beacon", "false", NULL); //  loopback only
+    zm_config_set (config, "auth.curve", curve, NULL);
     zm_node_t *server = zm_node_new (&config);
     zm_service_t *svc = zm_service_new (server, "echo", "1.0.0");
     zm_service_handle (svc, "Echo", s_echo);
     zm_service_start (svc);
     config = zm_config_new ();
+    zm_config_set (config, "auth.keys", ":memory:", NULL); //  no key files
     zm_config_set (config, "log.level", "error", NULL);
     zm_config_set (config, "rpc.bind", "", NULL); //  a pure client
     zm_config_set (config, "registry.beacon", "false", NULL);
+    zm_config_set (config, "auth.curve", curve, NULL);
     zm_node_t *client = zm_node_new (&config);
-    char address[64];
-    snprintf (address, sizeof address, "tcp://127.0.0.1:%d", zm_node_rpc_port (server, 0));
+    char address[128], key[ZM_KEY_TEXT] = "";
+    zm_node_public_key (server, key);
+    snprintf (address, sizeof address, "tcp://127.0.0.1:%d#%s", zm_node_rpc_port (server, 0), key);
 
     if (!only || streq (only, "rtt"))
         s_bench_rtt (client, address, raw_endpoint, calls);
@@ -260,7 +278,7 @@ s_bench_rtt (zm_node_t *client, const char *address, const char *raw_endpoint, i
     //  a shared machine hits both alike.
     int64_t *ours = (int64_t *) calloc (calls, sizeof (int64_t));
     int64_t *base = (int64_t *) calloc (calls, sizeof (int64_t));
-    zsock_t *dealer = zsock_new_dealer (raw_endpoint);
+    zsock_t *dealer = s_raw_dealer (raw_endpoint);
     char body[BODY];
     memset (body, 'x', sizeof body);
     zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
@@ -293,11 +311,11 @@ s_bench_rtt (zm_node_t *client, const char *address, const char *raw_endpoint, i
     qsort (ours, calls, sizeof (int64_t), s_cmp);
     qsort (base, calls, sizeof (int64_t), s_cmp);
     int p50 = calls / 2, p99 = (int) ((int64_t) calls * 99 / 100);
-    printf ("{\"bench\":\"rpc\",\"case\":\"rtt_1_in_flight\",\"calls\":%d,\"body_bytes\":%d,"
+    printf ("{\"bench\":\"rpc\",\"curve\":%s,\"case\":\"rtt_1_in_flight\",\"calls\":%d,\"body_bytes\":%d,"
             "\"p50_us\":%" PRId64 ",\"p99_us\":%" PRId64 ",\"baseline\":\"raw DEALER/ROUTER echo\","
             "\"baseline_p50_us\":%" PRId64 ",\"baseline_p99_us\":%" PRId64
             ",\"ratio_p50\":%.2f,\"ratio_p99\":%.2f,\"target\":1.5}\n",
-            calls, BODY, ours[p50], ours[p99], base[p50], base[p99],
+            s_bench_curve ? "true" : "false", calls, BODY, ours[p50], ours[p99], base[p50], base[p99],
             (double) ours[p50] / (double) base[p50], (double) ours[p99] / (double) base[p99]);
     fflush (stdout);
     free (ours);
@@ -315,11 +333,11 @@ s_bench_pipe (zm_node_t *client, const char *address, int raw_port, int calls)
     int64_t pump_start = s_now_us ();
     int pump_rc = zm_node_ask (client, pumper, "run", NULL, NULL, NULL, 600000);
     double our_pipe = (double) total * 1e6 / (double) (s_now_us () - pump_start);
-    printf ("{\"bench\":\"rpc\",\"case\":\"throughput_64_in_flight\",\"calls\":%d,"
+    printf ("{\"bench\":\"rpc\",\"curve\":%s,\"case\":\"throughput_64_in_flight\",\"calls\":%d,"
             "\"body_bytes\":%d,\"calls_per_s\":%.0f,\"failures\":%d,\"rc\":%d,"
             "\"baseline\":\"raw DEALER, 64 in flight\",\"baseline_calls_per_s\":%.0f,"
             "\"ratio\":%.2f,\"target\":0.5}\n",
-            total, BODY, our_pipe, pump.failures, pump_rc, raw_pipe, our_pipe / raw_pipe);
+            s_bench_curve ? "true" : "false", total, BODY, our_pipe, pump.failures, pump_rc, raw_pipe, our_pipe / raw_pipe);
     fflush (stdout);
 }
 
@@ -350,9 +368,9 @@ s_bench_threads (zm_node_t *client, const char *address, int raw_port, int calls
         failures += jobs[t].failures;
     }
     double our_rate = (double) per_thread * THREADS * 1e6 / (double) (s_now_us () - start);
-    printf ("{\"bench\":\"rpc\",\"case\":\"throughput_16_threads\",\"calls\":%d,\"body_bytes\":%d,"
+    printf ("{\"bench\":\"rpc\",\"curve\":%s,\"case\":\"throughput_16_threads\",\"calls\":%d,\"body_bytes\":%d,"
             "\"calls_per_s\":%.0f,\"failures\":%" PRId64 ",\"baseline\":\"16 raw DEALERs\","
             "\"baseline_calls_per_s\":%.0f,\"ratio\":%.2f}\n",
-            per_thread * THREADS, BODY, our_rate, failures, raw_rate, our_rate / raw_rate);
+            s_bench_curve ? "true" : "false", per_thread * THREADS, BODY, our_rate, failures, raw_rate, our_rate / raw_rate);
     fflush (stdout);
 }

@@ -40,7 +40,7 @@ int
 main (int argc, char **argv)
 {
     if (argc < 2 || argc > 3 || s_peer_count (argv[1]) == 0) {
-        fprintf (stderr, "usage: greeter_client tcp://host:port[,tcp://host:port...] [calls]\n");
+        fprintf (stderr, "usage: greeter_client tcp://host:port#KEY[,tcp://host:port#KEY...] [calls]\n");
         return 2;
     }
     const char *peers = argv[1];

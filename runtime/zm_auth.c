@@ -21,7 +21,9 @@
     handler per process (libzmq has one per context) answers for every
     node in it by ZAP domain (the node's UUID): members, identities listed
     in auth.identities (public certificates with name and roles), and on
-    an open node anybody. The answer's metadata (Zm-Kind, Zm-Name,
+    an open node anybody. A CURVE socket of the application's own (another
+    domain) is answered as libzmq would with no handler: admitted. The
+    answer's metadata (Zm-Kind, Zm-Name,
     Zm-Roles) rides on every message of the connection: the caller of a
     request is read from it, never from a header.
 
@@ -596,6 +598,14 @@ s_zap_decide (zm_auth_t *auth, const uint8_t *key, char *kind, char *name, char 
     return auth->cluster ? "400" : "200"; //  an open node admits anybody
 }
 
+//  Is domain one of a node's (its UUID: 32 hex digits), live or gone?
+static bool
+s_is_node_domain (const char *domain)
+{
+    size_t size = strlen (domain);
+    return size == 32 && strspn (domain, "0123456789ABCDEF") == size;
+}
+
 static void
 s_zap_answer (zsock_t *handler)
 {
@@ -618,6 +628,8 @@ s_zap_answer (zsock_t *handler)
                                         : NULL;
         if (auth)
             status = s_zap_decide (auth, zframe_data (key), &kind, name, roles);
+        else if (!s_is_node_domain (domain))
+            status = "200"; //  a CURVE socket of the application's: as with no handler
         pthread_mutex_unlock (&s_zap_lock);
     }
     if (streq (status, "400"))
@@ -656,7 +668,12 @@ s_zap_actor (zsock_t *pipe, void *args)
 {
     (void)args;
     zsock_t *handler = zsock_new (ZMQ_REP);
-    bool ok = handler && zsock_bind (handler, S_ZAP_ENDPOINT) == 0;
+    //  A handler just stopped (the last node went) may still hold the
+    //  endpoint for a moment
+    bool ok = false;
+    for (int attempt = 0; handler && !ok && attempt < 50; attempt++)
+        if (!(ok = zsock_bind (handler, S_ZAP_ENDPOINT) == 0))
+            zclock_sleep (10);
     zpoller_t *poller = ok ? zpoller_new (pipe, handler, NULL) : NULL;
     if (!poller)
         zm_log_error ("auth: cannot bind the ZAP handler (%s): is zauth running in this "
@@ -680,6 +697,8 @@ s_zap_actor (zsock_t *pipe, void *args)
             break;
     }
     zpoller_destroy (&poller);
+    if (ok) //  at once: a handler started next can bind
+        zsock_unbind (handler, S_ZAP_ENDPOINT);
     zsock_destroy (&handler);
 }
 

@@ -91,7 +91,8 @@ static const s_spec_t s_runtime_keys[] = {
     {"rpc.breaker_cooldown", ZM_CONFIG_INT, "5000", true, 1, 3600000, NULL,
      "How long an instance stays aside before one trial call, in ms"},
     {"registry.peers", ZM_CONFIG_STR, "", false, 0, 0, NULL,
-     "Static peers: comma-separated RPC endpoints (tcp://host:port) asked for their services"},
+     "Static peers: comma-separated RPC endpoints with public keys (tcp://host:port#KEY; "
+     "#KEY may go when auth.curve is off) asked for their services"},
     {"registry.ttl", ZM_CONFIG_INT, "10000", true, 10, 3600000, NULL,
      "How often static peers are asked again (HELLO), in ms; silent for two rounds, dropped"},
     {"registry.beacon", ZM_CONFIG_BOOL, "true", false, 0, 0, NULL,

@@ -228,6 +228,7 @@ s_node_with (const char *key, ...)
 {
     zm_config_t *config = zm_config_new ();
     cr_assert_not_null (config);
+    zm_config_set (config, "auth.keys", ":memory:", NULL); //  no key files
     zm_config_set (config, "registry.beacon", "false", NULL);
     zm_config_set (config, "log.level", "error", NULL);
     zm_config_set (config, "rpc.bind", "127.0.0.1", NULL);

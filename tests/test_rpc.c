@@ -34,6 +34,7 @@ static zm_config_t *
 s_config (void)
 {
     zm_config_t *config = zm_config_new ();
+    zm_config_set (config, "auth.keys", ":memory:", NULL); //  no key files
     cr_assert_not_null (config);
     zm_config_set (config, "registry.beacon", "false", NULL);
     return config;

@@ -94,6 +94,7 @@ static zm_node_t *
 s_node (const char *name, const char *peers)
 {
     zm_config_t *config = zm_config_new ();
+    zm_config_set (config, "auth.keys", ":memory:", NULL); //  no key files
     zm_config_set (config, "registry.beacon", "false", NULL);
     zm_config_set (config, "log.level", "error", NULL);
     zm_config_set (config, "rpc.bind", "127.0.0.1", NULL);
