@@ -1,0 +1,724 @@
+/*  =========================================================================
+    zm_raft - the Raft consensus core, with no I/O (see zm_raft.h)
+    =========================================================================
+*/
+#include "zm_raft.h"
+#include "zmicro/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct _zm_raft_t {
+    zm_raft_config_t config;
+    uint64_t term;                      //  current term (durable)
+    int vote;                           //  voted for in term (durable), or ZM_RAFT_NONE
+    zm_raft_entry_t *log;               //  log[i] has index i + 1 (durable)
+    size_t count, capacity;
+    uint64_t commit;                    //  highest index known committed
+    uint64_t applied;                   //  highest index handed to zm_raft_apply
+    zm_raft_role_t role;
+    int leader;                         //  leader of term, or ZM_RAFT_NONE
+    uint32_t votes;                     //  (pre-)candidate: who granted, a bit each
+    uint64_t next[ZM_RAFT_MAX_MEMBERS];  //  leader: next index to send each member
+    uint64_t match[ZM_RAFT_MAX_MEMBERS]; //  leader: highest index known replicated there
+    int64_t heard[ZM_RAFT_MAX_MEMBERS];  //  leader: when each member last answered
+    int64_t election_at;                //  follower, candidates: campaign then
+    int64_t heartbeat_at;               //  leader: next APPEND round
+    int64_t quorum_at;                  //  leader: next check quorum
+    int64_t leader_heard;               //  follower: when the leader last spoke
+    uint64_t rng;                       //  xorshift64 state
+    bool failed;                        //  storage failed: silent from then on
+    zm_raft_msg_t *out;                 //  outbox, a queue
+    size_t out_head, out_count, out_capacity;
+};
+
+void
+zm_raft_msg_clear (zm_raft_msg_t *msg)
+{
+    if (!msg)
+        return;
+    for (size_t i = 0; i < msg->count; i++)
+        free (msg->entries[i].data);
+    free (msg->entries);
+    msg->entries = NULL;
+    msg->count = 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Helpers
+
+static uint64_t
+s_last_index (const zm_raft_t *self)
+{
+    return (uint64_t) self->count;
+}
+
+static uint64_t
+s_term_at (const zm_raft_t *self, uint64_t index)
+{
+    return index == 0 || index > self->count ? 0 : self->log[index - 1].term;
+}
+
+static int
+s_majority (const zm_raft_t *self)
+{
+    return self->config.count / 2 + 1;
+}
+
+static int
+s_bits (uint32_t bits)
+{
+    int count = 0;
+    for (; bits; bits &= bits - 1)
+        count++;
+    return count;
+}
+
+static int64_t
+s_election_timeout (zm_raft_t *self)
+{
+    self->rng ^= self->rng << 13;
+    self->rng ^= self->rng >> 7;
+    self->rng ^= self->rng << 17;
+    int64_t base = self->config.election_ms;
+    return base + (int64_t) (self->rng % (uint64_t) base);
+}
+
+static void
+s_send (zm_raft_t *self, zm_raft_msg_t *msg)
+{
+    if (self->failed) {
+        zm_raft_msg_clear (msg);
+        return;
+    }
+    if (self->out_count == self->out_capacity) {
+        size_t capacity = self->out_capacity ? self->out_capacity * 2 : 16;
+        zm_raft_msg_t *out = (zm_raft_msg_t *) malloc (capacity * sizeof *out);
+        if (!out) {
+            zm_raft_msg_clear (msg); //  dropped: Raft retries everything
+            return;
+        }
+        for (size_t i = 0; i < self->out_count; i++)
+            out[i] = self->out[(self->out_head + i) % self->out_capacity];
+        free (self->out);
+        self->out = out;
+        self->out_head = 0;
+        self->out_capacity = capacity;
+    }
+    self->out[(self->out_head + self->out_count++) % self->out_capacity] = *msg;
+}
+
+static bool
+s_persist_state (zm_raft_t *self)
+{
+    if (!self->failed
+        && self->config.storage->save_state (self->config.storage_self, self->term, self->vote)
+               != 0)
+        self->failed = true;
+    return !self->failed;
+}
+
+//  Truncate the log from index on and append count entries (copied) after
+//  it, durably first. False when storage failed.
+static bool
+s_log_put (zm_raft_t *self, uint64_t index, const zm_raft_entry_t *entries, size_t count)
+{
+    if (self->failed
+        || self->config.storage->append (self->config.storage_self, index, entries, count) != 0) {
+        self->failed = true;
+        return false;
+    }
+    for (size_t i = (size_t) index - 1; i < self->count; i++)
+        free (self->log[i].data);
+    self->count = (size_t) index - 1;
+    if (self->count + count > self->capacity) {
+        size_t capacity = (self->count + count) * 2 + 16;
+        zm_raft_entry_t *log = (zm_raft_entry_t *) realloc (self->log, capacity * sizeof *log);
+        if (!log) {
+            self->failed = true;
+            return false;
+        }
+        self->log = log;
+        self->capacity = capacity;
+    }
+    for (size_t i = 0; i < count; i++) {
+        zm_raft_entry_t *entry = &self->log[self->count];
+        *entry = entries[i];
+        entry->index = self->count + 1;
+        entry->data = NULL;
+        if (entries[i].size) {
+            entry->data = malloc (entries[i].size);
+            if (!entry->data) {
+                self->failed = true;
+                return false;
+            }
+            memcpy (entry->data, entries[i].data, entries[i].size);
+        }
+        self->count++;
+    }
+    return true;
+}
+
+//  A new term (or none): follower of leader (may be ZM_RAFT_NONE)
+static void
+s_become_follower (zm_raft_t *self, uint64_t term, int leader, int64_t now)
+{
+    if (term != self->term) {
+        self->term = term;
+        self->vote = ZM_RAFT_NONE;
+        s_persist_state (self);
+    }
+    self->role = ZM_RAFT_FOLLOWER;
+    self->leader = leader;
+    self->votes = 0;
+    self->election_at = now + s_election_timeout (self);
+}
+
+static void
+s_send_append (zm_raft_t *self, int to)
+{
+    uint64_t next = self->next[to], last = s_last_index (self);
+    zm_raft_msg_t msg = {.type = ZM_RAFT_APPEND,
+                         .from = self->config.self,
+                         .to = to,
+                         .term = self->term,
+                         .index = next - 1,
+                         .log_term = s_term_at (self, next - 1),
+                         .commit = self->commit};
+    size_t count = next <= last ? (size_t) (last - next + 1) : 0;
+    if (count > self->config.max_batch)
+        count = self->config.max_batch;
+    if (count) {
+        msg.entries = (zm_raft_entry_t *) calloc (count, sizeof (zm_raft_entry_t));
+        for (size_t i = 0; msg.entries && i < count; i++) {
+            const zm_raft_entry_t *entry = &self->log[next - 1 + i];
+            msg.entries[i] = *entry;
+            msg.entries[i].data = entry->size ? malloc (entry->size) : NULL;
+            if (entry->size && !msg.entries[i].data) {
+                msg.count = i;
+                zm_raft_msg_clear (&msg);
+                return;
+            }
+            if (entry->size)
+                memcpy (msg.entries[i].data, entry->data, entry->size);
+            msg.count = i + 1;
+        }
+        if (!msg.entries)
+            return;
+    }
+    s_send (self, &msg);
+}
+
+static void
+s_broadcast_append (zm_raft_t *self, int64_t now)
+{
+    for (int member = 0; member < self->config.count; member++)
+        if (member != self->config.self)
+            s_send_append (self, member);
+    self->heartbeat_at = now + self->config.heartbeat_ms;
+}
+
+static void
+s_advance_commit (zm_raft_t *self)
+{
+    for (uint64_t index = s_last_index (self); index > self->commit; index--) {
+        //  Only entries of the current term commit by counting (5.4.2)
+        if (s_term_at (self, index) != self->term)
+            break;
+        int replicated = 0;
+        for (int member = 0; member < self->config.count; member++)
+            replicated += self->match[member] >= index;
+        if (replicated >= s_majority (self)) {
+            self->commit = index;
+            break;
+        }
+    }
+}
+
+static void
+s_become_leader (zm_raft_t *self, int64_t now)
+{
+    self->role = ZM_RAFT_LEADER;
+    self->leader = self->config.self;
+    for (int member = 0; member < self->config.count; member++) {
+        self->next[member] = s_last_index (self) + 1;
+        self->match[member] = 0;
+        self->heard[member] = now;
+    }
+    //  A no-op of this term: commits what earlier terms left (5.4.2)
+    zm_raft_entry_t noop = {.term = self->term};
+    if (!s_log_put (self, s_last_index (self) + 1, &noop, 1))
+        return;
+    self->match[self->config.self] = s_last_index (self);
+    s_advance_commit (self);
+    self->quorum_at = now + self->config.election_ms;
+    s_broadcast_append (self, now);
+}
+
+//  Ask everyone for a (pre-)vote
+static void
+s_campaign (zm_raft_t *self, bool pre, int64_t now)
+{
+    if (pre)
+        self->role = ZM_RAFT_PRE_CANDIDATE;
+    else {
+        self->term++;
+        self->vote = self->config.self;
+        if (!s_persist_state (self))
+            return;
+        self->role = ZM_RAFT_CANDIDATE;
+    }
+    self->leader = ZM_RAFT_NONE;
+    self->votes = 1u << self->config.self;
+    self->election_at = now + s_election_timeout (self);
+    if (s_bits (self->votes) >= s_majority (self)) {
+        if (pre)
+            s_campaign (self, false, now);
+        else
+            s_become_leader (self, now);
+        return;
+    }
+    for (int member = 0; member < self->config.count; member++)
+        if (member != self->config.self) {
+            zm_raft_msg_t msg = {.type = pre ? ZM_RAFT_PRE_VOTE : ZM_RAFT_VOTE,
+                                 .from = self->config.self,
+                                 .to = member,
+                                 .term = pre ? self->term + 1 : self->term,
+                                 .index = s_last_index (self),
+                                 .log_term = s_term_at (self, s_last_index (self))};
+            s_send (self, &msg);
+        }
+}
+
+//  Is a candidate's log (last index, last term) at least as up to date as ours?
+static bool
+s_up_to_date (const zm_raft_t *self, uint64_t index, uint64_t term)
+{
+    uint64_t our_term = s_term_at (self, s_last_index (self));
+    return term > our_term || (term == our_term && index >= s_last_index (self));
+}
+
+//  --------------------------------------------------------------------------
+//  Messages
+
+static void
+s_on_vote (zm_raft_t *self, const zm_raft_msg_t *msg, bool pre, int64_t now)
+{
+    zm_raft_msg_t reply = {.type = pre ? ZM_RAFT_PRE_VOTE_REPLY : ZM_RAFT_VOTE_REPLY,
+                           .from = self->config.self,
+                           .to = msg->from,
+                           .term = self->term};
+    bool grant;
+    if (pre) {
+        //  Would we vote in that term? Nothing changes here.
+        bool leader_alive = self->leader != ZM_RAFT_NONE
+                            && now - self->leader_heard < self->config.election_ms;
+        grant = msg->term > self->term && !leader_alive
+                && s_up_to_date (self, msg->index, msg->log_term);
+        reply.term = grant ? msg->term : self->term;
+    }
+    else {
+        grant = msg->term == self->term
+                && (self->vote == ZM_RAFT_NONE || self->vote == msg->from)
+                && s_up_to_date (self, msg->index, msg->log_term);
+        if (grant && self->vote != msg->from) {
+            self->vote = msg->from;
+            if (!s_persist_state (self)) //  durable before it is told
+                return;
+        }
+        if (grant)
+            self->election_at = now + s_election_timeout (self);
+    }
+    reply.granted = grant;
+    s_send (self, &reply);
+}
+
+static void
+s_on_vote_reply (zm_raft_t *self, const zm_raft_msg_t *msg, bool pre, int64_t now)
+{
+    if (!msg->granted)
+        return;
+    if (pre && self->role == ZM_RAFT_PRE_CANDIDATE && msg->term == self->term + 1) {
+        self->votes |= 1u << msg->from;
+        if (s_bits (self->votes) >= s_majority (self))
+            s_campaign (self, false, now);
+    }
+    else if (!pre && self->role == ZM_RAFT_CANDIDATE && msg->term == self->term) {
+        self->votes |= 1u << msg->from;
+        if (s_bits (self->votes) >= s_majority (self))
+            s_become_leader (self, now);
+    }
+}
+
+static void
+s_on_append (zm_raft_t *self, zm_raft_msg_t *msg, int64_t now)
+{
+    zm_raft_msg_t reply = {.type = ZM_RAFT_APPEND_REPLY,
+                           .from = self->config.self,
+                           .to = msg->from,
+                           .term = self->term};
+    if (msg->term < self->term) {
+        s_send (self, &reply); //  a stale leader learns of the new term
+        return;
+    }
+    if (self->role != ZM_RAFT_FOLLOWER || self->leader != msg->from)
+        s_become_follower (self, msg->term, msg->from, now);
+    self->leader_heard = now;
+    self->election_at = now + s_election_timeout (self);
+    uint64_t prev = msg->index, last = s_last_index (self);
+    if (prev > last || s_term_at (self, prev) != msg->log_term) {
+        //  Not consistent: the leader backs off (hint: where to look)
+        reply.index = prev > last ? last : prev - 1;
+        s_send (self, &reply);
+        return;
+    }
+    //  Skip what we hold already; from the first conflict on, theirs
+    size_t first = 0;
+    while (first < msg->count && msg->entries[first].index <= last
+           && s_term_at (self, msg->entries[first].index) == msg->entries[first].term)
+        first++;
+    if (first < msg->count
+        && !s_log_put (self, msg->entries[first].index, msg->entries + first,
+                       msg->count - first))
+        return;
+    uint64_t matched = prev + msg->count;
+    if (msg->commit > self->commit)
+        self->commit = msg->commit < matched ? msg->commit : matched;
+    reply.granted = true;
+    reply.index = matched;
+    s_send (self, &reply);
+}
+
+static void
+s_on_append_reply (zm_raft_t *self, const zm_raft_msg_t *msg, int64_t now)
+{
+    if (self->role != ZM_RAFT_LEADER || msg->term != self->term)
+        return;
+    int from = msg->from;
+    self->heard[from] = now;
+    if (msg->granted) {
+        if (msg->index > self->match[from])
+            self->match[from] = msg->index;
+        self->next[from] = self->match[from] + 1;
+        s_advance_commit (self);
+        if (self->next[from] <= s_last_index (self))
+            s_send_append (self, from);
+    }
+    else {
+        uint64_t next = self->next[from] > 1 ? self->next[from] - 1 : 1;
+        if (msg->index + 1 < next)
+            next = msg->index + 1;
+        self->next[from] = next > self->match[from] ? next : self->match[from] + 1;
+        s_send_append (self, from);
+    }
+}
+
+void
+zm_raft_step (zm_raft_t *self, zm_raft_msg_t *msg, int64_t now)
+{
+    if (!self || !msg)
+        return;
+    int from = msg->from;
+    if (self->failed || from < 0 || from >= self->config.count || from == self->config.self
+        || msg->to != self->config.self) {
+        zm_raft_msg_clear (msg);
+        return;
+    }
+    //  A vote request while our leader is alive is a disrupted member's:
+    //  ignored whole, its term included (section 6 of the thesis)
+    bool leader_alive = self->role == ZM_RAFT_FOLLOWER && self->leader != ZM_RAFT_NONE
+                        && now - self->leader_heard < self->config.election_ms;
+    if (msg->type == ZM_RAFT_VOTE && msg->term > self->term && leader_alive) {
+        zm_raft_msg_clear (msg);
+        return;
+    }
+    //  A higher term makes us a follower, but for pre-votes, which change
+    //  nothing, and granted pre-vote replies, which carry the term asked for
+    bool pre = msg->type == ZM_RAFT_PRE_VOTE
+               || (msg->type == ZM_RAFT_PRE_VOTE_REPLY && msg->granted);
+    if (msg->term > self->term && !pre)
+        s_become_follower (self, msg->term,
+                           msg->type == ZM_RAFT_APPEND ? from : ZM_RAFT_NONE, now);
+    switch (msg->type) {
+        case ZM_RAFT_PRE_VOTE:
+            s_on_vote (self, msg, true, now);
+            break;
+        case ZM_RAFT_VOTE:
+            s_on_vote (self, msg, false, now);
+            break;
+        case ZM_RAFT_PRE_VOTE_REPLY:
+            s_on_vote_reply (self, msg, true, now);
+            break;
+        case ZM_RAFT_VOTE_REPLY:
+            s_on_vote_reply (self, msg, false, now);
+            break;
+        case ZM_RAFT_APPEND:
+            s_on_append (self, msg, now);
+            break;
+        case ZM_RAFT_APPEND_REPLY:
+            s_on_append_reply (self, msg, now);
+            break;
+    }
+    zm_raft_msg_clear (msg);
+}
+
+//  --------------------------------------------------------------------------
+//  Time, proposals, output
+
+void
+zm_raft_tick (zm_raft_t *self, int64_t now)
+{
+    if (!self || self->failed)
+        return;
+    if (self->role == ZM_RAFT_LEADER) {
+        if (now >= self->quorum_at) {
+            //  Check quorum: a leader cut off from a majority steps down
+            int alive = 1;
+            for (int member = 0; member < self->config.count; member++)
+                if (member != self->config.self
+                    && now - self->heard[member] < self->config.election_ms)
+                    alive++;
+            if (alive < s_majority (self)) {
+                s_become_follower (self, self->term, ZM_RAFT_NONE, now);
+                return;
+            }
+            self->quorum_at = now + self->config.election_ms;
+        }
+        if (now >= self->heartbeat_at)
+            s_broadcast_append (self, now);
+    }
+    else if (now >= self->election_at)
+        s_campaign (self, true, now);
+}
+
+int
+zm_raft_propose (zm_raft_t *self, const void *data, size_t size, uint64_t *index_p)
+{
+    if (!self || self->role != ZM_RAFT_LEADER || self->failed)
+        return ZM_EUNAVAIL;
+    zm_raft_entry_t entry = {.term = self->term, .data = (void *) data, .size = size};
+    if (!s_log_put (self, s_last_index (self) + 1, &entry, 1))
+        return ZM_EIO;
+    self->match[self->config.self] = s_last_index (self);
+    s_advance_commit (self);
+    if (index_p)
+        *index_p = s_last_index (self);
+    for (int member = 0; member < self->config.count; member++)
+        if (member != self->config.self && self->next[member] == s_last_index (self))
+            s_send_append (self, member); //  the caught-up ones get it at once
+    return 0;
+}
+
+bool
+zm_raft_pop (zm_raft_t *self, zm_raft_msg_t *msg)
+{
+    if (!self || !self->out_count)
+        return false;
+    *msg = self->out[self->out_head];
+    self->out_head = (self->out_head + 1) % self->out_capacity;
+    self->out_count--;
+    return true;
+}
+
+bool
+zm_raft_apply (zm_raft_t *self, const zm_raft_entry_t **entry_p)
+{
+    if (!self || self->applied >= self->commit)
+        return false;
+    *entry_p = &self->log[self->applied++];
+    return true;
+}
+
+zm_raft_role_t
+zm_raft_role (const zm_raft_t *self)
+{
+    return self->role;
+}
+
+uint64_t
+zm_raft_term (const zm_raft_t *self)
+{
+    return self->term;
+}
+
+int
+zm_raft_leader (const zm_raft_t *self)
+{
+    return self->leader;
+}
+
+uint64_t
+zm_raft_commit_index (const zm_raft_t *self)
+{
+    return self->commit;
+}
+
+uint64_t
+zm_raft_last_index (const zm_raft_t *self)
+{
+    return s_last_index (self);
+}
+
+const zm_raft_entry_t *
+zm_raft_entry (const zm_raft_t *self, uint64_t index)
+{
+    return index >= 1 && index <= self->count ? &self->log[index - 1] : NULL;
+}
+
+bool
+zm_raft_failed (const zm_raft_t *self)
+{
+    return self->failed;
+}
+
+//  --------------------------------------------------------------------------
+//  Life
+
+zm_raft_t *
+zm_raft_new (const zm_raft_config_t *config, int64_t now)
+{
+    if (!config || config->count < 1 || config->count > ZM_RAFT_MAX_MEMBERS || config->self < 0
+        || config->self >= config->count || config->election_ms < 1 || config->heartbeat_ms < 1
+        || config->heartbeat_ms >= config->election_ms || config->max_batch < 1
+        || !config->storage || !config->storage->load || !config->storage->save_state
+        || !config->storage->append)
+        return NULL;
+    zm_raft_t *self = (zm_raft_t *) calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->config = *config;
+    self->rng = config->seed ? config->seed : 0x9E3779B97F4A7C15ull;
+    self->vote = ZM_RAFT_NONE;
+    self->leader = ZM_RAFT_NONE;
+    int rc = config->storage->load (config->storage_self, &self->term, &self->vote, &self->log,
+                                    &self->count);
+    self->capacity = self->count;
+    //  What storage gave must be a Raft log: indexes 1..n, terms that never
+    //  go down and never pass the current term, a vote for a member
+    bool ok = rc == 0
+              && (self->vote == ZM_RAFT_NONE || (self->vote >= 0 && self->vote < config->count));
+    for (size_t i = 0; ok && i < self->count; i++)
+        ok = self->log[i].index == i + 1 && self->log[i].term <= self->term
+             && (i == 0 || self->log[i].term >= self->log[i - 1].term);
+    if (!ok) {
+        zm_raft_destroy (&self);
+        return NULL;
+    }
+    self->role = ZM_RAFT_FOLLOWER;
+    self->election_at = now + s_election_timeout (self);
+    return self;
+}
+
+void
+zm_raft_destroy (zm_raft_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zm_raft_t *self = *self_p;
+    for (size_t i = 0; i < self->count; i++)
+        free (self->log[i].data);
+    free (self->log);
+    for (size_t i = 0; i < self->out_count; i++)
+        zm_raft_msg_clear (&self->out[(self->out_head + i) % self->out_capacity]);
+    free (self->out);
+    free (self);
+    *self_p = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Storage in memory
+
+static int
+s_memory_load (void *arg, uint64_t *term_p, int *vote_p, zm_raft_entry_t **entries_p,
+               size_t *count_p)
+{
+    zm_raft_memory_t *self = (zm_raft_memory_t *) arg;
+    *term_p = self->term;
+    *vote_p = self->vote;
+    *entries_p = NULL;
+    *count_p = 0;
+    if (!self->count)
+        return 0;
+    zm_raft_entry_t *entries = (zm_raft_entry_t *) calloc (self->count, sizeof *entries);
+    if (!entries)
+        return ZM_ENOMEM;
+    for (size_t i = 0; i < self->count; i++) {
+        entries[i] = self->entries[i];
+        entries[i].data = entries[i].size ? malloc (entries[i].size) : NULL;
+        if (entries[i].size && !entries[i].data) {
+            for (size_t j = 0; j < i; j++)
+                free (entries[j].data);
+            free (entries);
+            return ZM_ENOMEM;
+        }
+        if (entries[i].size)
+            memcpy (entries[i].data, self->entries[i].data, entries[i].size);
+    }
+    *entries_p = entries;
+    *count_p = self->count;
+    return 0;
+}
+
+static int
+s_memory_save_state (void *arg, uint64_t term, int vote)
+{
+    zm_raft_memory_t *self = (zm_raft_memory_t *) arg;
+    if (self->fail)
+        return self->fail;
+    self->term = term;
+    self->vote = vote;
+    return 0;
+}
+
+static int
+s_memory_append (void *arg, uint64_t index, const zm_raft_entry_t *entries, size_t count)
+{
+    zm_raft_memory_t *self = (zm_raft_memory_t *) arg;
+    if (self->fail)
+        return self->fail;
+    if (index < 1 || index > self->count + 1)
+        return ZM_EINVAL;
+    for (size_t i = (size_t) index - 1; i < self->count; i++)
+        free (self->entries[i].data);
+    self->count = (size_t) index - 1;
+    if (self->count + count > self->capacity) {
+        size_t capacity = (self->count + count) * 2 + 16;
+        zm_raft_entry_t *grown =
+            (zm_raft_entry_t *) realloc (self->entries, capacity * sizeof *grown);
+        if (!grown)
+            return ZM_ENOMEM;
+        self->entries = grown;
+        self->capacity = capacity;
+    }
+    for (size_t i = 0; i < count; i++) {
+        zm_raft_entry_t *entry = &self->entries[self->count];
+        *entry = entries[i];
+        entry->index = self->count + 1;
+        entry->data = entry->size ? malloc (entry->size) : NULL;
+        if (entry->size && !entry->data)
+            return ZM_ENOMEM;
+        if (entry->size)
+            memcpy (entry->data, entries[i].data, entry->size);
+        self->count++;
+    }
+    return 0;
+}
+
+const zm_raft_storage_ops_t zm_raft_memory_ops = {
+    .load = s_memory_load, .save_state = s_memory_save_state, .append = s_memory_append};
+
+void
+zm_raft_memory_init (zm_raft_memory_t *self)
+{
+    memset (self, 0, sizeof *self);
+    self->vote = ZM_RAFT_NONE;
+}
+
+void
+zm_raft_memory_clear (zm_raft_memory_t *self)
+{
+    for (size_t i = 0; i < self->count; i++)
+        free (self->entries[i].data);
+    free (self->entries);
+    zm_raft_memory_init (self);
+}
