@@ -23,5 +23,6 @@
 #include "zmicro/pubsub.h"
 #include "zmicro/store.h"
 #include "zmicro/auth.h"
+#include "zmicro/sync.h"
 
 #endif

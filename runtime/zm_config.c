@@ -127,6 +127,14 @@ static const s_spec_t s_runtime_keys[] = {
     {"auth.cluster_key", ZM_CONFIG_STR, "", false, 0, 0, NULL,
      "The cluster key (Z85 text) or the file holding it (zm keygen --cluster); empty: the "
      "node runs open, and says so; read at start"},
+    {"sync.members", ZM_CONFIG_STR, "", false, 0, 0, NULL,
+     "Names of the nodes of the Raft group of locks (comma-separated, the same order on "
+     "every member, up to 9); empty: none here; read at start"},
+    {"sync.election_timeout", ZM_CONFIG_INT, "300", true, 20, 60000, NULL,
+     "Raft election timeout in ms (each member waits a random time in [T, 2T)); read at start"},
+    {"sync.heartbeat", ZM_CONFIG_INT, "50", true, 5, 30000, NULL,
+     "How often the Raft leader sends to the others, in ms (below sync.election_timeout); "
+     "read at start"},
     {"auth.curve", ZM_CONFIG_BOOL, "true", false, 0, 0, NULL,
      "CURVE (encryption, authentication) on every TCP socket; off only to measure or debug: "
      "traffic in the clear; read at start"},

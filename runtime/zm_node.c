@@ -178,7 +178,7 @@ zm_node_new (zm_config_t **config_p)
     if (!self->reg || !self->broker)
         goto fail;
     if (zm_node_store_new (self) != 0 || zm_node_services_init (self) != 0
-        || zm_node_store_service (self) != 0) {
+        || zm_node_store_service (self) != 0 || zm_sync_start (self) != 0) {
         zm_log_error ("node: cannot start the built-in services");
         goto fail;
     }
@@ -216,6 +216,7 @@ s_shutdown (zm_node_t *self)
     //  Peers drop us at once (goodbye beacon), callers get 503 and retry
     //  elsewhere; calls already taken finish.
     zm_discovery_leave (self);
+    zm_sync_client_stop (self); //  its locks are no longer renewed
     zm_registry_close_watchers (self);
     if (self->rpc_ports)
         zm_server_pause (self);
@@ -241,6 +242,7 @@ zm_node_destroy (zm_node_t **self_p)
     free (self->reactors);
     free (self->name);
     free (self->rpc_ports);
+    zm_sync_client_destroy (self);
     zm_clients_destroy (self);
     zlistx_destroy (&self->clients);
     zm_registry_destroy (&self->reg);

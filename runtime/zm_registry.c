@@ -1023,6 +1023,32 @@ zm_registry_key (zm_node_t *node, const char *endpoint, char key[41])
     return found;
 }
 
+bool
+zm_registry_address_of (zm_node_t *node, const char *name, char out[128])
+{
+    zm_registry_t *self = node->reg;
+    const s_entry_t *best = NULL;
+    if (!self || !name)
+        return false;
+    pthread_mutex_lock (&self->lock);
+    for (s_entry_t *entry = (s_entry_t *) zhashx_first (self->nodes); entry;
+         entry = (s_entry_t *) zhashx_next (self->nodes)) {
+        const zm_val_t *root = zm_msg_root (entry->descriptor);
+        uint64_t port = zm_val_uint (zm_val_at (zm_val_get (root, "rpc_ports"), 0), 0);
+        if (port && port <= 65535 && streq (zm_val_str (zm_val_get (root, "name"), "", NULL), name)
+            && (!best || entry->seen > best->seen))
+            best = entry;
+    }
+    if (best)
+        s_address (best,
+                   zm_val_uint (zm_val_at (zm_val_get (zm_msg_root (best->descriptor), "rpc_ports"),
+                                           0),
+                                0),
+                   out, 128);
+    pthread_mutex_unlock (&self->lock);
+    return best != NULL;
+}
+
 int
 zm_registry_publishers (zm_node_t *node, char out[][128], int max)
 {

@@ -181,6 +181,7 @@ struct _zm_node_t {
     struct _zm_node_store_t *store;     //  the node's store (zm_node_store.c)
     struct _zm_auth_t *auth;            //  keys (zm_auth.c)
     atomic_uint_fast64_t beacons_rejected; //  beacons not believed (forged, altered, replayed)
+    struct _zm_sync_client_t *sync_client; //  locks this node holds (zm_sync.c), or NULL
 };
 
 //  The node's keys, membership, identities and access rules (zm_auth.c),
@@ -229,6 +230,13 @@ enum { ZM_RES_SERVICE = 0, ZM_RES_TOPIC, ZM_RES_STORE };
 //  resource name of type? 0 or ZM_EDENIED.
 int zm_auth_check (zm_node_t *node, int type, const char *name, const char *endpoint,
                    const char *caller);
+
+//  Sync (actors/zm_sync.c): "$sync" on the members of sync.members; the
+//  locks this node holds, renewed by a thread of its own
+typedef struct _zm_sync_client_t zm_sync_client_t;
+int zm_sync_start (zm_node_t *node);
+void zm_sync_client_stop (zm_node_t *node);
+void zm_sync_client_destroy (zm_node_t *node);
 
 //  The node's store (zm_node_store.c): state made with the node, the store
 //  opened on first use, the sweeper, the built-in "$store" service
@@ -316,6 +324,9 @@ int zm_registry_members (zm_node_t *node, const char *topic, zm_member_t *out, i
 //  The public key of the node the registry knows at endpoint
 //  (tcp://host:port, an RPC or PUB port) into key; false when none.
 bool zm_registry_key (zm_node_t *node, const char *endpoint, char key[41]);
+//  tcp://host:port#KEY of reactor 0 of the node named name (the one heard
+//  from last when several are); false when the registry knows none.
+bool zm_registry_address_of (zm_node_t *node, const char *name, char out[128]);
 //  PUB endpoints (tcp://host:pub_port#KEY) of every other node.
 int zm_registry_publishers (zm_node_t *node, char out[][128], int max);
 void zm_registry_unwatch_pid (zm_node_t *node, zm_pid_t pid);

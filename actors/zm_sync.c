@@ -1,0 +1,1129 @@
+/*  =========================================================================
+    zm_sync - the sync actor: Raft over the cluster's sockets, and locks
+
+    On a node named in sync.members, the built-in service "$sync" runs one
+    instance on a reactor of its own (its writes wait for the disk). The
+    instance owns a Raft core (zm_raft.c), ticks it every S_TICK_MS from a
+    reactor timer, keeps its term, vote and log in the node's LMDB store
+    (database "zmicro.sync": each change one committed, fsynced
+    transaction before the core goes on), and carries its messages to the
+    other members as one-way REQUESTs to "$sync raft" on a DEALER per peer
+    (CURVE, ZMQ_IMMEDIATE: nothing queues for a peer that is down; Raft
+    resends).
+
+    Locks are the state machine. An entry is a msgpack map:
+        {op: "acquire", name, owner, ttl}   granted when free (token: the
+                                            entry's index), else busy
+        {op: "release", name, token}        frees it when the token holds it
+        {op: "expire",  name, token}        the same, proposed by the leader
+                                            when a lease ran out
+    Every member applies every entry in order, so each holds the same lock
+    table. Leases are the leader's alone (renewals are not logged): the
+    leader gives each held lock ttl from the moment it took over or last
+    heard a renewal, and proposes "expire" when that passes; a new leader
+    therefore never frees a lock before its holder could have stopped.
+
+    A caller's "lock" request to a member that is not the leader is passed
+    on to the leader; the leader answers once the entry is applied (or the
+    wait is over). docs/sync.md.
+    =========================================================================
+*/
+#include "zm_raft.h"
+#include "zm_runtime.h"
+#include "zm_wire.h"
+#include "zmicro/sync.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+
+#define S_TICK_MS 10
+#define S_DATABASE "zmicro.sync"
+#define S_MAX_NAME 255
+#define S_FORWARD_TYPE "sync.forwarded"
+
+//  --------------------------------------------------------------------------
+//  Raft storage in the node's store
+
+typedef struct {
+    zm_store_t *store;          //  database S_DATABASE
+    uint64_t count;             //  entries on disk
+} s_disk_t;
+
+static void
+s_log_key (char *key, size_t size, uint64_t index)
+{
+    snprintf (key, size, "log.%016" PRIx64, index);
+}
+
+static int
+s_disk_load (void *arg, uint64_t *term_p, int *vote_p, zm_raft_entry_t **entries_p,
+             size_t *count_p)
+{
+    s_disk_t *self = (s_disk_t *) arg;
+    *term_p = 0;
+    *vote_p = ZM_RAFT_NONE;
+    *entries_p = NULL;
+    *count_p = 0;
+    zm_records_t *records = NULL;
+    int rc = zm_store_read (self->store, "state", NULL, &records);
+    if (rc == 0) {
+        const zm_record_t *state = zm_records_at (records, 0);
+        const uint8_t *data = (const uint8_t *) state->value;
+        if (state->size != 12) {
+            zm_records_destroy (&records);
+            return ZM_EIO;
+        }
+        uint64_t term = 0;
+        uint32_t vote = 0;
+        for (int i = 0; i < 8; i++)
+            term = term << 8 | data[i];
+        for (int i = 8; i < 12; i++)
+            vote = vote << 8 | data[i];
+        *term_p = term;
+        *vote_p = (int) (int32_t) vote;
+    }
+    zm_records_destroy (&records);
+    if (rc && rc != ZM_ENOTFOUND)
+        return rc;
+    zm_read_opts_t opts = {.prefix = true};
+    rc = zm_store_read (self->store, "log.", &opts, &records);
+    if (rc)
+        return rc;
+    size_t count = zm_records_size (records);
+    zm_raft_entry_t *entries = count ? (zm_raft_entry_t *) calloc (count, sizeof *entries) : NULL;
+    if (count && !entries) {
+        zm_records_destroy (&records);
+        return ZM_ENOMEM;
+    }
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        const zm_record_t *record = zm_records_at (records, i);
+        const uint8_t *data = (const uint8_t *) record->value;
+        char key[32];
+        s_log_key (key, sizeof key, i + 1);
+        if (record->size < 8 || strcmp (record->key, key) != 0) {
+            rc = ZM_EIO; //  a hole or a stray key: not a log we wrote
+            break;
+        }
+        for (int b = 0; b < 8; b++)
+            entries[i].term = entries[i].term << 8 | data[b];
+        entries[i].index = i + 1;
+        entries[i].size = record->size - 8;
+        if (entries[i].size && !(entries[i].data = malloc (entries[i].size)))
+            rc = ZM_ENOMEM;
+        else if (entries[i].size)
+            memcpy (entries[i].data, data + 8, entries[i].size);
+    }
+    zm_records_destroy (&records);
+    if (rc) {
+        for (size_t i = 0; i < count; i++)
+            free (entries[i].data);
+        free (entries);
+        return rc;
+    }
+    *entries_p = entries;
+    *count_p = count;
+    self->count = count;
+    return 0;
+}
+
+static int
+s_disk_save_state (void *arg, uint64_t term, int vote)
+{
+    s_disk_t *self = (s_disk_t *) arg;
+    uint8_t data[12];
+    for (int i = 0; i < 8; i++)
+        data[i] = (uint8_t) (term >> (56 - 8 * i));
+    uint32_t v = (uint32_t) (int32_t) vote;
+    for (int i = 0; i < 4; i++)
+        data[8 + i] = (uint8_t) (v >> (24 - 8 * i));
+    return zm_store_write (self->store, "state", data, sizeof data, NULL, NULL);
+}
+
+static int
+s_disk_append (void *arg, uint64_t index, const zm_raft_entry_t *entries, size_t count)
+{
+    s_disk_t *self = (s_disk_t *) arg;
+    zm_batch_t *batch = zm_batch_new ();
+    int rc = batch ? 0 : ZM_ENOMEM;
+    char key[32];
+    //  Entries past the new ones go; the new ones replace the rest
+    for (uint64_t at = index + count; rc == 0 && at <= self->count; at++) {
+        s_log_key (key, sizeof key, at);
+        rc = zm_batch_delete (batch, key, NULL);
+    }
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        uint8_t *data = (uint8_t *) malloc (8 + entries[i].size);
+        if (!data) {
+            rc = ZM_ENOMEM;
+            break;
+        }
+        for (int b = 0; b < 8; b++)
+            data[b] = (uint8_t) (entries[i].term >> (56 - 8 * b));
+        if (entries[i].size)
+            memcpy (data + 8, entries[i].data, entries[i].size);
+        s_log_key (key, sizeof key, index + i);
+        rc = zm_batch_write (batch, key, data, 8 + entries[i].size, NULL);
+        free (data);
+    }
+    if (rc == 0)
+        rc = zm_store_commit (self->store, batch);
+    zm_batch_destroy (&batch);
+    if (rc == 0)
+        self->count = index + count - 1;
+    return rc;
+}
+
+static const zm_raft_storage_ops_t s_disk_ops = {
+    .load = s_disk_load, .save_state = s_disk_save_state, .append = s_disk_append};
+
+//  --------------------------------------------------------------------------
+//  The instance
+
+typedef struct {
+    char owner[80];             //  who holds it: "<node uuid>/<n>"
+    uint64_t token;             //  the grant's index
+    int64_t ttl;                //  lease length, ms
+    int64_t expires;            //  leader only: zclock_mono when the lease ends
+    bool expiring;              //  leader only: an "expire" is proposed
+} s_lock_t;
+
+//  A caller waiting for an answer on the leader
+typedef struct {
+    zm_reply_t *reply;          //  deferred answer
+    char op[16];                //  "acquire" or "release"
+    char name[S_MAX_NAME + 1];
+    char owner[80];
+    int64_t ttl;
+    uint64_t token;             //  release: the token
+    int64_t deadline;           //  acquire: give up then (zclock_mono)
+    uint64_t index;             //  the entry proposed for it, 0 while parked
+} s_waiter_t;
+
+typedef struct {
+    zm_node_t *node;
+    zm_reactor_t *reactor;
+    zm_pid_t pid;
+    int timer;
+    zm_raft_t *raft;
+    s_disk_t disk;
+    int self, count;
+    char *members[ZM_RAFT_MAX_MEMBERS];
+    char address[ZM_RAFT_MAX_MEMBERS][128]; //  where each peer is (tcp://...#KEY)
+    zsock_t *dealer[ZM_RAFT_MAX_MEMBERS];   //  one-way to each peer
+    uint64_t generation;                    //  registry generation resolved at
+    uint64_t corr;
+    zhashx_t *locks;            //  name -> s_lock_t (held locks)
+    zlistx_t *waiters;          //  s_waiter_t (leader)
+    bool was_leader;
+    zhashx_t *forwards;         //  call id -> zm_reply_t * (requests passed to the leader)
+} s_sync_t;
+
+static void
+s_lock_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+static void
+s_waiter_destroy (void **item)
+{
+    s_waiter_t *waiter = (s_waiter_t *) *item;
+    if (waiter) {
+        free (waiter);
+        *item = NULL;
+    }
+}
+
+//  Answer a waiter and drop it
+static void
+s_answer (s_sync_t *self, s_waiter_t *waiter, int code, uint64_t token, const char *detail)
+{
+    zm_msg_t *msg = NULL;
+    if (code == 0) {
+        msg = zm_msg_new ();
+        zm_msg_set_uint (msg, "token", token);
+    }
+    zm_reply_send (self->node, &waiter->reply, &msg, code, detail);
+    zm_msg_destroy (&msg);
+}
+
+//  Encode a Raft message as msgpack, for "$sync raft"
+static int
+s_encode (const zm_raft_msg_t *msg, void **data_p, size_t *size_p)
+{
+    zm_msg_t *out = zm_msg_new ();
+    if (!out)
+        return ZM_ENOMEM;
+    zm_msg_set_uint (out, "t", (uint64_t) msg->type);
+    zm_msg_set_uint (out, "f", (uint64_t) msg->from);
+    zm_msg_set_uint (out, "to", (uint64_t) msg->to);
+    zm_msg_set_uint (out, "term", msg->term);
+    zm_msg_set_uint (out, "i", msg->index);
+    zm_msg_set_uint (out, "lt", msg->log_term);
+    zm_msg_set_uint (out, "c", msg->commit);
+    zm_msg_set_bool (out, "g", msg->granted);
+    if (msg->count) {
+        zm_val_t *entries = zm_val_set_array (zm_msg_root_mut (out), "e");
+        for (size_t i = 0; entries && i < msg->count; i++) {
+            zm_val_t *entry = zm_val_push_array (entries);
+            zm_val_push_uint (entry, msg->entries[i].term);
+            zm_val_push_uint (entry, msg->entries[i].index);
+            zm_val_push_bin (entry, msg->entries[i].data ? msg->entries[i].data : "",
+                             msg->entries[i].size);
+        }
+    }
+    int rc = zm_msg_encode (out, ZM_CT_MSGPACK, data_p, size_p);
+    zm_msg_destroy (&out);
+    return rc;
+}
+
+//  Decode one, checking every field; false when malformed
+static bool
+s_decode (const zm_msg_t *in, int count, zm_raft_msg_t *msg)
+{
+    memset (msg, 0, sizeof *msg);
+    uint64_t type = zm_msg_get_uint (in, "t", 0), from = zm_msg_get_uint (in, "f", 99),
+             to = zm_msg_get_uint (in, "to", 99);
+    if (type < ZM_RAFT_PRE_VOTE || type > ZM_RAFT_APPEND_REPLY || from >= (uint64_t) count
+        || to >= (uint64_t) count)
+        return false;
+    msg->type = (zm_raft_msg_type_t) type;
+    msg->from = (int) from;
+    msg->to = (int) to;
+    msg->term = zm_msg_get_uint (in, "term", 0);
+    msg->index = zm_msg_get_uint (in, "i", 0);
+    msg->log_term = zm_msg_get_uint (in, "lt", 0);
+    msg->commit = zm_msg_get_uint (in, "c", 0);
+    msg->granted = zm_msg_get_bool (in, "g", false);
+    const zm_val_t *entries = zm_val_get (zm_msg_root (in), "e");
+    size_t n = zm_val_size (entries);
+    if (n == 0)
+        return true;
+    if (type != ZM_RAFT_APPEND || n > 10000
+        || !(msg->entries = (zm_raft_entry_t *) calloc (n, sizeof (zm_raft_entry_t))))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const zm_val_t *entry = zm_val_at (entries, i);
+        size_t size = 0;
+        const void *data = zm_val_bin (zm_val_at (entry, 2), &size);
+        msg->entries[i].term = zm_val_uint (zm_val_at (entry, 0), 0);
+        msg->entries[i].index = zm_val_uint (zm_val_at (entry, 1), 0);
+        msg->count = i + 1;
+        if (zm_val_size (entry) != 3 || !data || msg->entries[i].index != msg->index + i + 1) {
+            zm_raft_msg_clear (msg);
+            return false;
+        }
+        if (size && !(msg->entries[i].data = malloc (size))) {
+            zm_raft_msg_clear (msg);
+            return false;
+        }
+        if (size)
+            memcpy (msg->entries[i].data, data, size);
+        msg->entries[i].size = size;
+    }
+    return true;
+}
+
+//  Answers to our one-way messages: read and dropped
+static int
+s_on_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
+{
+    (void) loop;
+    (void) arg;
+    for (int n = 0; n < 64; n++) {
+        zm_wire_t wire;
+        int rc = zm_wire_recv (zsock_resolve (dealer), NULL, 0, &wire);
+        if (rc == -1)
+            break;
+        if (rc == 0)
+            zm_wire_clear (&wire);
+    }
+    return 0;
+}
+
+//  (Re)connect to peers whose address changed in the registry
+static void
+s_resolve (s_sync_t *self)
+{
+    uint64_t generation = zm_registry_generation (self->node);
+    if (generation == self->generation)
+        return;
+    self->generation = generation;
+    for (int i = 0; i < self->count; i++) {
+        char address[128];
+        if (i == self->self || !zm_registry_address_of (self->node, self->members[i], address)
+            || streq (address, self->address[i]))
+            continue;
+        if (self->dealer[i]) {
+            zm_reactor_reader_end (self->reactor, self->dealer[i]);
+            zsock_destroy (&self->dealer[i]);
+        }
+        zsock_t *dealer = zsock_new (ZMQ_DEALER);
+        if (!dealer)
+            continue;
+        zsock_set_linger (dealer, 0);
+        zsock_set_immediate (dealer, 1);
+        if (zm_auth_connect (self->node, dealer, address) != 0
+            || zm_reactor_reader (self->reactor, dealer, s_on_dealer, self) != 0) {
+            zsock_destroy (&dealer);
+            continue;
+        }
+        self->dealer[i] = dealer;
+        snprintf (self->address[i], sizeof self->address[i], "%s", address);
+        zm_log_info ("sync: member %s at %s", self->members[i], address);
+    }
+}
+
+//  Send what the core has for the others
+static void
+s_flush (s_sync_t *self)
+{
+    zm_raft_msg_t msg;
+    while (zm_raft_pop (self->raft, &msg)) {
+        zsock_t *dealer = msg.to >= 0 && msg.to < self->count ? self->dealer[msg.to] : NULL;
+        void *data = NULL;
+        size_t size = 0;
+        if (dealer && s_encode (&msg, &data, &size) == 0) {
+            zm_wire_t wire = {.command = ZM_CMD_REQUEST,
+                              .corr = ++self->corr,
+                              .service = "$sync",
+                              .endpoint = "raft",
+                              .timeout_ms = 1000,
+                              .content_type = ZM_CT_MSGPACK};
+            zm_wire_send (zsock_resolve (dealer), NULL, &wire, data, size, ZMQ_DONTWAIT);
+        }
+        free (data);
+        zm_raft_msg_clear (&msg);
+    }
+}
+
+//  Propose an entry for a waiter (leader). False when it cannot be.
+static bool
+s_propose (s_sync_t *self, s_waiter_t *waiter)
+{
+    zm_msg_t *entry = zm_msg_new ();
+    zm_msg_set_str (entry, "op", waiter->op);
+    zm_msg_set_str (entry, "name", waiter->name);
+    if (streq (waiter->op, "acquire")) {
+        zm_msg_set_str (entry, "owner", waiter->owner);
+        zm_msg_set_int (entry, "ttl", waiter->ttl);
+    }
+    else
+        zm_msg_set_uint (entry, "token", waiter->token);
+    void *data = NULL;
+    size_t size = 0;
+    int rc = entry ? zm_msg_encode (entry, ZM_CT_MSGPACK, &data, &size) : ZM_ENOMEM;
+    zm_msg_destroy (&entry);
+    if (rc == 0)
+        rc = zm_raft_propose (self->raft, data, size, &waiter->index);
+    free (data);
+    return rc == 0;
+}
+
+//  The leader proposes the expiry of a lease that ran out
+static void
+s_propose_expire (s_sync_t *self, const char *name, s_lock_t *lock)
+{
+    s_waiter_t expire = {.token = lock->token};
+    snprintf (expire.op, sizeof expire.op, "expire");
+    snprintf (expire.name, sizeof expire.name, "%s", name);
+    lock->expiring = s_propose (self, &expire);
+}
+
+//  Parked acquires of name get another try (the lock may be free now)
+static void
+s_wake (s_sync_t *self, const char *name)
+{
+    for (s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->waiters); waiter;
+         waiter = (s_waiter_t *) zlistx_next (self->waiters))
+        if (waiter->index == 0 && streq (waiter->name, name)) {
+            s_propose (self, waiter);
+            return; //  one at a time, in arrival order
+        }
+}
+
+//  Apply one committed entry to the lock table; on the leader, answer
+//  whoever waits for it
+static void
+s_apply (s_sync_t *self, const zm_raft_entry_t *entry, int64_t now)
+{
+    if (!entry->size)
+        return; //  a leader's no-op
+    zm_msg_t *cmd = NULL;
+    if (zm_msg_decode (ZM_CT_MSGPACK, entry->data, entry->size, &cmd, NULL) != 0)
+        return;
+    const char *op = zm_msg_get_str (cmd, "op", "");
+    const char *name = zm_msg_get_str (cmd, "name", "");
+    s_lock_t *lock = (s_lock_t *) zhashx_lookup (self->locks, name);
+    bool granted = false, freed = false;
+    uint64_t token = 0;
+    if (streq (op, "acquire")) {
+        const char *owner = zm_msg_get_str (cmd, "owner", "");
+        if (!lock && (lock = (s_lock_t *) calloc (1, sizeof *lock))) {
+            snprintf (lock->owner, sizeof lock->owner, "%s", owner);
+            lock->token = entry->index;
+            lock->ttl = zm_msg_get_int (cmd, "ttl", 1000);
+            lock->expires = now + lock->ttl;
+            zhashx_insert (self->locks, name, lock);
+            granted = true;
+        }
+        else if (lock && streq (lock->owner, owner))
+            granted = true; //  asked twice: the grant stands
+        token = lock ? lock->token : 0;
+    }
+    else if ((streq (op, "release") || streq (op, "expire")) && lock
+             && lock->token == zm_msg_get_uint (cmd, "token", 0)) {
+        zhashx_delete (self->locks, name);
+        freed = true;
+    }
+    bool leader = zm_raft_role (self->raft) == ZM_RAFT_LEADER;
+    for (s_waiter_t *waiter = leader ? (s_waiter_t *) zlistx_first (self->waiters) : NULL; waiter;
+         waiter = (s_waiter_t *) zlistx_next (self->waiters)) {
+        if (waiter->index != entry->index)
+            continue;
+        if (streq (waiter->op, "release")) {
+            s_answer (self, waiter, freed ? 0 : ZM_ENOTFOUND, waiter->token,
+                      freed ? NULL : "the lock is not held with that token");
+            zlistx_delete (self->waiters, zlistx_cursor (self->waiters));
+        }
+        else if (granted) {
+            s_answer (self, waiter, 0, token, NULL);
+            zlistx_delete (self->waiters, zlistx_cursor (self->waiters));
+        }
+        else
+            waiter->index = 0; //  busy: parked until it frees or the wait ends
+        break;
+    }
+    if (leader && freed)
+        s_wake (self, name);
+    zm_msg_destroy (&cmd);
+}
+
+//  Leadership changed: a new leader takes every lease as renewed now and
+//  retries its parked acquires; a former one lets its callers go elsewhere
+static void
+s_on_leadership (s_sync_t *self, bool leader, int64_t now)
+{
+    if (leader) {
+        for (s_lock_t *lock = (s_lock_t *) zhashx_first (self->locks); lock;
+             lock = (s_lock_t *) zhashx_next (self->locks)) {
+            lock->expires = now + lock->ttl;
+            lock->expiring = false;
+        }
+        zm_log_info ("sync: %s leads term %" PRIu64, self->node->name,
+                     zm_raft_term (self->raft));
+    }
+    else {
+        zm_log_info ("sync: %s no longer leads (term %" PRIu64 ")", self->node->name,
+                     zm_raft_term (self->raft));
+    }
+    if (!leader)
+        for (s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->waiters); waiter;
+             waiter = (s_waiter_t *) zlistx_next (self->waiters))
+            s_answer (self, waiter, ZM_EUNAVAIL, 0, "leadership changed: try again");
+    if (!leader)
+        zlistx_purge (self->waiters);
+    self->was_leader = leader;
+}
+
+//  Every S_TICK_MS, on the instance's reactor (between its handlers)
+static void
+s_tick (s_sync_t *self)
+{
+    int64_t now = zclock_mono ();
+    s_resolve (self);
+    zm_raft_tick (self->raft, now);
+    const zm_raft_entry_t *entry;
+    while (zm_raft_apply (self->raft, &entry))
+        s_apply (self, entry, now);
+    bool leader = zm_raft_role (self->raft) == ZM_RAFT_LEADER;
+    if (leader != self->was_leader)
+        s_on_leadership (self, leader, now);
+    if (leader) {
+        for (s_lock_t *lock = (s_lock_t *) zhashx_first (self->locks); lock;
+             lock = (s_lock_t *) zhashx_next (self->locks))
+            if (!lock->expiring && now >= lock->expires)
+                s_propose_expire (self, (const char *) zhashx_cursor (self->locks), lock);
+        //  Parked acquires whose wait is over
+        s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->waiters);
+        while (waiter) {
+            s_waiter_t *next = (s_waiter_t *) zlistx_next (self->waiters);
+            if (waiter->index == 0 && now >= waiter->deadline) {
+                s_answer (self, waiter, ZM_ECONFLICT, 0, "the lock is held by another");
+                zlistx_delete (self->waiters, zlistx_find (self->waiters, waiter));
+            }
+            waiter = next;
+        }
+    }
+    s_flush (self);
+}
+
+static int
+s_on_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_tick ((s_sync_t *) arg);
+    return 0;
+}
+
+//  "raft": a message of the protocol from another member
+static int
+s_raft (zm_ctx_t *ctx, zm_msg_t *req)
+{
+    s_sync_t *self = (s_sync_t *) zm_ctx_state (ctx);
+    zm_raft_msg_t msg;
+    if (!req || !s_decode (req, self->count, &msg))
+        return zm_error (ctx, ZM_EINVAL, "not a raft message");
+    int64_t now = zclock_mono ();
+    zm_raft_step (self->raft, &msg, now);
+    const zm_raft_entry_t *entry;
+    while (zm_raft_apply (self->raft, &entry))
+        s_apply (self, entry, now);
+    bool leader = zm_raft_role (self->raft) == ZM_RAFT_LEADER;
+    if (leader != self->was_leader)
+        s_on_leadership (self, leader, now);
+    s_flush (self);
+    return 0;
+}
+
+//  Where the leader is, when this member is not it: its address or NULL
+static const char *
+s_leader_address (s_sync_t *self)
+{
+    int leader = zm_raft_leader (self->raft);
+    return leader >= 0 && leader != self->self && *self->address[leader]
+               ? self->address[leader]
+               : NULL;
+}
+
+//  Pass a caller's request on to the leader; its answer is relayed by
+//  s_forwarded. Returns what the handler returns.
+static int
+s_forward (zm_ctx_t *ctx, const char *endpoint, zm_msg_t *req)
+{
+    s_sync_t *self = (s_sync_t *) zm_ctx_state (ctx);
+    const char *leader = s_leader_address (self);
+    if (!leader || zm_msg_get_bool (req, "forwarded", false))
+        return zm_error (ctx, ZM_EUNAVAIL, "sync: no leader known to %s now", self->node->name);
+    zm_msg_t *copy = zm_ctx_take (ctx);
+    if (!copy)
+        return zm_error (ctx, ZM_EINVAL, "sync: no request");
+    zm_msg_set_bool (copy, "forwarded", true); //  one hop at most
+    zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
+    opts.address = leader;
+    opts.retries = 0;
+    uint64_t id = 0;
+    zm_reply_t *reply = zm_ctx_defer (ctx);
+    if (!reply) {
+        zm_msg_destroy (&copy);
+        return zm_error (ctx, ZM_EINVAL, "sync: not a call");
+    }
+    if (zm_call_async (ctx, "$sync", endpoint, &copy, S_FORWARD_TYPE, &opts, &id) != 0) {
+        zm_reply_send (self->node, &reply, NULL, ZM_EUNAVAIL, "sync: the leader is unreachable");
+        return 0;
+    }
+    zhashx_insert (self->forwards, (void *) (uintptr_t) id, reply);
+    return 0;
+}
+
+//  The leader's answer to a request we passed on
+static int
+s_forwarded (zm_ctx_t *ctx, zm_msg_t *msg)
+{
+    (void) msg;
+    s_sync_t *self = (s_sync_t *) zm_ctx_state (ctx);
+    void *key = (void *) (uintptr_t) zm_ctx_ask_id (ctx);
+    zm_reply_t *reply = (zm_reply_t *) zhashx_lookup (self->forwards, key);
+    if (!reply)
+        return 0;
+    zhashx_delete (self->forwards, key);
+    int status = zm_ctx_status (ctx);
+    zm_msg_t *body = status == 0 ? zm_ctx_take (ctx) : NULL;
+    const zm_error_t *error = zm_ctx_error (ctx);
+    zm_reply_send (self->node, &reply, &body, status,
+                   status ? (error ? zm_error_detail (error) : zm_strerror (status)) : NULL);
+    zm_msg_destroy (&body);
+    return 0;
+}
+
+//  Is name a lock name?
+static bool
+s_lock_name_ok (const char *name)
+{
+    size_t size = name ? strlen (name) : 0;
+    if (size == 0 || size > S_MAX_NAME)
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!(isalnum ((unsigned char) *c) || *c == '.' || *c == '_' || *c == '-' || *c == '/'))
+            return false;
+    return true;
+}
+
+//  "lock" {name, owner, ttl, wait}: answered with {token} once granted
+static int
+s_lock (zm_ctx_t *ctx, zm_msg_t *req)
+{
+    s_sync_t *self = (s_sync_t *) zm_ctx_state (ctx);
+    const char *name = zm_msg_get_str (req, "name", NULL);
+    const char *owner = zm_msg_get_str (req, "owner", NULL);
+    int64_t ttl = zm_msg_get_int (req, "ttl", 0), wait = zm_msg_get_int (req, "wait", -1);
+    if (!s_lock_name_ok (name) || !owner || !*owner || strlen (owner) >= 80 || ttl < 100
+        || ttl > 3600000 || wait < 0 || wait > 3600000)
+        return zm_error (ctx, ZM_EINVAL, "sync lock: wants name, owner, ttl 100..3600000, "
+                                         "wait 0..3600000");
+    if (zm_raft_role (self->raft) != ZM_RAFT_LEADER)
+        return s_forward (ctx, "lock", req);
+    s_waiter_t *waiter = (s_waiter_t *) calloc (1, sizeof *waiter);
+    if (!waiter)
+        return zm_error (ctx, ZM_ENOMEM, "sync: out of memory");
+    snprintf (waiter->op, sizeof waiter->op, "acquire");
+    snprintf (waiter->name, sizeof waiter->name, "%s", name);
+    snprintf (waiter->owner, sizeof waiter->owner, "%s", owner);
+    waiter->ttl = ttl;
+    waiter->deadline = zclock_mono () + wait;
+    waiter->reply = zm_ctx_defer (ctx);
+    s_lock_t *lock = (s_lock_t *) zhashx_lookup (self->locks, name);
+    bool busy = lock && strneq (lock->owner, owner);
+    if (!busy && !s_propose (self, waiter)) {
+        s_answer (self, waiter, ZM_EUNAVAIL, 0, "sync: cannot propose");
+        free (waiter);
+        return 0;
+    }
+    zlistx_add_end (self->waiters, waiter);
+    s_flush (self);
+    return 0;
+}
+
+//  "unlock" {name, token}
+static int
+s_unlock (zm_ctx_t *ctx, zm_msg_t *req)
+{
+    s_sync_t *self = (s_sync_t *) zm_ctx_state (ctx);
+    const char *name = zm_msg_get_str (req, "name", NULL);
+    uint64_t token = zm_msg_get_uint (req, "token", 0);
+    if (!s_lock_name_ok (name) || !token)
+        return zm_error (ctx, ZM_EINVAL, "sync unlock: wants name and token");
+    if (zm_raft_role (self->raft) != ZM_RAFT_LEADER)
+        return s_forward (ctx, "unlock", req);
+    s_waiter_t *waiter = (s_waiter_t *) calloc (1, sizeof *waiter);
+    if (!waiter)
+        return zm_error (ctx, ZM_ENOMEM, "sync: out of memory");
+    snprintf (waiter->op, sizeof waiter->op, "release");
+    snprintf (waiter->name, sizeof waiter->name, "%s", name);
+    waiter->token = token;
+    waiter->deadline = INT64_MAX;
+    waiter->reply = zm_ctx_defer (ctx);
+    if (!s_propose (self, waiter)) {
+        s_answer (self, waiter, ZM_EUNAVAIL, 0, "sync: cannot propose");
+        free (waiter);
+        return 0;
+    }
+    zlistx_add_end (self->waiters, waiter);
+    s_flush (self);
+    return 0;
+}
+
+//  "renew" {name, token}: the holder is alive (the leader's lease only)
+static int
+s_renew (zm_ctx_t *ctx, zm_msg_t *req)
+{
+    s_sync_t *self = (s_sync_t *) zm_ctx_state (ctx);
+    const char *name = zm_msg_get_str (req, "name", NULL);
+    uint64_t token = zm_msg_get_uint (req, "token", 0);
+    if (!s_lock_name_ok (name) || !token)
+        return zm_error (ctx, ZM_EINVAL, "sync renew: wants name and token");
+    if (zm_raft_role (self->raft) != ZM_RAFT_LEADER)
+        return s_forward (ctx, "renew", req);
+    s_lock_t *lock = (s_lock_t *) zhashx_lookup (self->locks, name);
+    if (!lock || lock->token != token || lock->expiring)
+        return zm_error (ctx, ZM_ENOTFOUND, "sync: lock %s is not held with token %" PRIu64,
+                         name, token);
+    lock->expires = zclock_mono () + lock->ttl;
+    return 0;
+}
+
+//  "status": this member's view
+static int
+s_status (zm_ctx_t *ctx, zm_msg_t *req)
+{
+    (void) req;
+    s_sync_t *self = (s_sync_t *) zm_ctx_state (ctx);
+    static const char *roles[] = {"follower", "pre-candidate", "candidate", "leader"};
+    zm_msg_t *rep = zm_msg_new ();
+    int leader = zm_raft_leader (self->raft);
+    zm_msg_set_str (rep, "member", self->node->name);
+    zm_msg_set_str (rep, "role", roles[zm_raft_role (self->raft)]);
+    zm_msg_set_uint (rep, "term", zm_raft_term (self->raft));
+    zm_msg_set_str (rep, "leader", leader >= 0 ? self->members[leader] : "");
+    zm_msg_set_uint (rep, "commit", zm_raft_commit_index (self->raft));
+    zm_msg_set_uint (rep, "last", zm_raft_last_index (self->raft));
+    zm_msg_set_uint (rep, "locks", zhashx_size (self->locks));
+    zm_msg_set_bool (rep, "failed", zm_raft_failed (self->raft));
+    return zm_reply (ctx, &rep);
+}
+
+static int
+s_init (zm_ctx_t *ctx, zm_msg_t *msg)
+{
+    (void) msg;
+    zm_node_t *node = zm_ctx_node (ctx);
+    s_sync_t *self = (s_sync_t *) calloc (1, sizeof *self);
+    if (!self)
+        return ZM_ENOMEM;
+    zm_ctx_set_state (ctx, self);
+    self->node = node;
+    self->reactor = ctx->reactor;
+    self->pid = zm_ctx_self (ctx);
+    self->self = -1;
+    self->generation = UINT64_MAX;
+    self->locks = zhashx_new ();
+    self->waiters = zlistx_new ();
+    self->forwards = zm_id_table_new ();
+    if (!self->locks || !self->waiters || !self->forwards)
+        return ZM_ENOMEM;
+    zhashx_set_destructor (self->locks, s_lock_free);
+    zlistx_set_destructor (self->waiters, s_waiter_destroy);
+    char *members = strdup (zm_config_get_str (node->config, "sync.members", ""));
+    for (char *save = NULL, *name = members ? strtok_r (members, ", ", &save) : NULL;
+         name && self->count < ZM_RAFT_MAX_MEMBERS; name = strtok_r (NULL, ", ", &save)) {
+        if (streq (name, node->name))
+            self->self = self->count;
+        self->members[self->count++] = strdup (name);
+    }
+    free (members);
+    zm_store_t *store = zm_node_store (node);
+    self->disk.store = store ? zm_store_with_database (store, S_DATABASE) : NULL;
+    if (self->self < 0 || !self->disk.store) {
+        zm_log_error ("sync: %s", self->self < 0 ? "this node is not in sync.members"
+                                                 : "no store for the Raft log");
+        return ZM_EUNAVAIL;
+    }
+    zm_raft_config_t config = {
+        .self = self->self,
+        .count = self->count,
+        .election_ms = zm_config_get_int (node->config, "sync.election_timeout", 300),
+        .heartbeat_ms = zm_config_get_int (node->config, "sync.heartbeat", 50),
+        .max_batch = 64,
+        .seed = (uint64_t) zclock_usecs () ^ ((uint64_t) getpid () << 20) ^ (uint64_t) self->self,
+        .storage = &s_disk_ops,
+        .storage_self = &self->disk};
+    int64_t now = zclock_mono ();
+    self->raft = zm_raft_new (&config, now);
+    if (!self->raft) {
+        zm_log_error ("sync: cannot start Raft (sync.heartbeat must be below "
+                      "sync.election_timeout; the log in the store must be readable)");
+        return ZM_EIO;
+    }
+    //  What the log says, before anything else
+    const zm_raft_entry_t *entry;
+    while (zm_raft_apply (self->raft, &entry))
+        s_apply (self, entry, now);
+    self->timer = zloop_timer (zm_reactor_loop (self->reactor), S_TICK_MS, 0, s_on_timer, self);
+    zm_log_info ("sync: member %d of %d (%s), term %" PRIu64 ", %" PRIu64 " entries", self->self,
+                 self->count, node->name, zm_raft_term (self->raft),
+                 zm_raft_last_index (self->raft));
+    return 0;
+}
+
+static int
+s_destroy (zm_ctx_t *ctx, zm_msg_t *msg)
+{
+    (void) msg;
+    s_sync_t *self = (s_sync_t *) zm_ctx_state (ctx);
+    if (!self)
+        return 0;
+    if (self->timer > 0)
+        zloop_timer_end (zm_reactor_loop (self->reactor), self->timer);
+    for (int i = 0; i < ZM_RAFT_MAX_MEMBERS; i++) {
+        if (self->dealer[i]) {
+            zm_reactor_reader_end (self->reactor, self->dealer[i]);
+            zsock_destroy (&self->dealer[i]);
+        }
+        free (self->members[i]);
+    }
+    for (s_waiter_t *waiter = self->waiters ? (s_waiter_t *) zlistx_first (self->waiters) : NULL;
+         waiter; waiter = (s_waiter_t *) zlistx_next (self->waiters))
+        s_answer (self, waiter, ZM_EUNAVAIL, 0, "sync: the member is stopping");
+    for (zm_reply_t *reply = self->forwards ? (zm_reply_t *) zhashx_first (self->forwards) : NULL;
+         reply; reply = (zm_reply_t *) zhashx_next (self->forwards))
+        zm_reply_send (self->node, &reply, NULL, ZM_EUNAVAIL, "sync: the member is stopping");
+    zlistx_destroy (&self->waiters);
+    zhashx_destroy (&self->forwards);
+    zhashx_destroy (&self->locks);
+    zm_raft_destroy (&self->raft);
+    zm_store_destroy (&self->disk.store);
+    free (self);
+    zm_ctx_set_state (ctx, NULL);
+    return 0;
+}
+
+int
+zm_sync_start (zm_node_t *node)
+{
+    //  Only the members run "$sync"
+    const char *members = zm_config_get_str (node->config, "sync.members", "");
+    bool member = false;
+    char *copy = strdup (members);
+    for (char *save = NULL, *name = copy ? strtok_r (copy, ", ", &save) : NULL; name;
+         name = strtok_r (NULL, ", ", &save))
+        member |= streq (name, node->name);
+    free (copy);
+    if (!member)
+        return 0;
+    zm_service_t *self = zm_service_builtin (node, "$sync");
+    if (!self || zm_service_handle (self, "raft", s_raft) || zm_service_handle (self, "lock", s_lock)
+        || zm_service_handle (self, "unlock", s_unlock) || zm_service_handle (self, "renew", s_renew)
+        || zm_service_handle (self, "status", s_status)
+        || zm_service_on (self, S_FORWARD_TYPE, s_forwarded)
+        || zm_service_set_state (self, s_init, s_destroy, NULL)
+        || zm_service_set_dedicated (self, true))
+        return ZM_ENOMEM;
+    return zm_service_start (self);
+}
+
+//  --------------------------------------------------------------------------
+//  The caller's side: any node. Locks it holds are renewed by a thread of
+//  its own while the node lives.
+
+typedef struct {
+    char name[S_MAX_NAME + 1];
+    uint64_t token;
+    int64_t ttl;
+    int64_t renewed;            //  zclock_mono of the last renewal that took
+} s_held_t;
+
+struct _zm_sync_client_t {
+    pthread_mutex_t lock;       //  guards everything below
+    pthread_cond_t wake;
+    zlistx_t *held;             //  s_held_t
+    pthread_t renewer;
+    bool running, stop;
+    uint64_t next_owner;
+};
+
+static zm_sync_client_t *
+s_client (zm_node_t *node)
+{
+    pthread_mutex_lock (&node->client_lock);
+    if (!node->sync_client && (node->sync_client = (zm_sync_client_t *) calloc (1, sizeof (zm_sync_client_t)))) {
+        zm_sync_client_t *self = node->sync_client;
+        pthread_mutex_init (&self->lock, NULL);
+        pthread_cond_init (&self->wake, NULL);
+        self->held = zlistx_new ();
+        zlistx_set_destructor (self->held, s_lock_free);
+    }
+    pthread_mutex_unlock (&node->client_lock);
+    return node->sync_client;
+}
+
+static int
+s_call (zm_node_t *node, const char *endpoint, zm_msg_t **req_p, zm_msg_t **rep_p,
+        int64_t timeout_ms, zm_error_t **error_p)
+{
+    zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
+    opts.timeout_ms = timeout_ms;
+    opts.retries = 1;
+    return zm_call (node, "$sync", endpoint, req_p, rep_p, error_p, &opts);
+}
+
+static void *
+s_renewer (void *arg)
+{
+    zm_node_t *node = (zm_node_t *) arg;
+    zm_sync_client_t *self = node->sync_client;
+    pthread_mutex_lock (&self->lock);
+    while (!self->stop) {
+        //  The first lock due for renewal (a third of its ttl after the last)
+        int64_t now = zclock_mono ();
+        s_held_t due = {.ttl = 0};
+        int64_t next = now + 1000;
+        for (s_held_t *held = (s_held_t *) zlistx_first (self->held); held;
+             held = (s_held_t *) zlistx_next (self->held)) {
+            int64_t at = held->renewed + held->ttl / 3;
+            if (at <= now && !due.ttl)
+                due = *held;
+            else if (at < next)
+                next = at;
+        }
+        if (!due.ttl) {
+            struct timespec until;
+            clock_gettime (CLOCK_REALTIME, &until);
+            int64_t wait = next > now ? next - now : 1;
+            until.tv_sec += wait / 1000;
+            until.tv_nsec += (wait % 1000) * 1000000;
+            if (until.tv_nsec >= 1000000000) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait (&self->wake, &self->lock, &until);
+            continue;
+        }
+        pthread_mutex_unlock (&self->lock);
+        zm_msg_t *req = zm_msg_new ();
+        zm_msg_set_str (req, "name", due.name);
+        zm_msg_set_uint (req, "token", due.token);
+        int64_t sent = zclock_mono ();
+        int rc = s_call (node, "renew", &req, NULL, due.ttl / 3, NULL);
+        pthread_mutex_lock (&self->lock);
+        for (s_held_t *held = (s_held_t *) zlistx_first (self->held); held;
+             held = (s_held_t *) zlistx_next (self->held))
+            if (held->token == due.token && streq (held->name, due.name)) {
+                if (rc == 0)
+                    held->renewed = sent;
+                else if (rc == ZM_ENOTFOUND || sent - held->renewed >= held->ttl) {
+                    zm_log_warning ("sync: lock %s (token %" PRIu64 ") is lost", held->name,
+                                    held->token);
+                    zlistx_delete (self->held, zlistx_cursor (self->held));
+                }
+                else
+                    held->renewed = held->renewed; //  try again at once, below
+                break;
+            }
+        if (rc && rc != ZM_ENOTFOUND) {
+            //  Do not spin on a cluster without a leader
+            pthread_mutex_unlock (&self->lock);
+            zclock_sleep (50);
+            pthread_mutex_lock (&self->lock);
+        }
+    }
+    pthread_mutex_unlock (&self->lock);
+    return NULL;
+}
+
+void
+zm_sync_client_stop (zm_node_t *node)
+{
+    zm_sync_client_t *self = node->sync_client;
+    if (!self)
+        return;
+    pthread_mutex_lock (&self->lock);
+    bool running = self->running;
+    self->stop = true;
+    pthread_cond_broadcast (&self->wake);
+    pthread_mutex_unlock (&self->lock);
+    if (running)
+        pthread_join (self->renewer, NULL);
+    self->running = false;
+}
+
+void
+zm_sync_client_destroy (zm_node_t *node)
+{
+    zm_sync_client_t *self = node->sync_client;
+    if (!self)
+        return;
+    zm_sync_client_stop (node);
+    zlistx_destroy (&self->held);
+    pthread_cond_destroy (&self->wake);
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+    node->sync_client = NULL;
+}
+
+int
+zm_lock_acquire (zm_node_t *node, const char *name, int64_t ttl_ms, int64_t wait_ms,
+                 uint64_t *token_p)
+{
+    if (!node || !s_lock_name_ok (name) || ttl_ms < 100 || ttl_ms > 3600000 || wait_ms < 0
+        || wait_ms > 3600000 || !token_p)
+        return ZM_EINVAL;
+    if (zm_reactor_current ())
+        return ZM_EBLOCKING;
+    zm_sync_client_t *self = s_client (node);
+    if (!self)
+        return ZM_ENOMEM;
+    pthread_mutex_lock (&self->lock);
+    char owner[80];
+    snprintf (owner, sizeof owner, "%s/%" PRIu64, node->uuid, ++self->next_owner);
+    pthread_mutex_unlock (&self->lock);
+    int64_t deadline = zclock_mono () + wait_ms;
+    int rc = ZM_EUNAVAIL;
+    while (true) {
+        //  Attempts of at most a second of waiting each, so that a member
+        //  or leader that died does not hold the caller for the whole wait
+        //  (asking again as the same owner is safe: a grant stands)
+        int64_t left = deadline - zclock_mono ();
+        int64_t wait = left < 0 ? 0 : left > 1000 ? 1000 : left;
+        zm_msg_t *req = zm_msg_new (), *rep = NULL;
+        zm_msg_set_str (req, "name", name);
+        zm_msg_set_str (req, "owner", owner);
+        zm_msg_set_int (req, "ttl", ttl_ms);
+        zm_msg_set_int (req, "wait", wait);
+        int64_t start = zclock_mono ();
+        rc = s_call (node, "lock", &req, &rep, wait + 1000, NULL);
+        if (rc == 0) {
+            *token_p = zm_msg_get_uint (rep, "token", 0);
+            zm_msg_destroy (&rep);
+            s_held_t *held = (s_held_t *) calloc (1, sizeof *held);
+            if (!held)
+                return ZM_ENOMEM;
+            snprintf (held->name, sizeof held->name, "%s", name);
+            held->token = *token_p;
+            held->ttl = ttl_ms;
+            held->renewed = start; //  the lease began no earlier than the request
+            pthread_mutex_lock (&self->lock);
+            zlistx_add_end (self->held, held);
+            if (!self->running && !self->stop)
+                self->running = pthread_create (&self->renewer, NULL, s_renewer, node) == 0;
+            pthread_cond_broadcast (&self->wake);
+            pthread_mutex_unlock (&self->lock);
+            return 0;
+        }
+        if (rc == ZM_ECONFLICT && zclock_mono () >= deadline)
+            return ZM_ETIMEOUT; //  held by another for all of the wait
+        if (rc == ZM_EINVAL || zclock_mono () >= deadline)
+            break;
+        if (rc != ZM_ECONFLICT)
+            zclock_sleep (50); //  no member or no leader yet: again, within the wait
+    }
+    return rc == ZM_EINVAL ? rc : ZM_EUNAVAIL;
+}
+
+int
+zm_lock_release (zm_node_t *node, const char *name, uint64_t token)
+{
+    if (!node || !s_lock_name_ok (name) || !token)
+        return ZM_EINVAL;
+    if (zm_reactor_current ())
+        return ZM_EBLOCKING;
+    zm_sync_client_t *self = s_client (node);
+    if (!self)
+        return ZM_ENOMEM;
+    pthread_mutex_lock (&self->lock);
+    for (s_held_t *held = (s_held_t *) zlistx_first (self->held); held;
+         held = (s_held_t *) zlistx_next (self->held))
+        if (held->token == token && streq (held->name, name)) {
+            zlistx_delete (self->held, zlistx_cursor (self->held));
+            break;
+        }
+    pthread_mutex_unlock (&self->lock);
+    int rc = ZM_EUNAVAIL;
+    for (int attempt = 0; attempt < 20; attempt++) {
+        zm_msg_t *req = zm_msg_new ();
+        zm_msg_set_str (req, "name", name);
+        zm_msg_set_uint (req, "token", token);
+        rc = s_call (node, "unlock", &req, NULL, 2000, NULL);
+        if (rc == 0 || rc == ZM_ENOTFOUND || rc == ZM_EINVAL)
+            return rc;
+        zclock_sleep (50);
+    }
+    return ZM_EUNAVAIL;
+}
+
+bool
+zm_lock_held (zm_node_t *node, const char *name, uint64_t token)
+{
+    zm_sync_client_t *self = node ? node->sync_client : NULL;
+    if (!self || !name)
+        return false;
+    bool held = false;
+    pthread_mutex_lock (&self->lock);
+    int64_t now = zclock_mono ();
+    for (s_held_t *item = (s_held_t *) zlistx_first (self->held); item && !held;
+         item = (s_held_t *) zlistx_next (self->held))
+        held = item->token == token && streq (item->name, name) && now < item->renewed + item->ttl;
+    pthread_mutex_unlock (&self->lock);
+    return held;
+}

@@ -1,0 +1,222 @@
+/*  Sync on loopback: three member nodes and a client node in this process,
+    over their CURVE sockets and LMDB stores. A lock is granted once with
+    increasing fencing tokens, renewed while held, freed on release; a
+    killed leader is replaced and locks are granted again; members
+    restarted from their stores keep the history. (Members as processes in
+    network namespaces, with kills and partitions: the fault tests.)
+*/
+#include "support.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+
+#include "zmicro.h"
+
+#define S_MEMBERS 3
+
+static char s_dir[64];
+static int s_base;                  //  first RPC port
+static char s_keys[S_MEMBERS + 1][ZM_KEY_TEXT];
+static zm_node_t *s_nodes[S_MEMBERS + 1]; //  members, then the client
+
+static void
+s_teardown (void)
+{
+    for (int i = 0; i <= S_MEMBERS; i++)
+        zm_node_destroy (&s_nodes[i]);
+    if (*s_dir) {
+        char command[128];
+        snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
+        cr_expect_eq (system (command), 0);
+        *s_dir = 0;
+    }
+}
+
+//  Node i (0..2 members m0..m2, 3 the client): fixed port, keypair and
+//  store in s_dir, every member as a static peer
+static zm_config_t *
+s_config (int i)
+{
+    zm_config_t *config = zm_config_new ();
+    char name[16], port[16], keys[128], store[128], peers[1024] = "";
+    snprintf (name, sizeof name, i < S_MEMBERS ? "m%d" : "client", i);
+    snprintf (port, sizeof port, "%d", s_base + i);
+    snprintf (keys, sizeof keys, "%s/keys-%d", s_dir, i);
+    snprintf (store, sizeof store, "%s/store-%d", s_dir, i);
+    for (int m = 0; m < S_MEMBERS; m++)
+        if (m != i) {
+            size_t used = strlen (peers);
+            snprintf (peers + used, sizeof peers - used, "%stcp://127.0.0.1:%d#%s",
+                      used ? "," : "", s_base + m, s_keys[m]);
+        }
+    zm_config_set (config, "node.name", name, NULL);
+    zm_config_set (config, "log.level", getenv ("ZT_LOG") ? getenv ("ZT_LOG") : "error", NULL);
+    zm_config_set (config, "registry.beacon", "false", NULL);
+    zm_config_set (config, "registry.ttl", "200", NULL);
+    zm_config_set (config, "rpc.bind", "127.0.0.1", NULL);
+    zm_config_set (config, "rpc.port", port, NULL);
+    zm_config_set (config, "auth.keys", keys, NULL);
+    zm_config_set (config, "store.path", store, NULL);
+    zm_config_set (config, "registry.peers", peers, NULL);
+    zm_config_set (config, "sync.members", "m0,m1,m2", NULL);
+    return config;
+}
+
+static zm_node_t *
+s_start (int i)
+{
+    //  A node just stopped may hold its port for a moment
+    zm_node_t *node = NULL;
+    for (int attempt = 0; !node && attempt < 30; attempt++) {
+        zm_config_t *config = s_config (i);
+        node = zm_node_new (&config);
+        zm_config_destroy (&config);
+        if (!node)
+            zclock_sleep (100);
+    }
+    cr_assert_not_null (node, "node %d did not start", i);
+    return node;
+}
+
+static void
+s_setup_cluster (void)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/zm-sync-XXXXXX");
+    cr_assert_not_null (mkdtemp (s_dir));
+    s_base = 20000 + (int) (getpid () % 3000) * 4; //  below the ephemeral ports
+    for (int i = 0; i <= S_MEMBERS; i++) {
+        char keys[128];
+        snprintf (keys, sizeof keys, "%s/keys-%d", s_dir, i);
+        cr_assert_eq (zm_keypair_create (keys, "node", NULL, s_keys[i]), 0);
+    }
+    for (int i = 0; i <= S_MEMBERS; i++)
+        s_nodes[i] = s_start (i);
+}
+
+//  "$sync status" of member i (from the client), or NULL
+static zm_msg_t *
+s_status (int i)
+{
+    char address[128];
+    snprintf (address, sizeof address, "tcp://127.0.0.1:%d#%s", s_base + i, s_keys[i]);
+    zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
+    opts.address = address;
+    opts.timeout_ms = 500;
+    opts.retries = 0;
+    zm_msg_t *status = NULL;
+    return zm_call (s_nodes[S_MEMBERS], "$sync", "status", NULL, &status, NULL, &opts) == 0
+               ? status
+               : NULL;
+}
+
+//  Wait until the live members agree on one leader; its index
+static int
+s_leader (int timeout_ms)
+{
+    int64_t deadline = zt_clock () + timeout_ms;
+    while (zt_clock () < deadline) {
+        char leader[32] = "";
+        int agree = 0, live = 0, index = -1;
+        for (int i = 0; i < S_MEMBERS; i++) {
+            if (!s_nodes[i])
+                continue;
+            live++;
+            zm_msg_t *status = s_status (i);
+            const char *said = zm_msg_get_str (status, "leader", "");
+            if (*said && (!*leader || streq (leader, said))) {
+                snprintf (leader, sizeof leader, "%s", said);
+                agree++;
+            }
+            if (streq (zm_msg_get_str (status, "role", ""), "leader"))
+                index = i;
+            zm_msg_destroy (&status);
+        }
+        if (index >= 0 && agree == live)
+            return index;
+        zclock_sleep (50);
+    }
+    return -1;
+}
+
+Test (sync, locks_are_granted_once_with_increasing_tokens, .fini = s_teardown, .timeout = 60)
+{
+    s_setup_cluster ();
+    cr_assert_geq (s_leader (10000), 0, "no leader");
+    zm_node_t *client = s_nodes[S_MEMBERS], *member = s_nodes[1];
+    uint64_t first = 0, second = 0, third = 0;
+    cr_assert_eq (zm_lock_acquire (client, "job", 1000, 2000, &first), 0);
+    cr_assert_gt (first, 0);
+    cr_assert (zm_lock_held (client, "job", first));
+    //  Held: another caller times out, waiting or not
+    uint64_t other = 0;
+    int rc = zm_lock_acquire (member, "job", 1000, 0, &other);
+    cr_assert_eq (rc, ZM_ETIMEOUT, "%s", zm_strerror (rc));
+    int64_t start = zt_clock ();
+    cr_assert_eq (zm_lock_acquire (member, "job", 1000, 300, &other), ZM_ETIMEOUT);
+    cr_assert_geq (zt_clock () - start, 250, "it waited");
+    //  Released: the other gets it, with a higher token
+    cr_assert_eq (zm_lock_release (client, "job", first), 0);
+    cr_assert_not (zm_lock_held (client, "job", first));
+    cr_assert_eq (zm_lock_release (client, "job", first), ZM_ENOTFOUND, "released twice");
+    cr_assert_eq (zm_lock_acquire (member, "job", 1000, 2000, &second), 0);
+    cr_assert_gt (second, first);
+    //  A waiter gets it as soon as the holder lets go
+    cr_assert_eq (zm_lock_release (member, "job", second), 0);
+    cr_assert_eq (zm_lock_acquire (client, "job", 1000, 2000, &third), 0);
+    cr_assert_gt (third, second);
+    //  Held past its ttl: renewed by the holder's node
+    zclock_sleep (2500);
+    cr_assert (zm_lock_held (client, "job", third), "renewed");
+    cr_assert_eq (zm_lock_acquire (member, "job", 1000, 0, &other), ZM_ETIMEOUT);
+    //  Bad arguments
+    cr_assert_eq (zm_lock_acquire (client, "", 1000, 0, &other), ZM_EINVAL);
+    cr_assert_eq (zm_lock_acquire (client, "a b", 1000, 0, &other), ZM_EINVAL);
+    cr_assert_eq (zm_lock_acquire (client, "job", 10, 0, &other), ZM_EINVAL);
+    cr_assert_eq (zm_lock_release (client, "job", 0), ZM_EINVAL);
+}
+
+Test (sync, a_dead_holders_lock_frees_after_its_ttl, .fini = s_teardown, .timeout = 60)
+{
+    s_setup_cluster ();
+    cr_assert_geq (s_leader (10000), 0, "no leader");
+    uint64_t token = 0, next = 0;
+    cr_assert_eq (zm_lock_acquire (s_nodes[S_MEMBERS], "job", 500, 2000, &token), 0);
+    //  The holder's node goes away without releasing
+    int64_t gone = zt_clock ();
+    zm_node_destroy (&s_nodes[S_MEMBERS]);
+    s_nodes[S_MEMBERS] = s_start (S_MEMBERS);
+    cr_assert_eq (zm_lock_acquire (s_nodes[S_MEMBERS], "job", 500, 5000, &next), 0);
+    int64_t waited = zt_clock () - gone;
+    cr_assert_gt (next, token);
+    cr_assert_geq (waited, 400, "never before the lease could have run out (%" PRId64 " ms)",
+                   waited);
+}
+
+Test (sync, a_killed_leader_is_replaced_and_members_restart_from_their_store,
+      .fini = s_teardown, .timeout = 90)
+{
+    s_setup_cluster ();
+    int leader = s_leader (10000);
+    cr_assert_geq (leader, 0, "no leader");
+    uint64_t before = 0, after = 0;
+    cr_assert_eq (zm_lock_acquire (s_nodes[S_MEMBERS], "a", 1000, 2000, &before), 0);
+    cr_assert_eq (zm_lock_release (s_nodes[S_MEMBERS], "a", before), 0);
+    //  The leader goes: the two others elect one and grant again
+    zm_node_destroy (&s_nodes[leader]);
+    cr_assert_eq (zm_lock_acquire (s_nodes[S_MEMBERS], "a", 1000, 5000, &after), 0);
+    cr_assert_gt (after, before);
+    int fresh = s_leader (5000);
+    cr_assert (fresh >= 0 && fresh != leader);
+    //  Everyone stops and starts again from its store: the log is there
+    for (int i = 0; i < S_MEMBERS; i++)
+        zm_node_destroy (&s_nodes[i]);
+    for (int i = 0; i < S_MEMBERS; i++)
+        s_nodes[i] = s_start (i);
+    cr_assert_geq (s_leader (10000), 0, "no leader after the restart");
+    zm_msg_t *status = s_status (fresh);
+    cr_assert_geq (zm_msg_get_uint (status, "last", 0), after, "the log survived");
+    zm_msg_destroy (&status);
+    uint64_t later = 0;
+    cr_assert_eq (zm_lock_acquire (s_nodes[S_MEMBERS], "b", 1000, 5000, &later), 0);
+    cr_assert_gt (later, after, "tokens keep increasing across restarts");
+}
