@@ -661,6 +661,23 @@ s_lock_name_ok (const char *name)
     return true;
 }
 
+//  The leader takes a caller's request: proposed at once, or parked while
+//  another holds the lock; answered when its entry is applied
+static int
+s_submit (zm_ctx_t *ctx, s_waiter_t *waiter, bool park)
+{
+    s_sync_t *self = (s_sync_t *) zm_ctx_state (ctx);
+    waiter->reply = zm_ctx_defer (ctx);
+    if (!park && !s_propose (self, waiter)) {
+        s_answer (self, waiter, ZM_EUNAVAIL, 0, "sync: cannot propose");
+        free (waiter);
+        return 0;
+    }
+    zlistx_add_end (self->waiters, waiter);
+    s_flush (self);
+    return 0;
+}
+
 //  "lock" {name, owner, ttl, wait}: answered with {token} once granted
 static int
 s_lock (zm_ctx_t *ctx, zm_msg_t *req)
@@ -683,17 +700,8 @@ s_lock (zm_ctx_t *ctx, zm_msg_t *req)
     snprintf (waiter->owner, sizeof waiter->owner, "%s", owner);
     waiter->ttl = ttl;
     waiter->deadline = zclock_mono () + wait;
-    waiter->reply = zm_ctx_defer (ctx);
     s_lock_t *lock = (s_lock_t *) zhashx_lookup (self->locks, name);
-    bool busy = lock && strneq (lock->owner, owner);
-    if (!busy && !s_propose (self, waiter)) {
-        s_answer (self, waiter, ZM_EUNAVAIL, 0, "sync: cannot propose");
-        free (waiter);
-        return 0;
-    }
-    zlistx_add_end (self->waiters, waiter);
-    s_flush (self);
-    return 0;
+    return s_submit (ctx, waiter, lock && strneq (lock->owner, owner));
 }
 
 //  "unlock" {name, token}
@@ -714,15 +722,7 @@ s_unlock (zm_ctx_t *ctx, zm_msg_t *req)
     snprintf (waiter->name, sizeof waiter->name, "%s", name);
     waiter->token = token;
     waiter->deadline = INT64_MAX;
-    waiter->reply = zm_ctx_defer (ctx);
-    if (!s_propose (self, waiter)) {
-        s_answer (self, waiter, ZM_EUNAVAIL, 0, "sync: cannot propose");
-        free (waiter);
-        return 0;
-    }
-    zlistx_add_end (self->waiters, waiter);
-    s_flush (self);
-    return 0;
+    return s_submit (ctx, waiter, false);
 }
 
 //  "renew" {name, token}: the holder is alive (the leader's lease only)
