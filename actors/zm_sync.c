@@ -202,7 +202,6 @@ typedef struct {
 typedef struct {
     zm_node_t *node;
     zm_reactor_t *reactor;
-    zm_pid_t pid;
     int timer;
     zm_raft_t *raft;
     s_disk_t disk;
@@ -775,7 +774,6 @@ s_init (zm_ctx_t *ctx, zm_msg_t *msg)
     zm_ctx_set_state (ctx, self);
     self->node = node;
     self->reactor = ctx->reactor;
-    self->pid = zm_ctx_self (ctx);
     self->self = -1;
     self->generation = UINT64_MAX;
     self->locks = zhashx_new ();
@@ -977,8 +975,7 @@ s_renewer (void *arg)
                                     held->token);
                     zlistx_delete (self->held, zlistx_cursor (self->held));
                 }
-                else
-                    held->renewed = held->renewed; //  try again at once, below
+                //  else still due: tried again after the pause below
                 break;
             }
         if (rc && rc != ZM_ENOTFOUND) {
