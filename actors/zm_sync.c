@@ -35,6 +35,8 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 
 #define S_TICK_MS 10
 #define S_DATABASE "zmicro.sync"
@@ -181,6 +183,7 @@ static const zm_raft_storage_ops_t s_disk_ops = {
 
 typedef struct {
     char owner[80];             //  who holds it: "<node uuid>/<n>"
+    char *value;                //  an election's leader value, or NULL
     uint64_t token;             //  the grant's index
     int64_t ttl;                //  lease length, ms
     int64_t expires;            //  leader only: zclock_mono when the lease ends
@@ -190,12 +193,13 @@ typedef struct {
 //  A caller waiting for an answer on the leader
 typedef struct {
     zm_reply_t *reply;          //  deferred answer
-    char op[16];                //  "acquire" or "release"
+    char op[16];                //  "acquire", "release" or "observe"
     char name[S_MAX_NAME + 1];
     char owner[80];
+    char *value;                //  acquire: an election's value, or NULL
     int64_t ttl;
-    uint64_t token;             //  release: the token
-    int64_t deadline;           //  acquire: give up then (zclock_mono)
+    uint64_t token;             //  release: the token; observe: the one known
+    int64_t deadline;           //  acquire, observe: give up then (zclock_mono)
     uint64_t index;             //  the entry proposed for it, 0 while parked
 } s_waiter_t;
 
@@ -215,13 +219,25 @@ typedef struct {
     zlistx_t *waiters;          //  s_waiter_t (leader)
     bool was_leader;
     zhashx_t *forwards;         //  call id -> zm_reply_t * (requests passed to the leader)
+    FILE *trace;                //  sync.trace: what this member applied and led
 } s_sync_t;
+
+static void
+s_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
 
 static void
 s_lock_free (void **item)
 {
-    free (*item);
-    *item = NULL;
+    s_lock_t *lock = (s_lock_t *) *item;
+    if (lock) {
+        free (lock->value);
+        free (lock);
+        *item = NULL;
+    }
 }
 
 static void
@@ -229,9 +245,29 @@ s_waiter_destroy (void **item)
 {
     s_waiter_t *waiter = (s_waiter_t *) *item;
     if (waiter) {
+        free (waiter->value);
         free (waiter);
         *item = NULL;
     }
+}
+
+//  A line of sync.trace, on the disk before this returns (a member killed
+//  the next moment keeps it): "<mono us> <what>"
+static void
+s_trace (s_sync_t *self, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+
+static void
+s_trace (s_sync_t *self, const char *format, ...)
+{
+    if (!self->trace)
+        return;
+    va_list args;
+    va_start (args, format);
+    fprintf (self->trace, "%" PRId64 " ", zclock_usecs ());
+    vfprintf (self->trace, format, args);
+    va_end (args);
+    fputc ('\n', self->trace);
+    fflush (self->trace);
 }
 
 //  Answer a waiter and drop it
@@ -407,6 +443,8 @@ s_propose (s_sync_t *self, s_waiter_t *waiter)
     if (streq (waiter->op, "acquire")) {
         zm_msg_set_str (entry, "owner", waiter->owner);
         zm_msg_set_int (entry, "ttl", waiter->ttl);
+        if (waiter->value)
+            zm_msg_set_str (entry, "value", waiter->value);
     }
     else
         zm_msg_set_uint (entry, "token", waiter->token);
@@ -436,10 +474,43 @@ s_wake (s_sync_t *self, const char *name)
 {
     for (s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->waiters); waiter;
          waiter = (s_waiter_t *) zlistx_next (self->waiters))
-        if (waiter->index == 0 && streq (waiter->name, name)) {
+        if (waiter->index == 0 && streq (waiter->op, "acquire") && streq (waiter->name, name)) {
             s_propose (self, waiter);
             return; //  one at a time, in arrival order
         }
+}
+
+//  Answer an observer with the holder of its lock as the leader knows it
+static void
+s_observed (s_sync_t *self, s_waiter_t *waiter)
+{
+    s_lock_t *lock = (s_lock_t *) zhashx_lookup (self->locks, waiter->name);
+    zm_msg_t *msg = zm_msg_new ();
+    zm_msg_set_uint (msg, "token", lock ? lock->token : 0);
+    if (lock) {
+        zm_msg_set_str (msg, "owner", lock->owner);
+        zm_msg_set_str (msg, "value", lock->value ? lock->value : "");
+    }
+    zm_reply_send (self->node, &waiter->reply, &msg, 0, NULL);
+    zm_msg_destroy (&msg);
+}
+
+//  Observers of name whose view is now out of date get the news
+static void
+s_notify (s_sync_t *self, const char *name)
+{
+    s_lock_t *lock = (s_lock_t *) zhashx_lookup (self->locks, name);
+    uint64_t token = lock ? lock->token : 0;
+    s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->waiters);
+    while (waiter) {
+        s_waiter_t *next = (s_waiter_t *) zlistx_next (self->waiters);
+        if (streq (waiter->op, "observe") && waiter->token != token
+            && streq (waiter->name, name)) {
+            s_observed (self, waiter);
+            zlistx_delete (self->waiters, zlistx_find (self->waiters, waiter));
+        }
+        waiter = next;
+    }
 }
 
 //  Apply one committed entry to the lock table; on the leader, answer
@@ -450,8 +521,11 @@ s_apply (s_sync_t *self, const zm_raft_entry_t *entry, int64_t now)
     if (!entry->size)
         return; //  a leader's no-op
     zm_msg_t *cmd = NULL;
-    if (zm_msg_decode (ZM_CT_MSGPACK, entry->data, entry->size, &cmd, NULL) != 0)
+    if (zm_msg_decode (ZM_CT_MSGPACK, entry->data, entry->size, &cmd, NULL) != 0) {
+        zm_log_error ("sync: %s: entry %" PRIu64 " is not a command", self->node->name,
+                      entry->index);
         return;
+    }
     const char *op = zm_msg_get_str (cmd, "op", "");
     const char *name = zm_msg_get_str (cmd, "name", "");
     s_lock_t *lock = (s_lock_t *) zhashx_lookup (self->locks, name);
@@ -460,12 +534,16 @@ s_apply (s_sync_t *self, const zm_raft_entry_t *entry, int64_t now)
     if (streq (op, "acquire")) {
         const char *owner = zm_msg_get_str (cmd, "owner", "");
         if (!lock && (lock = (s_lock_t *) calloc (1, sizeof *lock))) {
+            const char *value = zm_msg_get_str (cmd, "value", NULL);
             snprintf (lock->owner, sizeof lock->owner, "%s", owner);
+            lock->value = value ? strdup (value) : NULL;
             lock->token = entry->index;
             lock->ttl = zm_msg_get_int (cmd, "ttl", 1000);
             lock->expires = now + lock->ttl;
             zhashx_insert (self->locks, name, lock);
             granted = true;
+            s_trace (self, "grant %s %" PRIu64 " %" PRIu64 " %s", name, entry->index, entry->term,
+                     owner);
         }
         else if (lock && streq (lock->owner, owner))
             granted = true; //  asked twice: the grant stands
@@ -473,6 +551,7 @@ s_apply (s_sync_t *self, const zm_raft_entry_t *entry, int64_t now)
     }
     else if ((streq (op, "release") || streq (op, "expire")) && lock
              && lock->token == zm_msg_get_uint (cmd, "token", 0)) {
+        s_trace (self, "free %s %" PRIu64 " %" PRIu64 " %s", name, lock->token, entry->index, op);
         zhashx_delete (self->locks, name);
         freed = true;
     }
@@ -494,6 +573,8 @@ s_apply (s_sync_t *self, const zm_raft_entry_t *entry, int64_t now)
             waiter->index = 0; //  busy: parked until it frees or the wait ends
         break;
     }
+    if (leader && (freed || granted))
+        s_notify (self, name);
     if (leader && freed)
         s_wake (self, name);
     zm_msg_destroy (&cmd);
@@ -512,6 +593,7 @@ s_on_leadership (s_sync_t *self, bool leader, int64_t now)
         }
         zm_log_info ("sync: %s leads term %" PRIu64, self->node->name,
                      zm_raft_term (self->raft));
+        s_trace (self, "lead %" PRIu64, zm_raft_term (self->raft));
     }
     else {
         zm_log_info ("sync: %s no longer leads (term %" PRIu64 ")", self->node->name,
@@ -548,7 +630,12 @@ s_tick (s_sync_t *self)
         s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->waiters);
         while (waiter) {
             s_waiter_t *next = (s_waiter_t *) zlistx_next (self->waiters);
-            if (waiter->index == 0 && now >= waiter->deadline) {
+            if (streq (waiter->op, "observe") && now >= waiter->deadline) {
+                s_observed (self, waiter); //  nothing changed
+                zlistx_delete (self->waiters, zlistx_find (self->waiters, waiter));
+            }
+            else if (waiter->index == 0 && now >= waiter->deadline
+                     && streq (waiter->op, "acquire")) {
                 s_answer (self, waiter, ZM_ECONFLICT, 0, "the lock is held by another");
                 zlistx_delete (self->waiters, zlistx_find (self->waiters, waiter));
             }
@@ -647,10 +734,15 @@ s_forwarded (zm_ctx_t *ctx, zm_msg_t *msg)
     return 0;
 }
 
-//  Is name a lock name?
+//  Is name a lock name? Elections are locks named S_ELECT + their name, a
+//  prefix a caller's lock cannot have.
+#define S_ELECT "$elect/"
+
 static bool
-s_lock_name_ok (const char *name)
+s_name_ok (const char *name, bool election)
 {
+    if (election && name && strncmp (name, S_ELECT, strlen (S_ELECT)) == 0)
+        name += strlen (S_ELECT);
     size_t size = name ? strlen (name) : 0;
     if (size == 0 || size > S_MAX_NAME)
         return false;
@@ -684,11 +776,14 @@ s_lock (zm_ctx_t *ctx, zm_msg_t *req)
     s_sync_t *self = (s_sync_t *) zm_ctx_state (ctx);
     const char *name = zm_msg_get_str (req, "name", NULL);
     const char *owner = zm_msg_get_str (req, "owner", NULL);
+    const char *value = zm_msg_get_str (req, "value", NULL);
     int64_t ttl = zm_msg_get_int (req, "ttl", 0), wait = zm_msg_get_int (req, "wait", -1);
-    if (!s_lock_name_ok (name) || !owner || !*owner || strlen (owner) >= 80 || ttl < 100
-        || ttl > 3600000 || wait < 0 || wait > 3600000)
+    if (!s_name_ok (name, true) || !owner || !*owner || strlen (owner) >= 80 || ttl < 100
+        || ttl > 3600000 || wait < 0 || wait > 3600000
+        || (value && strlen (value) > ZM_ELECT_VALUE_MAX))
         return zm_error (ctx, ZM_EINVAL, "sync lock: wants name, owner, ttl 100..3600000, "
-                                         "wait 0..3600000");
+                                         "wait 0..3600000, a value of at most %d bytes",
+                         ZM_ELECT_VALUE_MAX);
     if (zm_raft_role (self->raft) != ZM_RAFT_LEADER)
         return s_forward (ctx, "lock", req);
     s_waiter_t *waiter = (s_waiter_t *) calloc (1, sizeof *waiter);
@@ -697,6 +792,10 @@ s_lock (zm_ctx_t *ctx, zm_msg_t *req)
     snprintf (waiter->op, sizeof waiter->op, "acquire");
     snprintf (waiter->name, sizeof waiter->name, "%s", name);
     snprintf (waiter->owner, sizeof waiter->owner, "%s", owner);
+    if (value && !(waiter->value = strdup (value))) {
+        free (waiter);
+        return zm_error (ctx, ZM_ENOMEM, "sync: out of memory");
+    }
     waiter->ttl = ttl;
     waiter->deadline = zclock_mono () + wait;
     s_lock_t *lock = (s_lock_t *) zhashx_lookup (self->locks, name);
@@ -710,7 +809,7 @@ s_unlock (zm_ctx_t *ctx, zm_msg_t *req)
     s_sync_t *self = (s_sync_t *) zm_ctx_state (ctx);
     const char *name = zm_msg_get_str (req, "name", NULL);
     uint64_t token = zm_msg_get_uint (req, "token", 0);
-    if (!s_lock_name_ok (name) || !token)
+    if (!s_name_ok (name, true) || !token)
         return zm_error (ctx, ZM_EINVAL, "sync unlock: wants name and token");
     if (zm_raft_role (self->raft) != ZM_RAFT_LEADER)
         return s_forward (ctx, "unlock", req);
@@ -731,7 +830,7 @@ s_renew (zm_ctx_t *ctx, zm_msg_t *req)
     s_sync_t *self = (s_sync_t *) zm_ctx_state (ctx);
     const char *name = zm_msg_get_str (req, "name", NULL);
     uint64_t token = zm_msg_get_uint (req, "token", 0);
-    if (!s_lock_name_ok (name) || !token)
+    if (!s_name_ok (name, true) || !token)
         return zm_error (ctx, ZM_EINVAL, "sync renew: wants name and token");
     if (zm_raft_role (self->raft) != ZM_RAFT_LEADER)
         return s_forward (ctx, "renew", req);
@@ -740,6 +839,37 @@ s_renew (zm_ctx_t *ctx, zm_msg_t *req)
         return zm_error (ctx, ZM_ENOTFOUND, "sync: lock %s is not held with token %" PRIu64,
                          name, token);
     lock->expires = zclock_mono () + lock->ttl;
+    return 0;
+}
+
+//  "observe" {name, token, wait}: the holder of lock name {token (0: none),
+//  owner, value}, as soon as its token is not the one given, or after wait
+//  ms with the same
+static int
+s_observe (zm_ctx_t *ctx, zm_msg_t *req)
+{
+    s_sync_t *self = (s_sync_t *) zm_ctx_state (ctx);
+    const char *name = zm_msg_get_str (req, "name", NULL);
+    int64_t wait = zm_msg_get_int (req, "wait", -1);
+    if (!s_name_ok (name, true) || wait < 0 || wait > 3600000)
+        return zm_error (ctx, ZM_EINVAL, "sync observe: wants name, token, wait 0..3600000");
+    if (zm_raft_role (self->raft) != ZM_RAFT_LEADER)
+        return s_forward (ctx, "observe", req);
+    s_waiter_t *waiter = (s_waiter_t *) calloc (1, sizeof *waiter);
+    if (!waiter)
+        return zm_error (ctx, ZM_ENOMEM, "sync: out of memory");
+    snprintf (waiter->op, sizeof waiter->op, "observe");
+    snprintf (waiter->name, sizeof waiter->name, "%s", name);
+    waiter->token = zm_msg_get_uint (req, "token", 0);
+    waiter->deadline = zclock_mono () + wait;
+    waiter->reply = zm_ctx_defer (ctx);
+    s_lock_t *lock = (s_lock_t *) zhashx_lookup (self->locks, name);
+    if (wait == 0 || (lock ? lock->token : 0) != waiter->token) {
+        s_observed (self, waiter);
+        s_waiter_destroy ((void **) &waiter);
+    }
+    else
+        zlistx_add_end (self->waiters, waiter);
     return 0;
 }
 
@@ -791,6 +921,11 @@ s_init (zm_ctx_t *ctx, zm_msg_t *msg)
         self->members[self->count++] = strdup (name);
     }
     free (members);
+    const char *trace = zm_config_get_str (node->config, "sync.trace", "");
+    if (*trace && !(self->trace = fopen (trace, "a"))) {
+        zm_log_error ("sync: cannot open sync.trace %s: %s", trace, strerror (errno));
+        return ZM_EIO;
+    }
     zm_store_t *store = zm_node_store (node);
     self->disk.store = store ? zm_store_with_database (store, S_DATABASE) : NULL;
     if (self->self < 0 || !self->disk.store) {
@@ -852,6 +987,8 @@ s_destroy (zm_ctx_t *ctx, zm_msg_t *msg)
     zhashx_destroy (&self->locks);
     zm_raft_destroy (&self->raft);
     zm_store_destroy (&self->disk.store);
+    if (self->trace)
+        fclose (self->trace);
     free (self);
     zm_ctx_set_state (ctx, NULL);
     return 0;
@@ -874,6 +1011,7 @@ zm_sync_start (zm_node_t *node)
     if (!self || zm_service_handle (self, "raft", s_raft) || zm_service_handle (self, "lock", s_lock)
         || zm_service_handle (self, "unlock", s_unlock) || zm_service_handle (self, "renew", s_renew)
         || zm_service_handle (self, "status", s_status)
+        || zm_service_handle (self, "observe", s_observe)
         || zm_service_on (self, S_FORWARD_TYPE, s_forwarded)
         || zm_service_set_state (self, s_init, s_destroy, NULL)
         || zm_service_set_dedicated (self, true))
@@ -892,10 +1030,21 @@ typedef struct {
     int64_t renewed;            //  zclock_mono of the last renewal that took
 } s_held_t;
 
+//  A watch: a thread that observes an election and tells an actor
+typedef struct {
+    zm_node_t *node;
+    char name[S_MAX_NAME + 1];
+    zm_pid_t to;
+    char type[64];
+    pthread_t thread;
+    atomic_bool stop;
+} s_watch_t;
+
 struct _zm_sync_client_t {
     pthread_mutex_t lock;       //  guards everything below
     pthread_cond_t wake;
     zlistx_t *held;             //  s_held_t
+    zlistx_t *watches;          //  s_watch_t
     pthread_t renewer;
     bool running, stop;
     uint64_t next_owner;
@@ -910,7 +1059,8 @@ s_client (zm_node_t *node)
         pthread_mutex_init (&self->lock, NULL);
         pthread_cond_init (&self->wake, NULL);
         self->held = zlistx_new ();
-        zlistx_set_destructor (self->held, s_lock_free);
+        self->watches = zlistx_new ();
+        zlistx_set_destructor (self->held, s_free);
     }
     pthread_mutex_unlock (&node->client_lock);
     return node->sync_client;
@@ -1003,6 +1153,15 @@ zm_sync_client_stop (zm_node_t *node)
     if (running)
         pthread_join (self->renewer, NULL);
     self->running = false;
+    //  Watches end (their threads see stop within a question)
+    for (s_watch_t *watch = (s_watch_t *) zlistx_first (self->watches); watch;
+         watch = (s_watch_t *) zlistx_next (self->watches))
+        watch->stop = true;
+    s_watch_t *watch;
+    while ((watch = (s_watch_t *) zlistx_detach (self->watches, NULL))) {
+        pthread_join (watch->thread, NULL);
+        free (watch);
+    }
 }
 
 void
@@ -1013,19 +1172,19 @@ zm_sync_client_destroy (zm_node_t *node)
         return;
     zm_sync_client_stop (node);
     zlistx_destroy (&self->held);
+    zlistx_destroy (&self->watches);
     pthread_cond_destroy (&self->wake);
     pthread_mutex_destroy (&self->lock);
     free (self);
     node->sync_client = NULL;
 }
 
-int
-zm_lock_acquire (zm_node_t *node, const char *name, int64_t ttl_ms, int64_t wait_ms,
-                 uint64_t *token_p)
+//  Take lock name (validated) for owner "<uuid>/<n>", with value for an
+//  election; the grant's token in *token_p
+static int
+s_acquire (zm_node_t *node, const char *name, const char *value, int64_t ttl_ms,
+           int64_t wait_ms, uint64_t *token_p)
 {
-    if (!node || !s_lock_name_ok (name) || ttl_ms < 100 || ttl_ms > 3600000 || wait_ms < 0
-        || wait_ms > 3600000 || !token_p)
-        return ZM_EINVAL;
     if (zm_reactor_current ())
         return ZM_EBLOCKING;
     zm_sync_client_t *self = s_client (node);
@@ -1048,6 +1207,8 @@ zm_lock_acquire (zm_node_t *node, const char *name, int64_t ttl_ms, int64_t wait
         zm_msg_set_str (req, "owner", owner);
         zm_msg_set_int (req, "ttl", ttl_ms);
         zm_msg_set_int (req, "wait", wait);
+        if (value)
+            zm_msg_set_str (req, "value", value);
         int64_t start = zclock_mono ();
         rc = s_call (node, "lock", &req, &rep, wait + 1000, NULL);
         if (rc == 0) {
@@ -1078,11 +1239,9 @@ zm_lock_acquire (zm_node_t *node, const char *name, int64_t ttl_ms, int64_t wait
     return rc == ZM_EINVAL ? rc : ZM_EUNAVAIL;
 }
 
-int
-zm_lock_release (zm_node_t *node, const char *name, uint64_t token)
+static int
+s_release (zm_node_t *node, const char *name, uint64_t token)
 {
-    if (!node || !s_lock_name_ok (name) || !token)
-        return ZM_EINVAL;
     if (zm_reactor_current ())
         return ZM_EBLOCKING;
     zm_sync_client_t *self = s_client (node);
@@ -1096,12 +1255,11 @@ zm_lock_release (zm_node_t *node, const char *name, uint64_t token)
             break;
         }
     pthread_mutex_unlock (&self->lock);
-    int rc = ZM_EUNAVAIL;
     for (int attempt = 0; attempt < 20; attempt++) {
         zm_msg_t *req = zm_msg_new ();
         zm_msg_set_str (req, "name", name);
         zm_msg_set_uint (req, "token", token);
-        rc = s_call (node, "unlock", &req, NULL, 2000, NULL);
+        int rc = s_call (node, "unlock", &req, NULL, 2000, NULL);
         if (rc == 0 || rc == ZM_ENOTFOUND || rc == ZM_EINVAL)
             return rc;
         zclock_sleep (50);
@@ -1109,11 +1267,11 @@ zm_lock_release (zm_node_t *node, const char *name, uint64_t token)
     return ZM_EUNAVAIL;
 }
 
-bool
-zm_lock_held (zm_node_t *node, const char *name, uint64_t token)
+static bool
+s_held (zm_node_t *node, const char *name, uint64_t token)
 {
     zm_sync_client_t *self = node ? node->sync_client : NULL;
-    if (!self || !name)
+    if (!self)
         return false;
     bool held = false;
     pthread_mutex_lock (&self->lock);
@@ -1123,4 +1281,189 @@ zm_lock_held (zm_node_t *node, const char *name, uint64_t token)
         held = item->token == token && streq (item->name, name) && now < item->renewed + item->ttl;
     pthread_mutex_unlock (&self->lock);
     return held;
+}
+
+int
+zm_lock_acquire (zm_node_t *node, const char *name, int64_t ttl_ms, int64_t wait_ms,
+                 uint64_t *token_p)
+{
+    if (!node || !s_name_ok (name, false) || ttl_ms < 100 || ttl_ms > 3600000 || wait_ms < 0
+        || wait_ms > 3600000 || !token_p)
+        return ZM_EINVAL;
+    return s_acquire (node, name, NULL, ttl_ms, wait_ms, token_p);
+}
+
+int
+zm_lock_release (zm_node_t *node, const char *name, uint64_t token)
+{
+    if (!node || !s_name_ok (name, false) || !token)
+        return ZM_EINVAL;
+    return s_release (node, name, token);
+}
+
+bool
+zm_lock_held (zm_node_t *node, const char *name, uint64_t token)
+{
+    return name && s_name_ok (name, false) && s_held (node, name, token);
+}
+
+//  --------------------------------------------------------------------------
+//  Elections: the lock S_ELECT + name, whose holder is the leader
+
+static bool
+s_election (const char *name, char *lock, size_t size)
+{
+    if (!s_name_ok (name, false) || strlen (name) + strlen (S_ELECT) >= size)
+        return false;
+    snprintf (lock, size, "%s%s", S_ELECT, name);
+    return true;
+}
+
+int
+zm_elect_campaign (zm_node_t *node, const char *name, const char *value, int64_t ttl_ms,
+                   int64_t wait_ms, uint64_t *term_p)
+{
+    char lock[S_MAX_NAME + 1];
+    if (!node || !s_election (name, lock, sizeof lock) || !value
+        || strlen (value) > ZM_ELECT_VALUE_MAX || ttl_ms < 100 || ttl_ms > 3600000
+        || wait_ms < 0 || wait_ms > 3600000 || !term_p)
+        return ZM_EINVAL;
+    return s_acquire (node, lock, value, ttl_ms, wait_ms, term_p);
+}
+
+int
+zm_elect_resign (zm_node_t *node, const char *name, uint64_t term)
+{
+    char lock[S_MAX_NAME + 1];
+    if (!node || !s_election (name, lock, sizeof lock) || !term)
+        return ZM_EINVAL;
+    return s_release (node, lock, term);
+}
+
+bool
+zm_elect_is_leader (zm_node_t *node, const char *name, uint64_t term)
+{
+    char lock[S_MAX_NAME + 1];
+    return node && s_election (name, lock, sizeof lock) && s_held (node, lock, term);
+}
+
+int
+zm_elect_observe (zm_node_t *node, const char *name, uint64_t known, int64_t wait_ms,
+                  zm_leader_t *leader)
+{
+    char lock[S_MAX_NAME + 1];
+    if (!node || !s_election (name, lock, sizeof lock) || wait_ms < 0 || wait_ms > 3600000
+        || !leader)
+        return ZM_EINVAL;
+    if (zm_reactor_current ())
+        return ZM_EBLOCKING;
+    int64_t deadline = zclock_mono () + wait_ms;
+    int rc = ZM_EUNAVAIL;
+    while (true) {
+        //  A second at most per question, as for locks
+        int64_t left = deadline - zclock_mono ();
+        int64_t wait = left < 0 ? 0 : left > 1000 ? 1000 : left;
+        zm_msg_t *req = zm_msg_new (), *rep = NULL;
+        zm_msg_set_str (req, "name", lock);
+        zm_msg_set_uint (req, "token", known);
+        zm_msg_set_int (req, "wait", wait);
+        rc = s_call (node, "observe", &req, &rep, wait + 1000, NULL);
+        if (rc == 0) {
+            uint64_t term = zm_msg_get_uint (rep, "token", 0);
+            if (term != known || wait_ms == 0) {
+                memset (leader, 0, sizeof *leader);
+                leader->term = term;
+                snprintf (leader->value, sizeof leader->value, "%s",
+                          zm_msg_get_str (rep, "value", ""));
+                snprintf (leader->owner, sizeof leader->owner, "%s",
+                          zm_msg_get_str (rep, "owner", ""));
+                zm_msg_destroy (&rep);
+                return 0;
+            }
+        }
+        zm_msg_destroy (&rep);
+        if (rc == ZM_EINVAL)
+            return rc;
+        if (zclock_mono () >= deadline)
+            return rc == 0 ? ZM_ETIMEOUT : ZM_EUNAVAIL;
+        if (rc != 0)
+            zclock_sleep (50);
+    }
+}
+
+static void *
+s_watcher (void *arg)
+{
+    s_watch_t *self = (s_watch_t *) arg;
+    uint64_t known = UINT64_MAX; //  the first answer is news
+    while (!self->stop) {
+        zm_leader_t leader;
+        int rc = zm_elect_observe (self->node, self->name, known == UINT64_MAX ? 0 : known,
+                                   known == UINT64_MAX ? 0 : 250, &leader);
+        if (self->stop)
+            break;
+        if (rc == 0 && leader.term != known) {
+            known = leader.term;
+            zm_msg_t *msg = zm_msg_new ();
+            zm_msg_set_str (msg, "name", self->name);
+            zm_msg_set_uint (msg, "term", leader.term);
+            zm_msg_set_str (msg, "value", leader.value);
+            zm_msg_set_str (msg, "owner", leader.owner);
+            if (zm_node_tell (self->node, self->to, self->type, &msg) == ZM_ENOTFOUND)
+                break; //  the actor is gone: so is the watch
+        }
+        else if (rc && rc != ZM_ETIMEOUT)
+            zclock_sleep (100);
+    }
+    return NULL;
+}
+
+int
+zm_elect_watch (zm_node_t *node, const char *name, zm_pid_t to, const char *type)
+{
+    char lock[S_MAX_NAME + 1];
+    if (!node || !s_election (name, lock, sizeof lock) || !to || !type || !*type
+        || strlen (type) >= 64)
+        return ZM_EINVAL;
+    zm_sync_client_t *client = s_client (node);
+    s_watch_t *self = client ? (s_watch_t *) calloc (1, sizeof *self) : NULL;
+    if (!self)
+        return ZM_ENOMEM;
+    self->node = node;
+    snprintf (self->name, sizeof self->name, "%s", name);
+    self->to = to;
+    snprintf (self->type, sizeof self->type, "%s", type);
+    pthread_mutex_lock (&client->lock);
+    int rc = client->stop ? ZM_ECLOSED : 0;
+    if (rc == 0 && pthread_create (&self->thread, NULL, s_watcher, self) != 0)
+        rc = ZM_ENOMEM;
+    if (rc == 0)
+        zlistx_add_end (client->watches, self);
+    pthread_mutex_unlock (&client->lock);
+    if (rc)
+        free (self);
+    return rc;
+}
+
+int
+zm_elect_unwatch (zm_node_t *node, const char *name, zm_pid_t to)
+{
+    zm_sync_client_t *client = node ? node->sync_client : NULL;
+    if (!client || !name)
+        return ZM_ENOTFOUND;
+    s_watch_t *found = NULL;
+    pthread_mutex_lock (&client->lock);
+    for (s_watch_t *watch = (s_watch_t *) zlistx_first (client->watches); watch && !found;
+         watch = (s_watch_t *) zlistx_next (client->watches))
+        if (watch->to == to && streq (watch->name, name)) {
+            found = watch;
+            zlistx_detach_cur (client->watches);
+        }
+    pthread_mutex_unlock (&client->lock);
+    if (!found)
+        return ZM_ENOTFOUND;
+    found->stop = true;
+    pthread_join (found->thread, NULL);
+    free (found);
+    return 0;
 }

@@ -135,6 +135,10 @@ static const s_spec_t s_runtime_keys[] = {
     {"sync.heartbeat", ZM_CONFIG_INT, "50", true, 5, 30000, NULL,
      "How often the Raft leader sends to the others, in ms (below sync.election_timeout); "
      "read at start"},
+    {"sync.trace", ZM_CONFIG_STR, "", false, 0, 0, NULL,
+     "File to which a member appends each lock it grants or frees and each term it leads, "
+     "one line each, flushed (an audit trail; the fault tests check it); empty: none; read "
+     "at start"},
     {"auth.curve", ZM_CONFIG_BOOL, "true", false, 0, 0, NULL,
      "CURVE (encryption, authentication) on every TCP socket; off only to measure or debug: "
      "traffic in the clear; read at start"},

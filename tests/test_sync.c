@@ -220,3 +220,89 @@ Test (sync, a_killed_leader_is_replaced_and_members_restart_from_their_store,
     cr_assert_eq (zm_lock_acquire (s_nodes[S_MEMBERS], "b", 1000, 5000, &later), 0);
     cr_assert_gt (later, after, "tokens keep increasing across restarts");
 }
+
+//  Leader events an actor was told: their terms, in order
+static zsock_t *s_events;           //  PUSH end: each event's term and value
+
+static int
+s_on_leader (zm_ctx_t *ctx, zm_msg_t *msg)
+{
+    (void) ctx;
+    zstr_sendf (s_events, "%" PRIu64 " %s", zm_msg_get_uint (msg, "term", 0),
+                zm_msg_get_str (msg, "value", ""));
+    return 0;
+}
+
+static const zm_handler_t s_watcher_handlers[] = {{"leader", s_on_leader}, {NULL, NULL}};
+static const zm_actor_def_t s_watcher_def = {.kind = "watcher", .handlers = s_watcher_handlers};
+
+//  The next leader event, or "" after timeout_ms
+static void
+s_next_event (zsock_t *pull, char *event, size_t size, int timeout_ms)
+{
+    zsock_set_rcvtimeo (pull, timeout_ms);
+    char *text = zstr_recv (pull);
+    snprintf (event, size, "%s", text ? text : "");
+    zstr_free (&text);
+}
+
+Test (sync, one_leader_per_election_observed_and_watched, .fini = s_teardown, .timeout = 60)
+{
+    s_setup_cluster ();
+    cr_assert_geq (s_leader (10000), 0, "no leader");
+    zm_node_t *a = s_nodes[S_MEMBERS], *b = s_nodes[0];
+    zsock_t *pull = zsock_new_pull ("inproc://sync-leader-events");
+    s_events = zsock_new_push (">inproc://sync-leader-events");
+    cr_assert (pull && s_events);
+    zm_pid_t watcher = zm_spawn (b, "watcher", &s_watcher_def, NULL, -1, NULL);
+    cr_assert (watcher);
+    cr_assert_eq (zm_elect_watch (b, "scheduler", watcher, "leader"), 0);
+    char event[256];
+    s_next_event (pull, event, sizeof event, 3000);
+    cr_assert_str_eq (event, "0 ", "nobody leads at first");
+    //  Nobody leads: a learns it at once
+    zm_leader_t leader;
+    cr_assert_eq (zm_elect_observe (a, "scheduler", 0, 0, &leader), 0);
+    cr_assert_eq (leader.term, 0);
+    //  a campaigns and wins; b waits in vain while a leads
+    uint64_t term_a = 0, term_b = 0;
+    cr_assert_eq (zm_elect_campaign (a, "scheduler", "tcp://a:1", 1000, 1000, &term_a), 0);
+    cr_assert (zm_elect_is_leader (a, "scheduler", term_a));
+    cr_assert_eq (zm_elect_campaign (b, "scheduler", "tcp://b:1", 1000, 300, &term_b),
+                  ZM_ETIMEOUT);
+    s_next_event (pull, event, sizeof event, 3000);
+    char expect[64];
+    snprintf (expect, sizeof expect, "%" PRIu64 " tcp://a:1", term_a);
+    cr_assert_str_eq (event, expect);
+    //  An observer sees a's term and value; waiting for a change times out
+    cr_assert_eq (zm_elect_observe (b, "scheduler", 0, 1000, &leader), 0);
+    cr_assert_eq (leader.term, term_a);
+    cr_assert_str_eq (leader.value, "tcp://a:1");
+    cr_assert_eq (zm_elect_observe (b, "scheduler", term_a, 200, &leader), ZM_ETIMEOUT);
+    //  An election is not a lock of the same name
+    uint64_t token = 0;
+    cr_assert_eq (zm_lock_acquire (b, "scheduler", 1000, 0, &token), 0);
+    cr_assert_eq (zm_lock_release (b, "scheduler", token), 0);
+    //  a resigns: b, campaigning, wins with a higher term; watchers see it
+    cr_assert_eq (zm_elect_resign (a, "scheduler", term_a), 0);
+    cr_assert_not (zm_elect_is_leader (a, "scheduler", term_a));
+    cr_assert_eq (zm_elect_campaign (b, "scheduler", "tcp://b:1", 1000, 2000, &term_b), 0);
+    cr_assert_gt (term_b, term_a);
+    cr_assert_eq (zm_elect_observe (a, "scheduler", term_a, 2000, &leader), 0);
+    cr_assert_eq (leader.term, term_b);
+    cr_assert_str_eq (leader.value, "tcp://b:1");
+    //  The watcher saw nobody (a resigned) then b, or b at once
+    s_next_event (pull, event, sizeof event, 3000);
+    if (streq (event, "0 "))
+        s_next_event (pull, event, sizeof event, 3000);
+    snprintf (expect, sizeof expect, "%" PRIu64 " tcp://b:1", term_b);
+    cr_assert_str_eq (event, expect);
+    //  Bad arguments
+    cr_assert_eq (zm_elect_campaign (a, "a b", "v", 1000, 0, &term_a), ZM_EINVAL);
+    cr_assert_eq (zm_elect_campaign (a, "x", NULL, 1000, 0, &term_a), ZM_EINVAL);
+    cr_assert_eq (zm_lock_acquire (a, "$elect/scheduler", 1000, 0, &token), ZM_EINVAL);
+    cr_assert_eq (zm_elect_unwatch (b, "scheduler", watcher), 0);
+    cr_assert_eq (zm_elect_unwatch (b, "scheduler", watcher), ZM_ENOTFOUND);
+    zsock_destroy (&s_events);
+    zsock_destroy (&pull);
+}
