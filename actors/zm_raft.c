@@ -22,6 +22,8 @@ struct _zm_raft_t {
     uint64_t next[ZM_RAFT_MAX_MEMBERS];  //  leader: next index to send each member
     uint64_t match[ZM_RAFT_MAX_MEMBERS]; //  leader: highest index known replicated there
     int64_t heard[ZM_RAFT_MAX_MEMBERS];  //  leader: when each member last answered
+    uint64_t acked[ZM_RAFT_MAX_MEMBERS]; //  leader: highest round each member answered
+    uint64_t round;                     //  leader: the heartbeat round
     int64_t election_at;                //  follower, candidates: campaign then
     int64_t heartbeat_at;               //  leader: next APPEND round
     int64_t quorum_at;                  //  leader: next check quorum
@@ -184,7 +186,8 @@ s_send_append (zm_raft_t *self, int to)
                          .term = self->term,
                          .index = next - 1,
                          .log_term = s_term_at (self, next - 1),
-                         .commit = self->commit};
+                         .commit = self->commit,
+                         .round = self->round};
     size_t count = next <= last ? (size_t) (last - next + 1) : 0;
     if (count > self->config.max_batch)
         count = self->config.max_batch;
@@ -212,6 +215,7 @@ s_send_append (zm_raft_t *self, int to)
 static void
 s_broadcast_append (zm_raft_t *self, int64_t now)
 {
+    self->round++;
     for (int member = 0; member < self->config.count; member++)
         if (member != self->config.self)
             s_send_append (self, member);
@@ -244,6 +248,7 @@ s_become_leader (zm_raft_t *self, int64_t now)
         self->next[member] = s_last_index (self) + 1;
         self->match[member] = 0;
         self->heard[member] = now;
+        self->acked[member] = 0;
     }
     //  A no-op of this term: commits what earlier terms left (5.4.2)
     zm_raft_entry_t noop = {.term = self->term};
@@ -356,7 +361,8 @@ s_on_append (zm_raft_t *self, zm_raft_msg_t *msg, int64_t now)
     zm_raft_msg_t reply = {.type = ZM_RAFT_APPEND_REPLY,
                            .from = self->config.self,
                            .to = msg->from,
-                           .term = self->term};
+                           .term = self->term,
+                           .round = msg->round};
     if (msg->term < self->term) {
         s_send (self, &reply); //  a stale leader learns of the new term
         return;
@@ -396,6 +402,8 @@ s_on_append_reply (zm_raft_t *self, const zm_raft_msg_t *msg, int64_t now)
         return;
     int from = msg->from;
     self->heard[from] = now;
+    if (msg->round > self->acked[from] && msg->round <= self->round)
+        self->acked[from] = msg->round;
     if (msg->granted) {
         if (msg->index > self->match[from])
             self->match[from] = msg->index;
@@ -551,6 +559,31 @@ uint64_t
 zm_raft_commit_index (const zm_raft_t *self)
 {
     return self->commit;
+}
+
+uint64_t
+zm_raft_round (const zm_raft_t *self)
+{
+    return self ? self->round : 0;
+}
+
+uint64_t
+zm_raft_confirmed (const zm_raft_t *self)
+{
+    if (!self || self->role != ZM_RAFT_LEADER)
+        return 0;
+    //  The majority-th highest of the rounds answered (ours: the current)
+    uint64_t rounds[ZM_RAFT_MAX_MEMBERS];
+    int count = self->config.count;
+    for (int member = 0; member < count; member++)
+        rounds[member] = member == self->config.self ? self->round : self->acked[member];
+    for (int i = 1; i < count; i++)
+        for (int j = i; j > 0 && rounds[j] > rounds[j - 1]; j--) {
+            uint64_t swap = rounds[j];
+            rounds[j] = rounds[j - 1];
+            rounds[j - 1] = swap;
+        }
+    return rounds[s_majority (self) - 1];
 }
 
 uint64_t

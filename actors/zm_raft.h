@@ -72,6 +72,7 @@ typedef struct {
     uint64_t log_term;        //  VOTE: last log term; APPEND: prev term
     uint64_t commit;          //  APPEND: leader's commit index
     bool granted;             //  VOTE_REPLY, PRE_VOTE_REPLY: granted; APPEND_REPLY: success
+    uint64_t round;           //  APPEND: the leader's round; APPEND_REPLY: the round answered
     zm_raft_entry_t *entries; //  APPEND
     size_t count;
 } zm_raft_msg_t;
@@ -132,6 +133,13 @@ uint64_t zm_raft_term (const zm_raft_t *self);
 int zm_raft_leader (const zm_raft_t *self);
 uint64_t zm_raft_commit_index (const zm_raft_t *self);
 uint64_t zm_raft_last_index (const zm_raft_t *self);
+//  Leader: its current round (each heartbeat round raises it), and the
+//  highest round a majority (the leader included) has answered in this
+//  term. Once confirmed exceeds the round read at some moment, this member
+//  was still the leader at that moment: no other could have been elected
+//  before a majority answered a later message (leases rest on this).
+uint64_t zm_raft_round (const zm_raft_t *self);
+uint64_t zm_raft_confirmed (const zm_raft_t *self);
 //  The entry at index (1..last), borrowed until the next call; NULL outside
 const zm_raft_entry_t *zm_raft_entry (const zm_raft_t *self, uint64_t index);
 //  Has storage failed? (The member is then silent.)

@@ -193,7 +193,7 @@ typedef struct {
 //  A caller waiting for an answer on the leader
 typedef struct {
     zm_reply_t *reply;          //  deferred answer
-    char op[16];                //  "acquire", "release" or "observe"
+    char op[16];                //  "acquire", "release", "observe" or "renew"
     char name[S_MAX_NAME + 1];
     char owner[80];
     char *value;                //  acquire: an election's value, or NULL
@@ -201,6 +201,8 @@ typedef struct {
     uint64_t token;             //  release: the token; observe: the one known
     int64_t deadline;           //  acquire, observe: give up then (zclock_mono)
     uint64_t index;             //  the entry proposed for it, 0 while parked
+    uint64_t round;             //  renew: the leader's round when it arrived
+    int64_t arrived;            //  renew: when (zclock_mono)
 } s_waiter_t;
 
 typedef struct {
@@ -298,6 +300,7 @@ s_encode (const zm_raft_msg_t *msg, void **data_p, size_t *size_p)
     zm_msg_set_uint (out, "lt", msg->log_term);
     zm_msg_set_uint (out, "c", msg->commit);
     zm_msg_set_bool (out, "g", msg->granted);
+    zm_msg_set_uint (out, "r", msg->round);
     if (msg->count) {
         zm_val_t *entries = zm_val_set_array (zm_msg_root_mut (out), "e");
         for (size_t i = 0; entries && i < msg->count; i++) {
@@ -331,6 +334,7 @@ s_decode (const zm_msg_t *in, int count, zm_raft_msg_t *msg)
     msg->log_term = zm_msg_get_uint (in, "lt", 0);
     msg->commit = zm_msg_get_uint (in, "c", 0);
     msg->granted = zm_msg_get_bool (in, "g", false);
+    msg->round = zm_msg_get_uint (in, "r", 0);
     const zm_val_t *entries = zm_val_get (zm_msg_root (in), "e");
     size_t n = zm_val_size (entries);
     if (n == 0)
@@ -608,6 +612,34 @@ s_on_leadership (s_sync_t *self, bool leader, int64_t now)
     self->was_leader = leader;
 }
 
+//  Renewals the leader has confirmed: a majority answered a round that
+//  began after the renewal arrived, so this member still led then and no
+//  other leader can count the lease from an earlier moment. Each extends
+//  its lease from when it arrived.
+static void
+s_confirm (s_sync_t *self, int64_t now)
+{
+    uint64_t confirmed = zm_raft_confirmed (self->raft);
+    s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->waiters);
+    while (waiter) {
+        s_waiter_t *next = (s_waiter_t *) zlistx_next (self->waiters);
+        if (streq (waiter->op, "renew") && (confirmed > waiter->round || now >= waiter->deadline)) {
+            s_lock_t *lock = (s_lock_t *) zhashx_lookup (self->locks, waiter->name);
+            if (confirmed <= waiter->round)
+                s_answer (self, waiter, ZM_EUNAVAIL, 0, "sync: no quorum to confirm the renewal");
+            else if (!lock || lock->token != waiter->token || lock->expiring)
+                s_answer (self, waiter, ZM_ENOTFOUND, 0, "sync: the lock is not held with that token");
+            else {
+                if (waiter->arrived + lock->ttl > lock->expires)
+                    lock->expires = waiter->arrived + lock->ttl;
+                s_answer (self, waiter, 0, waiter->token, NULL);
+            }
+            zlistx_delete (self->waiters, zlistx_find (self->waiters, waiter));
+        }
+        waiter = next;
+    }
+}
+
 //  Every S_TICK_MS, on the instance's reactor (between its handlers)
 static void
 s_tick (s_sync_t *self)
@@ -622,6 +654,7 @@ s_tick (s_sync_t *self)
     if (leader != self->was_leader)
         s_on_leadership (self, leader, now);
     if (leader) {
+        s_confirm (self, now);
         for (s_lock_t *lock = (s_lock_t *) zhashx_first (self->locks); lock;
              lock = (s_lock_t *) zhashx_next (self->locks))
             if (!lock->expiring && now >= lock->expires)
@@ -670,6 +703,8 @@ s_raft (zm_ctx_t *ctx, zm_msg_t *req)
     bool leader = zm_raft_role (self->raft) == ZM_RAFT_LEADER;
     if (leader != self->was_leader)
         s_on_leadership (self, leader, now);
+    if (leader)
+        s_confirm (self, now);
     s_flush (self);
     return 0;
 }
@@ -838,7 +873,18 @@ s_renew (zm_ctx_t *ctx, zm_msg_t *req)
     if (!lock || lock->token != token || lock->expiring)
         return zm_error (ctx, ZM_ENOTFOUND, "sync: lock %s is not held with token %" PRIu64,
                          name, token);
-    lock->expires = zclock_mono () + lock->ttl;
+    //  Answered once a later round confirms this member still leads
+    s_waiter_t *waiter = (s_waiter_t *) calloc (1, sizeof *waiter);
+    if (!waiter)
+        return zm_error (ctx, ZM_ENOMEM, "sync: out of memory");
+    snprintf (waiter->op, sizeof waiter->op, "renew");
+    snprintf (waiter->name, sizeof waiter->name, "%s", name);
+    waiter->token = token;
+    waiter->round = zm_raft_round (self->raft);
+    waiter->arrived = zclock_mono ();
+    waiter->deadline = waiter->arrived + lock->ttl / 3;
+    waiter->reply = zm_ctx_defer (ctx);
+    zlistx_add_end (self->waiters, waiter);
     return 0;
 }
 
