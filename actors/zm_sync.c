@@ -735,6 +735,7 @@ s_forward (zm_ctx_t *ctx, const char *endpoint, zm_msg_t *req)
     zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
     opts.address = leader;
     opts.retries = 0;
+    opts.no_breaker = true;
     uint64_t id = 0;
     zm_reply_t *reply = zm_ctx_defer (ctx);
     if (!reply) {
@@ -1119,7 +1120,20 @@ s_call (zm_node_t *node, const char *endpoint, zm_msg_t **req_p, zm_msg_t **rep_
     zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
     opts.timeout_ms = timeout_ms;
     opts.retries = 1;
+    opts.no_breaker = true; //  a member without a leader is not a broken one
     return zm_call (node, "$sync", endpoint, req_p, rep_p, error_p, &opts);
+}
+
+//  One renewal of a lease; 0 with *sent_p the moment it left (the lease
+//  runs at least ttl from then)
+static int
+s_renew_once (zm_node_t *node, const char *name, uint64_t token, int64_t ttl, int64_t *sent_p)
+{
+    zm_msg_t *req = zm_msg_new ();
+    zm_msg_set_str (req, "name", name);
+    zm_msg_set_uint (req, "token", token);
+    *sent_p = zclock_mono ();
+    return s_call (node, "renew", &req, NULL, ttl / 3, NULL);
 }
 
 static void *
@@ -1155,11 +1169,8 @@ s_renewer (void *arg)
             continue;
         }
         pthread_mutex_unlock (&self->lock);
-        zm_msg_t *req = zm_msg_new ();
-        zm_msg_set_str (req, "name", due.name);
-        zm_msg_set_uint (req, "token", due.token);
-        int64_t sent = zclock_mono ();
-        int rc = s_call (node, "renew", &req, NULL, due.ttl / 3, NULL);
+        int64_t sent = 0;
+        int rc = s_renew_once (node, due.name, due.token, due.ttl, &sent);
         pthread_mutex_lock (&self->lock);
         for (s_held_t *held = (s_held_t *) zlistx_first (self->held); held;
              held = (s_held_t *) zlistx_next (self->held))
@@ -1260,6 +1271,13 @@ s_acquire (zm_node_t *node, const char *name, const char *value, int64_t ttl_ms,
         if (rc == 0) {
             *token_p = zm_msg_get_uint (rep, "token", 0);
             zm_msg_destroy (&rep);
+            //  The lease runs from no earlier than the request left; when
+            //  the grant took long (it waited its turn), one renewal now
+            //  gives the holder its whole ttl
+            int64_t sent = 0;
+            if (zclock_mono () - start > ttl_ms / 3
+                && s_renew_once (node, name, *token_p, ttl_ms, &sent) == 0)
+                start = sent;
             s_held_t *held = (s_held_t *) calloc (1, sizeof *held);
             if (!held)
                 return ZM_ENOMEM;

@@ -382,7 +382,7 @@ typedef zm_select_t s_strategy_t;
 //  Marks the pick outstanding (and as the breaker's trial when half open).
 static int
 s_pick (zm_node_t *node, const char *service, char candidates[][128], int count,
-        const bool *tried, s_strategy_t strategy)
+        const bool *tried, s_strategy_t strategy, bool breaker)
 {
     int usable[ZM_MAX_CANDIDATES];
     int n = 0;
@@ -400,7 +400,7 @@ s_pick (zm_node_t *node, const char *service, char candidates[][128], int count,
         if (!stat)
             continue;
         //  Closed, or open with its cooldown over and no trial running.
-        if (stat->open_until && (now < stat->open_until || stat->trial))
+        if (breaker && stat->open_until && (now < stat->open_until || stat->trial))
             continue;
         usable[n++] = i;
     }
@@ -428,7 +428,7 @@ s_pick (zm_node_t *node, const char *service, char candidates[][128], int count,
             pick = usable[s_rand_below ((uint32_t) n)];
         s_stat_t *stat = s_stat (selector, candidates[pick]);
         stat->outstanding++;
-        if (stat->open_until)
+        if (breaker && stat->open_until)
             stat->trial = true;
     }
     pthread_mutex_unlock (&node->client_lock);
@@ -590,11 +590,11 @@ zm_call (zm_node_t *node, const char *service, const char *endpoint, zm_msg_t **
             rc = ZM_ETIMEOUT;
             break;
         }
-        int pick = s_pick (node, service, candidates, count, tried, strategy);
+        int pick = s_pick (node, service, candidates, count, tried, strategy, !opts->no_breaker);
         if (pick < 0 && opts->address == NULL && attempt > 0) {
             //  Every instance was tried once: allow a second round.
             memset (tried, 0, sizeof tried);
-            pick = s_pick (node, service, candidates, count, tried, strategy);
+            pick = s_pick (node, service, candidates, count, tried, strategy, !opts->no_breaker);
         }
         if (pick < 0) {
             if (!error)
@@ -610,7 +610,10 @@ zm_call (zm_node_t *node, const char *service, const char *endpoint, zm_msg_t **
         rc = s_attempt (client, candidates[pick], &call, share > 0 ? share : 1, deadline, rep_p,
                         &error);
         bool failed = s_retryable (rc);
-        s_done (node, candidates[pick], failed);
+        if (opts->no_breaker)
+            s_release (node, candidates[pick]);
+        else
+            s_done (node, candidates[pick], failed);
         if (!failed)
             break;
         s_dealer_drop (client, candidates[pick]);
@@ -646,6 +649,7 @@ typedef struct {
     char address[128];    //  where it went
     zm_pid_t asker;       //  who gets the answer
     int64_t deadline;     //  zclock_mono, for the breaker's bookkeeping
+    bool breaker;         //  counted by the breaker (not opts.no_breaker)
 } s_inflight_t;
 
 typedef struct {
@@ -702,7 +706,10 @@ s_rclient_on_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
                 failed = s_retryable (env->status);
             }
         }
-        s_done (self->node, call->address, failed);
+        if (call->breaker)
+            s_done (self->node, call->address, failed);
+        else
+            s_release (self->node, call->address);
         zhashx_delete (self->inflight, key);
         zm_wire_clear (&got);
         if (env)
@@ -725,7 +732,10 @@ s_rclient_sweep (zloop_t *loop, int timer_id, void *arg)
             zlistx_add_end (expired, (void *) zhashx_cursor (self->inflight));
     for (void *key = zlistx_first (expired); key; key = zlistx_next (expired)) {
         s_inflight_t *call = (s_inflight_t *) zhashx_lookup (self->inflight, key);
-        s_done (self->node, call->address, true);
+        if (call->breaker)
+            s_done (self->node, call->address, true);
+        else
+            s_release (self->node, call->address);
         zhashx_delete (self->inflight, key);
     }
     zlistx_destroy (&expired);
@@ -865,7 +875,7 @@ zm_call_async (zm_ctx_t *ctx, const char *service, const char *endpoint, zm_msg_
     bool tried[ZM_MAX_CANDIDATES] = {false};
     rc = count ? ZM_EUNAVAIL : ZM_ENOTFOUND;
     for (int attempt = 0; attempt < count; attempt++) {
-        int pick = s_pick (node, service, candidates, count, tried, strategy);
+        int pick = s_pick (node, service, candidates, count, tried, strategy, !opts->no_breaker);
         if (pick < 0)
             break;
         tried[pick] = true;
@@ -878,14 +888,17 @@ zm_call_async (zm_ctx_t *ctx, const char *service, const char *endpoint, zm_msg_
                       : ZM_ENOMEM;
         //  A full queue (the peer is slow or gone) refuses at once.
         if (sent == ZM_EUNAVAIL) {
-            s_done (node, candidates[pick], true);
+            if (opts->no_breaker)
+                s_release (node, candidates[pick]);
+            else
+                s_done (node, candidates[pick], true);
             zm_reactor_forget (ctx->reactor, id);
             continue;
         }
         if (sent) {
             if (id)
                 zm_reactor_forget (ctx->reactor, id);
-            s_done (node, candidates[pick], false);
+            s_release (node, candidates[pick]);
             rc = sent;
             break;
         }
@@ -893,6 +906,7 @@ zm_call_async (zm_ctx_t *ctx, const char *service, const char *endpoint, zm_msg_
         if (inflight) {
             snprintf (inflight->address, sizeof inflight->address, "%s", candidates[pick]);
             inflight->asker = ctx->actor->pid;
+            inflight->breaker = !opts->no_breaker;
             inflight->deadline = zclock_mono () + timeout;
             zhashx_insert (self->inflight, (void *) (uintptr_t) id, inflight);
         }
@@ -925,7 +939,7 @@ zm_client_send_event (zm_node_t *node, const char *key, char candidates[][128], 
         count = ZM_MAX_CANDIDATES;
     *picked_p = -1;
     for (int attempt = 0; attempt < count; attempt++) {
-        int pick = s_pick (node, key, candidates, count, tried, strategy);
+        int pick = s_pick (node, key, candidates, count, tried, strategy, true);
         if (pick < 0)
             break;
         tried[pick] = true;

@@ -223,12 +223,11 @@ zt_read_line (zt_proc_t *self, char *line, size_t size, int timeout_ms)
         }
         if (self->out < 0)
             return false;
+        //  timeout_ms 0 still reads what is there now
         int64_t left = deadline - zt_clock ();
-        if (left <= 0)
-            return false;
         struct pollfd item = {self->out, POLLIN, 0};
-        int rc = poll (&item, 1, (int) left);
-        if (rc < 0 && errno == EINTR)
+        int rc = poll (&item, 1, left > 0 ? (int) left : 0);
+        if (rc < 0 && errno == EINTR && left > 0)
             continue;
         if (rc <= 0)
             return false;

@@ -43,10 +43,13 @@ typedef struct {
     const char *trace_id;       //  NULL: a new random one
     const zm_msg_t *match;      //  only instances whose service metadata holds
                                 //  every str -> str pair of this map, or NULL
+    bool no_breaker;            //  neither held back nor counted by the circuit
+                                //  breaker (for callers that fail over on their
+                                //  own, as the sync client does)
 } zm_call_opts_t;
 
 //  Defaults for every field.
-#define ZM_CALL_OPTS_DEFAULT {0, -1, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+#define ZM_CALL_OPTS_DEFAULT {0, -1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false}
 
 //  Call an endpoint and wait. Takes *req_p (may be NULL or point to NULL:
 //  no body). On 0, *rep_p is the reply (NULL when the handler replied with
