@@ -42,6 +42,7 @@
 #define S_DATABASE "zmicro.sync"
 #define S_MAX_NAME 255
 #define S_FORWARD_TYPE "sync.forwarded"
+#define S_ATTEMPT_MS 250        //  a caller waits this long at most per request
 
 //  --------------------------------------------------------------------------
 //  Raft storage in the node's store
@@ -220,6 +221,7 @@ typedef struct {
     zhashx_t *locks;            //  name -> s_lock_t (held locks)
     zlistx_t *waiters;          //  s_waiter_t (leader)
     bool was_leader;
+    int leader_seen;            //  the leader the forwards went to
     zhashx_t *forwards;         //  call id -> zm_reply_t * (requests passed to the leader)
     FILE *trace;                //  sync.trace: what this member applied and led
 } s_sync_t;
@@ -403,6 +405,10 @@ s_resolve (s_sync_t *self)
             continue;
         zsock_set_linger (dealer, 0);
         zsock_set_immediate (dealer, 1);
+        //  A connection that went silent (a cut cable) is dropped and made
+        //  anew, rather than left to TCP's retransmission backoff
+        zsock_set_heartbeat_ivl (dealer, 250);
+        zsock_set_heartbeat_timeout (dealer, 1000);
         if (zm_auth_connect (self->node, dealer, address) != 0
             || zm_reactor_reader (self->reactor, dealer, s_on_dealer, self) != 0) {
             zsock_destroy (&dealer);
@@ -640,6 +646,33 @@ s_confirm (s_sync_t *self, int64_t now)
     }
 }
 
+//  After the core moved on: apply what committed, follow leadership
+//  changes, confirm renewals. Returns whether this member leads.
+static bool
+s_progress (s_sync_t *self, int64_t now)
+{
+    const zm_raft_entry_t *entry;
+    while (zm_raft_apply (self->raft, &entry))
+        s_apply (self, entry, now);
+    bool leader = zm_raft_role (self->raft) == ZM_RAFT_LEADER;
+    if (leader != self->was_leader)
+        s_on_leadership (self, leader, now);
+    int known = zm_raft_leader (self->raft);
+    if (known != self->leader_seen) {
+        //  Requests passed to a leader that is no more: their callers try
+        //  again now rather than at their deadline
+        for (zm_reply_t *reply = (zm_reply_t *) zhashx_first (self->forwards); reply;
+             reply = (zm_reply_t *) zhashx_next (self->forwards))
+            zm_reply_send (self->node, &reply, NULL, ZM_EUNAVAIL,
+                           "sync: the leader changed: try again");
+        zhashx_purge (self->forwards);
+        self->leader_seen = known;
+    }
+    if (leader)
+        s_confirm (self, now);
+    return leader;
+}
+
 //  Every S_TICK_MS, on the instance's reactor (between its handlers)
 static void
 s_tick (s_sync_t *self)
@@ -647,14 +680,8 @@ s_tick (s_sync_t *self)
     int64_t now = zclock_mono ();
     s_resolve (self);
     zm_raft_tick (self->raft, now);
-    const zm_raft_entry_t *entry;
-    while (zm_raft_apply (self->raft, &entry))
-        s_apply (self, entry, now);
-    bool leader = zm_raft_role (self->raft) == ZM_RAFT_LEADER;
-    if (leader != self->was_leader)
-        s_on_leadership (self, leader, now);
+    bool leader = s_progress (self, now);
     if (leader) {
-        s_confirm (self, now);
         for (s_lock_t *lock = (s_lock_t *) zhashx_first (self->locks); lock;
              lock = (s_lock_t *) zhashx_next (self->locks))
             if (!lock->expiring && now >= lock->expires)
@@ -697,14 +724,7 @@ s_raft (zm_ctx_t *ctx, zm_msg_t *req)
         return zm_error (ctx, ZM_EINVAL, "not a raft message");
     int64_t now = zclock_mono ();
     zm_raft_step (self->raft, &msg, now);
-    const zm_raft_entry_t *entry;
-    while (zm_raft_apply (self->raft, &entry))
-        s_apply (self, entry, now);
-    bool leader = zm_raft_role (self->raft) == ZM_RAFT_LEADER;
-    if (leader != self->was_leader)
-        s_on_leadership (self, leader, now);
-    if (leader)
-        s_confirm (self, now);
+    s_progress (self, now);
     s_flush (self);
     return 0;
 }
@@ -736,6 +756,7 @@ s_forward (zm_ctx_t *ctx, const char *endpoint, zm_msg_t *req)
     opts.address = leader;
     opts.retries = 0;
     opts.no_breaker = true;
+    opts.timeout_ms = (int) zm_msg_get_int (copy, "wait", 0) + 1000;
     uint64_t id = 0;
     zm_reply_t *reply = zm_ctx_defer (ctx);
     if (!reply) {
@@ -952,6 +973,7 @@ s_init (zm_ctx_t *ctx, zm_msg_t *msg)
     self->node = node;
     self->reactor = ctx->reactor;
     self->self = -1;
+    self->leader_seen = ZM_RAFT_NONE;
     self->generation = UINT64_MAX;
     self->locks = zhashx_new ();
     self->waiters = zlistx_new ();
@@ -1254,11 +1276,11 @@ s_acquire (zm_node_t *node, const char *name, const char *value, int64_t ttl_ms,
     int64_t deadline = zclock_mono () + wait_ms;
     int rc = ZM_EUNAVAIL;
     while (true) {
-        //  Attempts of at most a second of waiting each, so that a member
-        //  or leader that died does not hold the caller for the whole wait
-        //  (asking again as the same owner is safe: a grant stands)
+        //  Short attempts, so that a member or leader that died does not
+        //  hold the caller for long (asking again as the same owner is
+        //  safe: a grant stands)
         int64_t left = deadline - zclock_mono ();
-        int64_t wait = left < 0 ? 0 : left > 1000 ? 1000 : left;
+        int64_t wait = left < 0 ? 0 : left > S_ATTEMPT_MS ? S_ATTEMPT_MS : left;
         zm_msg_t *req = zm_msg_new (), *rep = NULL;
         zm_msg_set_str (req, "name", name);
         zm_msg_set_str (req, "owner", owner);
@@ -1267,7 +1289,7 @@ s_acquire (zm_node_t *node, const char *name, const char *value, int64_t ttl_ms,
         if (value)
             zm_msg_set_str (req, "value", value);
         int64_t start = zclock_mono ();
-        rc = s_call (node, "lock", &req, &rep, wait + 1000, NULL);
+        rc = s_call (node, "lock", &req, &rep, wait + 2 * S_ATTEMPT_MS, NULL);
         if (rc == 0) {
             *token_p = zm_msg_get_uint (rep, "token", 0);
             zm_msg_destroy (&rep);

@@ -597,3 +597,35 @@ Test (raft, entries_of_past_terms_commit_only_under_one_of_the_current_term, .ti
     zm_raft_destroy (&raft);
     zm_raft_memory_clear (&disk);
 }
+
+//  A leader's round is confirmed only once a majority answered a round that
+//  began after it: a leader cut off in a minority confirms nothing more,
+//  even before it notices and steps down
+Test (raft, a_round_is_confirmed_only_by_a_majority, .timeout = 10)
+{
+    s_net_t net;
+    s_net_init (&net, 5, 11);
+    s_run (&net, 1000);
+    int leader = s_leader (&net);
+    cr_assert_geq (leader, 0);
+    zm_raft_t *raft = net.member[leader];
+    uint64_t round = zm_raft_round (raft);
+    s_run (&net, 100);
+    cr_assert_gt (zm_raft_confirmed (raft), round, "a connected leader confirms later rounds");
+    //  With one follower it is two of five: nothing after the cut confirms
+    int follower = (leader + 1) % net.count;
+    s_partition (&net, (1u << leader) | (1u << follower));
+    s_run (&net, 20);
+    round = zm_raft_round (raft);
+    uint64_t confirmed = zm_raft_confirmed (raft);
+    for (int ms = 0; ms < 140 && zm_raft_role (raft) == ZM_RAFT_LEADER; ms++) {
+        s_run (&net, 1);
+        cr_assert_leq (zm_raft_confirmed (raft), round, "confirmed without a majority");
+    }
+    cr_assert_geq (confirmed, 1);
+    //  Not a leader: nothing is confirmed
+    s_run (&net, 500);
+    cr_assert_neq (zm_raft_role (raft), ZM_RAFT_LEADER);
+    cr_assert_eq (zm_raft_confirmed (raft), 0);
+    s_net_destroy (&net);
+}
