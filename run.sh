@@ -152,7 +152,7 @@ test)
     exit $status
     ;;
 bench)
-    need_packages $BUILD_PKGS
+    need_packages $BUILD_PKGS etcd-server etcd-client # etcd: bench_sync's baseline
     build release
     for b in build/release/bench/bench_*; do
         [ -x "$b" ] && "$b"
