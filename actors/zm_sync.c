@@ -490,6 +490,17 @@ s_wake (s_sync_t *self, const char *name)
         }
 }
 
+//  Drop the waiter the list's cursor is on (iterating with zlistx_first
+//  and zlistx_next); *waiter_p becomes the first again, as a deletion
+//  loses the cursor: loops start over, their lists are short
+static void
+s_drop (s_sync_t *self, s_waiter_t **waiter_p)
+{
+    assert (zlistx_cursor (self->waiters) && zlistx_item (self->waiters) == *waiter_p);
+    zlistx_delete (self->waiters, zlistx_cursor (self->waiters));
+    *waiter_p = (s_waiter_t *) zlistx_first (self->waiters);
+}
+
 //  Answer an observer with the holder of its lock as the leader knows it
 static void
 s_observed (s_sync_t *self, s_waiter_t *waiter)
@@ -513,13 +524,13 @@ s_notify (s_sync_t *self, const char *name)
     uint64_t token = lock ? lock->token : 0;
     s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->waiters);
     while (waiter) {
-        s_waiter_t *next = (s_waiter_t *) zlistx_next (self->waiters);
         if (streq (waiter->op, "observe") && waiter->token != token
             && streq (waiter->name, name)) {
             s_observed (self, waiter);
-            zlistx_delete (self->waiters, zlistx_find (self->waiters, waiter));
+            s_drop (self, &waiter);
+            continue;
         }
-        waiter = next;
+        waiter = (s_waiter_t *) zlistx_next (self->waiters);
     }
 }
 
@@ -628,7 +639,6 @@ s_confirm (s_sync_t *self, int64_t now)
     uint64_t confirmed = zm_raft_confirmed (self->raft);
     s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->waiters);
     while (waiter) {
-        s_waiter_t *next = (s_waiter_t *) zlistx_next (self->waiters);
         if (streq (waiter->op, "renew") && (confirmed > waiter->round || now >= waiter->deadline)) {
             s_lock_t *lock = (s_lock_t *) zhashx_lookup (self->locks, waiter->name);
             if (confirmed <= waiter->round)
@@ -640,9 +650,10 @@ s_confirm (s_sync_t *self, int64_t now)
                     lock->expires = waiter->arrived + lock->ttl;
                 s_answer (self, waiter, 0, waiter->token, NULL);
             }
-            zlistx_delete (self->waiters, zlistx_find (self->waiters, waiter));
+            s_drop (self, &waiter);
+            continue;
         }
-        waiter = next;
+        waiter = (s_waiter_t *) zlistx_next (self->waiters);
     }
 }
 
@@ -689,17 +700,18 @@ s_tick (s_sync_t *self)
         //  Parked acquires whose wait is over
         s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->waiters);
         while (waiter) {
-            s_waiter_t *next = (s_waiter_t *) zlistx_next (self->waiters);
             if (streq (waiter->op, "observe") && now >= waiter->deadline) {
                 s_observed (self, waiter); //  nothing changed
-                zlistx_delete (self->waiters, zlistx_find (self->waiters, waiter));
+                s_drop (self, &waiter);
+                continue;
             }
             else if (waiter->index == 0 && now >= waiter->deadline
                      && streq (waiter->op, "acquire")) {
                 s_answer (self, waiter, ZM_ECONFLICT, 0, "the lock is held by another");
-                zlistx_delete (self->waiters, zlistx_find (self->waiters, waiter));
+                s_drop (self, &waiter);
+                continue;
             }
-            waiter = next;
+            waiter = (s_waiter_t *) zlistx_next (self->waiters);
         }
     }
     s_flush (self);
