@@ -600,4 +600,43 @@ zt_lan_link (zt_lan_t *self, int i, bool up)
     zt_must ("ip -n %s link set h%d %s", self->sw, i, up ? "up" : "down");
 }
 
+//  ---------------------------------------------------------------------------
+//  Sync clusters in one process
+
+//  Config of node i of an in-process sync group on loopback: nodes
+//  0..members-1 are the members m0, m1, ... and the others (i >= members)
+//  clients named "client"; node j listens on port base + j, keeps its
+//  keypair and store in dir (keys-<j>, store-<j>), and knows the members by
+//  keys[j] (their public keys, made beforehand) as static peers.
+static inline zm_config_t *
+zt_sync_config (int i, int members, const char *dir, int base, char keys[][ZM_KEY_TEXT])
+{
+    zm_config_t *config = zm_config_new ();
+    char name[16], port[16], keys_dir[128], store[128], peers[1024] = "", list[128] = "";
+    snprintf (name, sizeof name, i < members ? "m%d" : "client", i);
+    snprintf (port, sizeof port, "%d", base + i);
+    snprintf (keys_dir, sizeof keys_dir, "%s/keys-%d", dir, i);
+    snprintf (store, sizeof store, "%s/store-%d", dir, i);
+    for (int m = 0; m < members; m++) {
+        size_t used = strlen (list);
+        snprintf (list + used, sizeof list - used, "%sm%d", m ? "," : "", m);
+        if (m == i)
+            continue;
+        used = strlen (peers);
+        snprintf (peers + used, sizeof peers - used, "%stcp://127.0.0.1:%d#%s", used ? "," : "",
+                  base + m, keys[m]);
+    }
+    zm_config_set (config, "node.name", name, NULL);
+    zm_config_set (config, "log.level", getenv ("ZT_LOG") ? getenv ("ZT_LOG") : "error", NULL);
+    zm_config_set (config, "registry.beacon", "false", NULL);
+    zm_config_set (config, "registry.ttl", "200", NULL);
+    zm_config_set (config, "rpc.bind", "127.0.0.1", NULL);
+    zm_config_set (config, "rpc.port", port, NULL);
+    zm_config_set (config, "auth.keys", keys_dir, NULL);
+    zm_config_set (config, "store.path", store, NULL);
+    zm_config_set (config, "registry.peers", peers, NULL);
+    zm_config_set (config, "sync.members", list, NULL);
+    return config;
+}
+
 #endif

@@ -37,29 +37,7 @@ s_teardown (void)
 static zm_config_t *
 s_config (int i)
 {
-    zm_config_t *config = zm_config_new ();
-    char name[16], port[16], keys[128], store[128], peers[1024] = "";
-    snprintf (name, sizeof name, i < S_MEMBERS ? "m%d" : "client", i);
-    snprintf (port, sizeof port, "%d", s_base + i);
-    snprintf (keys, sizeof keys, "%s/keys-%d", s_dir, i);
-    snprintf (store, sizeof store, "%s/store-%d", s_dir, i);
-    for (int m = 0; m < S_MEMBERS; m++)
-        if (m != i) {
-            size_t used = strlen (peers);
-            snprintf (peers + used, sizeof peers - used, "%stcp://127.0.0.1:%d#%s",
-                      used ? "," : "", s_base + m, s_keys[m]);
-        }
-    zm_config_set (config, "node.name", name, NULL);
-    zm_config_set (config, "log.level", getenv ("ZT_LOG") ? getenv ("ZT_LOG") : "error", NULL);
-    zm_config_set (config, "registry.beacon", "false", NULL);
-    zm_config_set (config, "registry.ttl", "200", NULL);
-    zm_config_set (config, "rpc.bind", "127.0.0.1", NULL);
-    zm_config_set (config, "rpc.port", port, NULL);
-    zm_config_set (config, "auth.keys", keys, NULL);
-    zm_config_set (config, "store.path", store, NULL);
-    zm_config_set (config, "registry.peers", peers, NULL);
-    zm_config_set (config, "sync.members", "m0,m1,m2", NULL);
-    return config;
+    return zt_sync_config (i, S_MEMBERS, s_dir, s_base, s_keys);
 }
 
 static zm_node_t *

@@ -3,10 +3,12 @@
     beacons: the tool finds nodes through static peers
     (--registry.peers=tcp://127.0.0.1:<port>). Every node serves "$store":
     the store tests give theirs an LMDB store in a temporary directory or
-    the memory backend.
+    the memory backend. zm lock and zm elect run against a sync group of
+    three members in the test process (as in tests/test_sync.c).
 */
 #include "support.h"
 #include <czmq.h>
+#include <inttypes.h>
 #include <sys/stat.h>
 #include "zmicro.h"
 
@@ -368,8 +370,10 @@ Test (zm_tool, publish_reaches_queue_group, .timeout = 60)
     //  A queue-group event goes point to point to a member the publisher's
     //  registry knows: beta has the subscriber as its static peer (asked
     //  again every 200 ms until it answers), so the subscriber's RPC port is
-    //  fixed; the subscriber has beta as its own.
-    int port = 47400 + (int) (getpid () % 500);
+    //  fixed; the subscriber has beta as its own. Below the ephemeral ports
+    //  (32768..): a connection of an earlier test in TIME_WAIT on its local
+    //  port would make the bind fail. Apart from the lock tests' ports.
+    int port = 13000 + (int) (getpid () % 1000);
     //  The subscriber's keypair made beforehand, so that beta knows its key
     char keys[] = "/tmp/zmt-keys-XXXXXX", keys_flag[64], key[ZM_KEY_TEXT];
     cr_assert_not_null (mkdtemp (keys));
@@ -778,4 +782,434 @@ Test (zm_tool, keygen_makes_cluster_keys_and_identities, .timeout = 20)
     char command[128];
     snprintf (command, sizeof command, "rm -rf '%s'", dir);
     cr_assert_eq (system (command), 0);
+}
+
+//  --------------------------------------------------------------------------
+//  zm lock, zm elect: a sync group of three members in this process (the
+//  setup of tests/test_sync.c: fixed ports, keypairs and LMDB stores in a
+//  temporary directory) and a client node with which the test takes locks
+//  and observes elections; the tool finds the members as static peers.
+
+#define S_SYNC_MEMBERS 3
+
+static char s_sync_dir[64];
+static int s_sync_base;             //  first RPC port
+static char s_sync_keys[S_SYNC_MEMBERS + 1][ZM_KEY_TEXT];
+static zm_node_t *s_sync_nodes[S_SYNC_MEMBERS + 1]; //  members, then the client
+static char s_sync_peers[1024];     //  --registry.peers=<the members>
+static zt_proc_t s_sync_procs[3] = {ZT_PROC_NONE, ZT_PROC_NONE, ZT_PROC_NONE};
+
+static void
+s_sync_teardown (void)
+{
+    for (size_t i = 0; i < sizeof s_sync_procs / sizeof s_sync_procs[0]; i++)
+        zt_kill (&s_sync_procs[i], SIGKILL);
+    for (int i = 0; i <= S_SYNC_MEMBERS; i++)
+        zm_node_destroy (&s_sync_nodes[i]);
+    if (*s_sync_dir) {
+        char command[128];
+        snprintf (command, sizeof command, "rm -rf '%s'", s_sync_dir);
+        zt_run (command, NULL, 0);
+        *s_sync_dir = 0;
+    }
+}
+
+//  Node i (0..2 members m0..m2, 3 the client): fixed port, keypair and
+//  store in s_sync_dir, every other member as a static peer
+static zm_config_t *
+s_sync_config (int i)
+{
+    return zt_sync_config (i, S_SYNC_MEMBERS, s_sync_dir, s_sync_base, s_sync_keys);
+}
+
+//  Start the members and the client; return once a lock is granted (the
+//  group has a leader).
+static void
+s_sync_setup (void)
+{
+    snprintf (s_sync_dir, sizeof s_sync_dir, "/tmp/zm-tool-sync-XXXXXX");
+    cr_assert_not_null (mkdtemp (s_sync_dir));
+    //  Below the ephemeral ports, apart from tests/test_sync.c's (20000..)
+    //  and publish_reaches_queue_group's (13000..)
+    s_sync_base = 14000 + (int) (getpid () % 1500) * 4;
+    snprintf (s_sync_peers, sizeof s_sync_peers, "--registry.peers=");
+    for (int i = 0; i <= S_SYNC_MEMBERS; i++) {
+        char keys[128];
+        snprintf (keys, sizeof keys, "%s/keys-%d", s_sync_dir, i);
+        cr_assert_eq (zm_keypair_create (keys, "node", NULL, s_sync_keys[i]), 0);
+        if (i < S_SYNC_MEMBERS) {
+            size_t used = strlen (s_sync_peers);
+            snprintf (s_sync_peers + used, sizeof s_sync_peers - used, "%stcp://127.0.0.1:%d#%s",
+                      i ? "," : "", s_sync_base + i, s_sync_keys[i]);
+        }
+    }
+    for (int i = 0; i <= S_SYNC_MEMBERS; i++) {
+        //  A port just let go of may be held for a moment
+        for (int attempt = 0; !s_sync_nodes[i] && attempt < 30; attempt++) {
+            zm_config_t *config = s_sync_config (i);
+            s_sync_nodes[i] = zm_node_new (&config);
+            zm_config_destroy (&config);
+            if (!s_sync_nodes[i])
+                zclock_sleep (100);
+        }
+        cr_assert_not_null (s_sync_nodes[i], "node %d did not start", i);
+    }
+    uint64_t token = 0;
+    zm_node_t *client = s_sync_nodes[S_SYNC_MEMBERS];
+    cr_assert_eq (zm_lock_acquire (client, "warm-up", 1000, 15000, &token), 0, "no leader");
+    cr_assert_eq (zm_lock_release (client, "warm-up", token), 0);
+}
+
+//  Is lock name free now? Takes it with one try and gives it back.
+static bool
+s_lock_free (const char *name)
+{
+    uint64_t token = 0;
+    zm_node_t *client = s_sync_nodes[S_SYNC_MEMBERS];
+    if (zm_lock_acquire (client, name, 1000, 0, &token) != 0)
+        return false;
+    cr_assert_eq (zm_lock_release (client, name, token), 0);
+    return true;
+}
+
+//  Start `zm FLAGS <the members> args...` (args NULL-terminated), its stderr
+//  to err_file (through sh, which execs zm: the pid is zm's).
+static zt_proc_t
+s_sync_spawn (const char *err_file, ...)
+{
+    char script[256];
+    snprintf (script, sizeof script, "exec \"$0\" \"$@\" 2>>'%s'", err_file);
+    const char *argv[32] = {"sh", "-c", script, s_zm (), "--registry.beacon=false",
+                            "--log.level=warning", s_sync_peers};
+    size_t count = 7;
+    va_list args;
+    va_start (args, err_file);
+    for (const char *arg = va_arg (args, const char *); arg && count < 31;
+         arg = va_arg (args, const char *))
+        argv[count++] = arg;
+    va_end (args);
+    argv[count] = NULL;
+    zt_proc_t proc = zt_spawn (argv, NULL);
+    cr_assert (proc.pid > 0, "cannot start zm");
+    return proc;
+}
+
+//  The contents of path (cut at size - 1), "" when it cannot be read.
+static void
+s_read_file (const char *path, char *text, size_t size)
+{
+    *text = 0;
+    FILE *file = fopen (path, "r");
+    if (file) {
+        size_t got = fread (text, 1, size - 1, file);
+        text[got] = 0;
+        fclose (file);
+    }
+}
+
+Test (zm_tool, lock_runs_the_command_with_a_fencing_token, .fini = s_sync_teardown,
+      .timeout = 90)
+{
+    s_sync_setup ();
+    char out[4096], name[64];
+    unsigned long long first = 0, second = 0;
+    //  The command's output is all there is on stdout; the lock is free after
+    int rc = s_run (out, sizeof out,
+                    S_FLAGS " '%s' lock job -- sh -c 'echo $ZM_LOCK_NAME $ZM_LOCK_TOKEN'",
+                    s_sync_peers);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    cr_assert_eq (sscanf (out, "%63s %llu", name, &first), 2, "%s", out);
+    cr_assert_str_eq (name, "job");
+    cr_assert_gt (first, 0, "%s", out);
+    cr_assert (s_lock_free ("job"), "released when the command ended");
+    //  Options after NAME, the command's own options untouched
+    rc = s_run (out, sizeof out,
+                S_FLAGS " '%s' lock job --ttl 2000 --wait=5000 -- sh -c 'echo $ZM_LOCK_TOKEN' "
+                        "--help",
+                s_sync_peers);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    cr_assert_eq (sscanf (out, "%llu", &second), 1, "%s", out);
+    cr_assert_gt (second, first, "tokens increase: %llu then %llu", first, second);
+    //  The exit status passes through, and zm prints nothing of its own
+    rc = s_run (out, sizeof out, S_FLAGS " '%s' lock job -- sh -c 'exit 3' 2>&1", s_sync_peers);
+    cr_assert_eq (rc, 3, "exit %d: %s", rc, out);
+    cr_assert_str_eq (out, "");
+    //  A command killed by a signal: 128 + the signal
+    rc = s_run (out, sizeof out, S_FLAGS " '%s' lock job -- sh -c 'kill -KILL $$' 2>&1",
+                s_sync_peers);
+    cr_assert_eq (rc, 128 + SIGKILL, "exit %d: %s", rc, out);
+    //  A command that is not there: 127, one line; the lock released
+    rc = s_run (out, sizeof out, S_FLAGS " '%s' lock job -- /nonexistent/command 2>&1",
+                s_sync_peers);
+    cr_assert_eq (rc, 127, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "cannot run"), "%s", out);
+    cr_assert (s_lock_free ("job"));
+}
+
+Test (zm_tool, lock_runs_one_command_at_a_time, .fini = s_sync_teardown, .timeout = 90)
+{
+    s_sync_setup ();
+    //  Two holders append their start and end (token, time in ns) to one
+    //  file: the second starts after the first ended, with a higher token.
+    char log[128], err[128], script[512];
+    snprintf (log, sizeof log, "%s/runs.log", s_sync_dir);
+    snprintf (err, sizeof err, "%s/stderr", s_sync_dir);
+    snprintf (script, sizeof script,
+              "echo start $ZM_LOCK_TOKEN $(date +%%s%%N) >> '%s'; sleep 1; "
+              "echo end $ZM_LOCK_TOKEN $(date +%%s%%N) >> '%s'",
+              log, log);
+    for (int i = 0; i < 2; i++)
+        s_sync_procs[i] = s_sync_spawn (err, "lock", "job", "--", "sh", "-c", script, NULL);
+    for (int i = 0; i < 2; i++) {
+        int status = zt_wait (&s_sync_procs[i], 40000);
+        char text[4096];
+        s_read_file (err, text, sizeof text);
+        cr_assert_eq (status, 0, "zm lock %d: exit %d: %s", i, status, text);
+    }
+    char text[4096];
+    s_read_file (log, text, sizeof text);
+    char what[4][8];
+    unsigned long long token[4], when[4];
+    int fields = sscanf (text, "%7s %llu %llu %7s %llu %llu %7s %llu %llu %7s %llu %llu",
+                         what[0], &token[0], &when[0], what[1], &token[1], &when[1], what[2],
+                         &token[2], &when[2], what[3], &token[3], &when[3]);
+    cr_assert_eq (fields, 12, "%s", text);
+    cr_assert (streq (what[0], "start") && streq (what[1], "end") && streq (what[2], "start")
+                   && streq (what[3], "end"),
+               "no overlap: %s", text);
+    cr_assert (token[0] == token[1] && token[2] == token[3], "%s", text);
+    cr_assert_gt (token[2], token[0], "the second holder's token is higher: %s", text);
+    cr_assert_geq (when[2], when[1], "%s", text);
+    cr_assert (s_lock_free ("job"));
+}
+
+Test (zm_tool, lock_held_by_another_fails_after_wait, .fini = s_sync_teardown, .timeout = 90)
+{
+    s_sync_setup ();
+    zm_node_t *client = s_sync_nodes[S_SYNC_MEMBERS];
+    uint64_t token = 0;
+    cr_assert_eq (zm_lock_acquire (client, "job", 5000, 5000, &token), 0);
+    char out[4096];
+    int64_t start = zt_clock ();
+    int rc = s_run (out, sizeof out, S_FLAGS " '%s' lock job --wait 200 -- echo ran 2>&1",
+                    s_sync_peers);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "zm: lock job: held by another (waited 200 ms)"), "%s", out);
+    cr_assert_lt (zt_clock () - start, 10000);
+    //  SIGINT ends a wait at once: exit 1, the command never ran
+    char err[128], text[4096], line[256];
+    snprintf (err, sizeof err, "%s/stderr", s_sync_dir);
+    s_sync_procs[0] = s_sync_spawn (err, "lock", "job", "--wait", "60000", "--", "echo", "ran",
+                                    NULL);
+    zclock_sleep (1500);
+    cr_assert_eq (zt_wait (&s_sync_procs[0], 0), -1, "still waiting");
+    start = zt_clock ();
+    kill (s_sync_procs[0].pid, SIGINT);
+    int status = zt_wait (&s_sync_procs[0], 10000);
+    s_read_file (err, text, sizeof text);
+    cr_assert_eq (status, 1, "exit %d: %s", status, text);
+    cr_assert_lt (zt_clock () - start, 5000);
+    cr_assert (strstr (text, "zm: lock job: interrupted"), "%s", text);
+    cr_assert_not (zt_read_line (&s_sync_procs[0], line, sizeof line, 0), "ran: %s", line);
+    //  Free again: one try is enough
+    cr_assert_eq (zm_lock_release (client, "job", token), 0);
+    rc = s_run (out, sizeof out, S_FLAGS " '%s' lock job --wait 0 -- echo ran 2>&1",
+                s_sync_peers);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    cr_assert_str_eq (out, "ran\n");
+}
+
+Test (zm_tool, lock_forwards_signals_and_stops_the_command_when_lost,
+      .fini = s_sync_teardown, .timeout = 120)
+{
+    s_sync_setup ();
+    char err[128], text[4096], line[256];
+    snprintf (err, sizeof err, "%s/stderr", s_sync_dir);
+    //  SIGTERM to zm goes on to the command; the lock is released after
+    s_sync_procs[0] =
+        s_sync_spawn (err, "lock", "job", "--", "sh", "-c", "echo running; exec sleep 60", NULL);
+    cr_assert (zt_read_line (&s_sync_procs[0], line, sizeof line, 20000), "it did not run");
+    cr_assert_str_eq (line, "running");
+    cr_assert_not (s_lock_free ("job"), "held while the command runs");
+    kill (s_sync_procs[0].pid, SIGTERM);
+    int status = zt_wait (&s_sync_procs[0], 15000);
+    s_read_file (err, text, sizeof text);
+    cr_assert_eq (status, 128 + SIGTERM, "exit %d: %s", status, text);
+    cr_assert (s_lock_free ("job"), "released");
+    //  The sync group goes away: the lock and the leadership are lost once
+    //  their ttl passed without a renewal (stderr: a file each, their lines
+    //  would mix)
+    char lock_err[128], elect_err[128], elect_text[4096];
+    snprintf (lock_err, sizeof lock_err, "%s/lock.stderr", s_sync_dir);
+    snprintf (elect_err, sizeof elect_err, "%s/elect.stderr", s_sync_dir);
+    s_sync_procs[0] = s_sync_spawn (lock_err, "lock", "job", "--ttl", "600", "--", "sh", "-c",
+                                    "echo running; exec sleep 60", NULL);
+    s_sync_procs[1] = s_sync_spawn (elect_err, "elect", "boss", "--ttl", "600", NULL);
+    cr_assert (zt_read_line (&s_sync_procs[0], line, sizeof line, 20000), "it did not run");
+    cr_assert (zt_read_line (&s_sync_procs[1], line, sizeof line, 20000), "no leader");
+    for (int i = 0; i < S_SYNC_MEMBERS; i++)
+        zm_node_destroy (&s_sync_nodes[i]);
+    int64_t gone = zt_clock ();
+    int lock_status = zt_wait (&s_sync_procs[0], 20000);
+    int elect_status = zt_wait (&s_sync_procs[1], 20000);
+    s_read_file (lock_err, text, sizeof text);
+    s_read_file (elect_err, elect_text, sizeof elect_text);
+    cr_assert_eq (lock_status, 1, "zm lock: exit %d: %s", lock_status, text);
+    cr_assert_eq (elect_status, 1, "zm elect: exit %d: %s", elect_status, elect_text);
+    cr_assert_lt (zt_clock () - gone, 15000);
+    cr_assert (strstr (text, "zm: lock job lost"), "%s", text);
+    cr_assert (strstr (elect_text, "zm: elect boss: leadership lost"), "%s", elect_text);
+}
+
+Test (zm_tool, elect_leads_until_stopped_and_is_observed, .fini = s_sync_teardown,
+      .timeout = 120)
+{
+    s_sync_setup ();
+    char err[128], text[4096], line[2048], out[4096];
+    snprintf (err, sizeof err, "%s/stderr", s_sync_dir);
+    //  An observer: nobody leads at first
+    s_sync_procs[0] = s_sync_spawn (err, "elect", "leader", "--observe", "--count", "3",
+                                    "--timeout", "60000", NULL);
+    cr_assert (zt_read_line (&s_sync_procs[0], line, sizeof line, 20000), "observer: nothing");
+    zm_msg_t *seen = s_json (line);
+    cr_assert_str_eq (zm_msg_get_str (seen, "name", ""), "leader", "%s", line);
+    cr_assert_eq (zm_msg_get_uint (seen, "term", 99), 0, "%s", line);
+    cr_assert_str_eq (zm_msg_get_str (seen, "value", "?"), "", "%s", line);
+    zm_msg_destroy (&seen);
+    //  A candidate wins and says so
+    s_sync_procs[1] = s_sync_spawn (err, "elect", "leader", "--value", "a", NULL);
+    cr_assert (zt_read_line (&s_sync_procs[1], line, sizeof line, 20000), "no leader");
+    zm_msg_t *won = s_json (line);
+    uint64_t term = zm_msg_get_uint (won, "term", 0);
+    cr_assert_gt (term, 0, "%s", line);
+    cr_assert_str_eq (zm_msg_get_str (won, "name", ""), "leader", "%s", line);
+    cr_assert_str_eq (zm_msg_get_str (won, "value", ""), "a", "%s", line);
+    zm_msg_destroy (&won);
+    //  The observer sees it, and so does a one-shot observer
+    cr_assert (zt_read_line (&s_sync_procs[0], line, sizeof line, 20000), "observer: no change");
+    seen = s_json (line);
+    cr_assert_eq (zm_msg_get_uint (seen, "term", 0), term, "%s", line);
+    cr_assert_str_eq (zm_msg_get_str (seen, "value", ""), "a", "%s", line);
+    cr_assert_neq (*zm_msg_get_str (seen, "owner", ""), 0, "%s", line);
+    zm_msg_destroy (&seen);
+    int rc = s_run (out, sizeof out, S_FLAGS " '%s' elect leader --observe --count 1",
+                    s_sync_peers);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    seen = s_json (out);
+    cr_assert_eq (zm_msg_get_uint (seen, "term", 0), term, "%s", out);
+    cr_assert_str_eq (zm_msg_get_str (seen, "value", ""), "a", "%s", out);
+    zm_msg_destroy (&seen);
+    //  Another candidate gives up after --wait
+    rc = s_run (out, sizeof out, S_FLAGS " '%s' elect leader --value b --wait 300 2>&1",
+                s_sync_peers);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "led by another"), "%s", out);
+    //  --timeout ends an observer: exit 0
+    int64_t start = zt_clock ();
+    rc = s_run (out, sizeof out, S_FLAGS " '%s' elect leader --observe --timeout 500",
+                s_sync_peers);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    cr_assert_lt (zt_clock () - start, 10000);
+    seen = s_json (out);
+    cr_assert_eq (zm_msg_get_uint (seen, "term", 0), term, "%s", out);
+    zm_msg_destroy (&seen);
+    //  SIGTERM: the leader resigns and exits 0; nobody leads
+    kill (s_sync_procs[1].pid, SIGTERM);
+    int status = zt_wait (&s_sync_procs[1], 15000);
+    s_read_file (err, text, sizeof text);
+    cr_assert_eq (status, 0, "exit %d: %s", status, text);
+    zm_leader_t leader;
+    cr_assert_eq (zm_elect_observe (s_sync_nodes[S_SYNC_MEMBERS], "leader", 0, 0, &leader), 0);
+    cr_assert_eq (leader.term, 0, "resigned: term %" PRIu64, leader.term);
+    cr_assert (zt_read_line (&s_sync_procs[0], line, sizeof line, 20000), "observer: no change");
+    seen = s_json (line);
+    cr_assert_eq (zm_msg_get_uint (seen, "term", 99), 0, "%s", line);
+    zm_msg_destroy (&seen);
+    //  The observer printed its --count lines: exit 0
+    status = zt_wait (&s_sync_procs[0], 15000);
+    s_read_file (err, text, sizeof text);
+    cr_assert_eq (status, 0, "observer: exit %d: %s", status, text);
+}
+
+Test (zm_tool, lock_and_elect_without_members_fail, .timeout = 30)
+{
+    char out[4096];
+    int64_t start = zt_clock ();
+    int rc = s_run (out, sizeof out, S_FLAGS " lock job -- echo ran 2>&1");
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "no sync member"), "%s", out);
+    rc = s_run (out, sizeof out, S_FLAGS " elect leader 2>&1");
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "no sync member"), "%s", out);
+    rc = s_run (out, sizeof out, S_FLAGS " elect leader --observe 2>&1");
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert_lt (zt_clock () - start, 20000);
+}
+
+Test (zm_tool, lock_and_elect_bad_usage_exits_2, .timeout = 30)
+{
+    //  Each line: arguments, and a piece of the error line.
+    static const char *cases[][2] = {
+        {"lock", "usage: zm lock NAME"},
+        {"lock -- true", "usage: zm lock NAME"},
+        {"lock job", "after \"--\""},
+        {"lock job true", "after \"--\""},
+        {"lock job sh -c true", "after \"--\""},
+        {"lock job --", "no command"},
+        {"lock job extra -- true", "usage: zm lock NAME"},
+        {"lock 'a b' -- true", "a name is"},
+        {"lock '$elect/x' -- true", "a name is"},
+        {"lock job --ttl 50 -- true", "--ttl"},
+        {"lock job --ttl 3600001 -- true", "--ttl"},
+        {"lock job --ttl x -- true", "--ttl"},
+        {"lock job --wait -1 -- true", "--wait"},
+        {"lock job --wait 3600001 -- true", "--wait"},
+        {"lock job --wait -- true", "--wait"},
+        {"lock job --value v -- true", "--value does not apply"},
+        {"lock job --timeout 5 -- true", "--timeout does not apply"},
+        {"lock job --observe -- true", "--observe does not apply"},
+        {"elect", "usage: zm elect NAME"},
+        {"elect a b", "usage: zm elect NAME"},
+        {"elect 'a b'", "a name is"},
+        {"elect x --count 2", "--count does not apply"},
+        {"elect x --timeout 5", "--timeout does not apply"},
+        {"elect x --ttl 99", "--ttl"},
+        {"elect x --observe --value v", "--value does not apply"},
+        {"elect x --observe --wait 5", "--wait does not apply"},
+        {"elect x --observe --ttl 500", "--ttl does not apply"},
+        {"elect x --observe --count 0", "--count"},
+        {"call greeter X --wait 5", "--wait does not apply"},
+        {"subscribe orders --value v", "--value does not apply"},
+    };
+    char out[4096];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = s_run (out, sizeof out, S_FLAGS " %s 2>&1", cases[i][0]);
+        cr_assert_eq (rc, 2, "zm %s: exit %d: %s", cases[i][0], rc, out);
+        s_assert_error_line (out);
+        cr_assert (strstr (out, cases[i][1]), "zm %s: %s", cases[i][0], out);
+    }
+    //  A value past 1024 bytes
+    char value[1100];
+    memset (value, 'v', 1025);
+    value[1025] = 0;
+    int rc = s_run (out, sizeof out, S_FLAGS " elect x --value %s 2>&1", value);
+    cr_assert_eq (rc, 2, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "--value"), "%s", out);
+    //  Help of their own, and in zm help
+    cr_assert_eq (s_run (out, sizeof out, "lock --help"), 0);
+    cr_assert (strstr (out, "usage: zm [FLAGS] lock NAME") && strstr (out, "ZM_LOCK_TOKEN"),
+               "%s", out);
+    cr_assert_eq (s_run (out, sizeof out, "elect x --help"), 0);
+    cr_assert (strstr (out, "usage: zm [FLAGS] elect NAME") && strstr (out, "--observe"), "%s",
+               out);
+    cr_assert_eq (s_run (out, sizeof out, "help"), 0);
+    cr_assert (strstr (out, "lock NAME [--ttl MS]") && strstr (out, "elect NAME --observe"), "%s",
+               out);
 }

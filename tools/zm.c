@@ -4,12 +4,22 @@
     A short-lived node that talks to a running cluster: call an endpoint,
     publish an event through a running node, print the events of a
     subscription, list the services the registry knows, read and write the
-    store of a node (its built-in "$store" service). JSON in, JSON out on
-    stdout; errors go to stderr as one line "zm: ...".
+    store of a node (its built-in "$store" service), run a command under a
+    distributed lock, campaign in or observe an election (the sync members'
+    "$sync" service, docs/sync.md). JSON in, JSON out on stdout; errors go
+    to stderr as one line "zm: ...".
 
     The store is per node, so `zm store` never picks just any node: --via
     names one, --node picks the node of that name, and otherwise it must be
     the only node (other than the tool's) that serves "$store".
+
+    `zm lock NAME -- COMMAND` takes the lock, runs COMMAND as a child with
+    the fencing token in its environment (ZM_LOCK_TOKEN) while the node's
+    renewer keeps the lease, and releases it when COMMAND exits; its exit
+    status is COMMAND's. Losing the lock while COMMAND runs stops COMMAND
+    (SIGTERM). `zm elect NAME` leads until told to stop, then resigns;
+    `zm elect NAME --observe` prints the leader and its changes. Both wait
+    in steps of at most a second, so that SIGINT and SIGTERM are heard.
 
     Every command starts a node of its own, configured like any other
     (defaults, file, ZM_* environment, --key=value flags), with two
@@ -23,21 +33,27 @@
     goes to the configuration; the tool's options also take "--opt VALUE".
 
     Exit status: 0 success; 1 the operation failed (an error from the
-    cluster, no node found, a timeout); 2 bad usage or input.
+    cluster, no node found, a timeout); 2 bad usage or input. zm lock exits
+    with its command's status instead (128+N when signal N ended it).
     =========================================================================
 */
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "zmicro.h"
+
+extern char **environ;
 
 #ifndef ZM_VERSION_STRING
 #define ZM_VERSION_STRING "?"
@@ -63,11 +79,21 @@
 #define S_LIST_MAX 1000000000L
 //  Most metadata pairs of a record (include/zmicro/store.h).
 #define S_STORE_META_MAX 64
+//  lock and elect: the lease and the wait (include/zmicro/sync.h), and
+//  their defaults.
+#define S_SYNC_TTL_MIN 100L
+#define S_SYNC_MS_MAX 3600000L
+#define S_LOCK_TTL 10000L
+#define S_LOCK_WAIT 30000L
+//  Longest step of a wait for a lock or a leader: a signal is heard within it.
+#define S_STEP_MS 1000
+//  How often zm lock and zm elect check that they still hold what they took.
+#define S_HELD_POLL_MS 100
 
 //  The options, as bits: which ones a command takes (s_options_fit).
 #define S_OPT_VIA 0x001         //  --via
 #define S_OPT_META 0x002        //  --meta
-#define S_OPT_GROUP 0x004       //  --group, --count
+#define S_OPT_GROUP 0x004       //  --group
 #define S_OPT_ALL 0x008         //  --all
 #define S_OPT_NODE 0x010        //  --node
 #define S_OPT_WHERE 0x020       //  --database, --table
@@ -76,6 +102,10 @@
 #define S_OPT_ABSENT 0x100      //  --absent
 #define S_OPT_LIST 0x200        //  --suffix, --limit, --offset
 #define S_OPT_KEYGEN 0x400      //  --cluster, --name, --roles, --dir, --out
+#define S_OPT_COUNT 0x800       //  --count
+#define S_OPT_WAIT 0x1000       //  --wait
+#define S_OPT_VALUE 0x2000      //  --value
+#define S_OPT_OBSERVE 0x4000    //  --observe
 #define S_OPT_STORE (S_OPT_VIA | S_OPT_NODE | S_OPT_WHERE)
 
 static const char *s_usage =
@@ -100,6 +130,20 @@ static const char *s_usage =
     "  store list [PREFIX]           prints the keys (that start with PREFIX) in key\n"
     "                                order: {\"records\": [{\"key\", \"version\",\n"
     "                                \"expires\"}]}\n"
+    "  lock NAME [--ttl MS] [--wait MS] -- COMMAND [ARGS...]\n"
+    "                                runs COMMAND while holding the distributed lock\n"
+    "                                NAME, with ZM_LOCK_NAME and ZM_LOCK_TOKEN (the\n"
+    "                                fencing token) in its environment; prints\n"
+    "                                nothing itself; exits with COMMAND's status\n"
+    "                                (zm lock --help)\n"
+    "  elect NAME [--value TEXT] [--ttl MS] [--wait MS]\n"
+    "                                campaigns in election NAME; once leader prints\n"
+    "                                {\"name\", \"term\", \"value\"} and leads until\n"
+    "                                SIGINT/SIGTERM, then resigns (zm elect --help)\n"
+    "  elect NAME --observe [--count N] [--timeout MS]\n"
+    "                                prints the leader {\"name\", \"term\", \"value\",\n"
+    "                                \"owner\"} (term 0: nobody leads), then a line\n"
+    "                                at every change\n"
     "  keygen --cluster [--out FILE] makes a cluster key; prints {\"cluster_key\"},\n"
     "                                or writes it to a new FILE (mode 0600)\n"
     "  keygen --name NAME [--roles R1,R2] [--dir DIR]\n"
@@ -122,7 +166,15 @@ static const char *s_usage =
     "  --meta KEY=VALUE        call, publish, store put: a metadata pair; repeatable\n"
     "  --meta KEY              subscribe: print the events' metadata value for KEY in\n"
     "                          \"metadata\" (repeatable; metadata is read by key)\n"
-    "  --ttl MS                store put: the record expires MS ms after the write\n"
+    "  --ttl MS                store put: the record expires MS ms after the write;\n"
+    "                          lock, elect: the lease, renewed while held (100..\n"
+    "                          3600000, default 10000)\n"
+    "  --wait MS               lock, elect: wait at most MS ms while another holds\n"
+    "                          it (0..3600000; lock: default 30000; elect: default\n"
+    "                          as long as it takes)\n"
+    "  --value TEXT            elect: the leader's value (an address, say; at most\n"
+    "                          1024 bytes; default \"\")\n"
+    "  --observe               elect: print the leader and its changes\n"
     "  --version N             store put, del: only when the record's version is N\n"
     "                          (compare-and-swap; a conflict exits 1)\n"
     "  --absent                store put: only when the key has no record\n"
@@ -130,15 +182,17 @@ static const char *s_usage =
     "  --limit N               store list: at most N keys\n"
     "  --offset N              store list: skip the first N keys\n"
     "  --timeout MS            call, publish, services, store: deadline (default\n"
-    "                          rpc.timeout, discovery included); subscribe: stop\n"
-    "                          after MS ms\n"
+    "                          rpc.timeout, discovery included); subscribe, elect\n"
+    "                          --observe: stop after MS ms\n"
     "  --group NAME            subscribe: join queue group NAME (one member in the\n"
     "                          cluster gets each event)\n"
-    "  --count N               subscribe: stop after N events\n"
+    "  --count N               subscribe: stop after N events; elect --observe:\n"
+    "                          after N lines\n"
     "  --all                   services: include the built-ins (\"$node\", \"$store\")\n"
     "  -h, --help              prints this text\n"
     "  --version               prints the version (unless a number follows it)\n"
-    "  Options take their value as --opt=VALUE or --opt VALUE; \"--\" ends options.\n"
+    "  Options take their value as --opt=VALUE or --opt VALUE; \"--\" ends options\n"
+    "  (lock: what follows is the command).\n"
     "\n"
     "Flags: any other --key=value sets a config key (docs/config.md), e.g.\n"
     "  --registry.peers=tcp://127.0.0.1:7000#KEY --registry.beacon=false --log.level=info\n"
@@ -154,8 +208,57 @@ static const char *s_usage =
     "0-9 _ . -. A record that is not there (404) or a version conflict (409)\n"
     "exits 1.\n"
     "\n"
+    "lock and elect name a lock or an election 1..255 bytes of A-Z a-z 0-9 . _ / -\n"
+    "and find the sync members (sync.members, docs/sync.md) as the other commands\n"
+    "find nodes: --registry.peers=tcp://HOST:PORT#KEY,... or beacons.\n"
+    "\n"
     "Exit status: 0 success; 1 the operation failed (an error from the cluster, no\n"
-    "node found, a timeout); 2 bad usage or input (bad JSON, topic, option).\n";
+    "node found, a timeout, a lock held by another or lost); 2 bad usage or input\n"
+    "(bad JSON, topic, option). zm lock exits with COMMAND's status once it ran.\n";
+
+static const char *s_lock_usage =
+    "usage: zm [FLAGS] lock NAME [--ttl MS] [--wait MS] -- COMMAND [ARGS...]\n"
+    "\n"
+    "Takes the distributed lock NAME (docs/sync.md) and runs COMMAND while holding\n"
+    "it. COMMAND inherits stdin, stdout and stderr, and finds in its environment\n"
+    "ZM_LOCK_NAME and ZM_LOCK_TOKEN, the fencing token: it increases with every\n"
+    "grant of the lock, so whatever the lock guards can refuse the writes of an\n"
+    "older holder. zm renews the lock while COMMAND runs, releases it when COMMAND\n"
+    "exits, and exits with COMMAND's status (128+N when signal N ended it). It\n"
+    "prints nothing on stdout itself.\n"
+    "\n"
+    "  NAME       1..255 bytes of A-Z a-z 0-9 . _ / -\n"
+    "  --ttl MS   the lease: a holder that stops renewing loses the lock MS ms\n"
+    "             after its last renewal (100..3600000, default 10000)\n"
+    "  --wait MS  wait at most MS ms while another holds it (0..3600000, default\n"
+    "             30000; 0: one try)\n"
+    "\n"
+    "Exit 1 (a line \"zm: ...\" on stderr): the lock was held by another for all of\n"
+    "--wait, no sync member answered, or the lock was lost while COMMAND ran (then\n"
+    "COMMAND gets SIGTERM, and zm exits once it has). SIGINT and SIGTERM to zm go\n"
+    "on to COMMAND; the lock is released once it exits. 126, 127: COMMAND cannot\n"
+    "run. 2: bad usage.\n";
+
+static const char *s_elect_usage =
+    "usage: zm [FLAGS] elect NAME [--value TEXT] [--ttl MS] [--wait MS]\n"
+    "       zm [FLAGS] elect NAME --observe [--count N] [--timeout MS]\n"
+    "\n"
+    "Campaigns in election NAME (docs/sync.md; 1..255 bytes of A-Z a-z 0-9 . _ / -)\n"
+    "with TEXT as the leader's value (at most 1024 bytes, default \"\"), waiting\n"
+    "while another leads: at most --wait MS (0..3600000), else as long as it\n"
+    "takes. Once leader, prints one JSON line {\"name\", \"term\", \"value\"} (the\n"
+    "term increases with every new leader: a fencing token) and leads, renewing\n"
+    "its lease (--ttl MS, 100..3600000, default 10000), until SIGINT or SIGTERM:\n"
+    "then it resigns and exits 0. Leadership lost (the lease ran out unrenewed):\n"
+    "exit 1.\n"
+    "\n"
+    "--observe prints who leads now as one JSON line {\"name\", \"term\", \"value\",\n"
+    "\"owner\"} (term 0 and value \"\": nobody leads), then one line every time that\n"
+    "changes, until --count N lines were printed, --timeout MS passed since the\n"
+    "start, or SIGINT or SIGTERM: exit 0.\n"
+    "\n"
+    "Exit 1: --wait passed while another led, or no sync member answered. 2: bad\n"
+    "usage.\n";
 
 //  The command line, parsed.
 typedef struct {
@@ -184,6 +287,12 @@ typedef struct {
     const char *roles;          //  keygen --roles, or NULL
     const char *dir;            //  keygen --dir, or NULL
     const char *out;            //  keygen --out, or NULL
+    long wait;                  //  --wait in ms, -1 when not given
+    const char *value;          //  elect --value, or NULL
+    bool observe;               //  elect --observe
+    char **exec_argv;           //  lock: what follows "--" (NULL-terminated,
+                                //  borrowed), NULL when there is no "--"
+    int exec_argc;              //  how many
     int config_argc;            //  config flags, with argv[0]
     char **config_argv;         //  borrowed strings; the array is ours
 } s_cli_t;
@@ -487,17 +596,28 @@ s_parse (s_cli_t *cli, int argc, char **argv)
     }
     cli->config_argv[cli->config_argc++] = argv[0] ? argv[0] : "zm";
     cli->offset = -1;
+    cli->wait = -1;
     bool options = true;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *value = NULL;
         int rc = -1;
+        if (strcmp (arg, "--") == 0 && cli->command && strcmp (cli->command, "lock") == 0) {
+            //  The rest is lock's command, untouched.
+            cli->exec_argv = argv + i + 1;
+            cli->exec_argc = argc - i - 1;
+            break;
+        }
         if (options && strcmp (arg, "--") == 0) {
             options = false;
             continue;
         }
         if (options && (strcmp (arg, "-h") == 0 || strcmp (arg, "--help") == 0)) {
-            fputs (s_usage, stdout);
+            const char *command = cli->command ? cli->command : "";
+            fputs (strcmp (command, "lock") == 0    ? s_lock_usage
+                   : strcmp (command, "elect") == 0 ? s_elect_usage
+                                                    : s_usage,
+                   stdout);
             return -1;
         }
         if (options && s_asks_version (argc, argv, i)) {
@@ -511,6 +631,11 @@ s_parse (s_cli_t *cli, int argc, char **argv)
                 cli->command = arg;
             else if (cli->arg_count < 3)
                 cli->args[cli->arg_count++] = arg;
+            else if (strcmp (cli->command, "lock") == 0) {
+                s_fail ("lock: too many arguments: the command comes after \"--\" (usage: zm "
+                        "lock NAME [--ttl MS] [--wait MS] -- COMMAND [ARGS...])");
+                return S_USAGE;
+            }
             else {
                 s_fail ("%s: too many arguments (see zm --help)", cli->command);
                 return S_USAGE;
@@ -556,6 +681,23 @@ s_parse (s_cli_t *cli, int argc, char **argv)
                 return S_USAGE;
             }
         }
+        else if (s_is_option (arg, "wait")) {
+            if (!(value = s_option_value (argc, argv, &i, "wait")))
+                return S_USAGE;
+            if (s_number_value ("wait", value, 0, S_SYNC_MS_MAX, "milliseconds", &cli->wait))
+                return S_USAGE;
+        }
+        else if (s_is_option (arg, "value")) {
+            if (!(value = s_option_value (argc, argv, &i, "value")))
+                return S_USAGE;
+            if (strnlen (value, ZM_ELECT_VALUE_MAX + 1) > ZM_ELECT_VALUE_MAX) {
+                s_fail ("--value wants at most %d bytes", ZM_ELECT_VALUE_MAX);
+                return S_USAGE;
+            }
+            cli->value = value;
+        }
+        else if (strcmp (arg, "--observe") == 0)
+            cli->observe = true;
         else if (strcmp (arg, "--all") == 0)
             cli->all = true;
         else if (strcmp (arg, "--cluster") == 0)
@@ -615,7 +757,7 @@ s_options_fit (const s_cli_t *cli, const char *what, unsigned allowed)
         {S_OPT_VIA, cli->via != NULL, "--via"},
         {S_OPT_META, cli->meta_count > 0, "--meta"},
         {S_OPT_GROUP, cli->group != NULL, "--group"},
-        {S_OPT_GROUP, cli->count > 0, "--count"},
+        {S_OPT_COUNT, cli->count > 0, "--count"},
         {S_OPT_ALL, cli->all, "--all"},
         {S_OPT_NODE, cli->node != NULL, "--node"},
         {S_OPT_WHERE, cli->database != NULL, "--database"},
@@ -631,6 +773,9 @@ s_options_fit (const s_cli_t *cli, const char *what, unsigned allowed)
         {S_OPT_KEYGEN, cli->roles != NULL, "--roles"},
         {S_OPT_KEYGEN, cli->dir != NULL, "--dir"},
         {S_OPT_KEYGEN, cli->out != NULL, "--out"},
+        {S_OPT_WAIT, cli->wait >= 0, "--wait"},
+        {S_OPT_VALUE, cli->value != NULL, "--value"},
+        {S_OPT_OBSERVE, cli->observe, "--observe"},
     };
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
         if (options[i].given && !(allowed & options[i].option)) {
@@ -1135,14 +1280,17 @@ typedef struct {
 static int s_wake[2] = {-1, -1};
 static volatile sig_atomic_t s_signalled;
 
+//  SIGINT, SIGTERM: which one came (lock forwards it to its command).
 static void
 s_on_signal (int signal)
 {
-    s_signalled = 1;
+    int saved = errno;
+    s_signalled = signal;
     char byte = 1;
     if (s_wake[1] >= 0 && write (s_wake[1], &byte, 1) < 0) {
         //  Full pipe: main is already woken.
     }
+    errno = saved;
 }
 
 //  The event's header and body as one JSON line. Caller frees.
@@ -1236,7 +1384,7 @@ s_subscribe (s_cli_t *cli)
         s_fail ("subscribe: bad pattern: %s", reason ? reason : "invalid");
         return S_USAGE;
     }
-    if (!s_options_fit (cli, cli->command, S_OPT_META | S_OPT_GROUP))
+    if (!s_options_fit (cli, cli->command, S_OPT_META | S_OPT_GROUP | S_OPT_COUNT))
         return S_USAGE;
     for (int i = 0; i < cli->meta_count; i++) {
         size_t len = strnlen (cli->metas[i], S_META_KEY_MAX + 1);
@@ -1755,6 +1903,495 @@ s_store (s_cli_t *cli)
 }
 
 //  --------------------------------------------------------------------------
+//  lock and elect
+
+//  SIGCHLD: wakes main to reap lock's command.
+static void
+s_on_child (int signal)
+{
+    (void) signal;
+    int saved = errno;
+    char byte = 1;
+    if (s_wake[1] >= 0 && write (s_wake[1], &byte, 1) < 0) {
+        //  Full pipe: main is already woken.
+    }
+    errno = saved;
+}
+
+//  The main thread's signal mask while it waits in s_doze: SIGINT, SIGTERM
+//  and SIGCHLD come only then (s_block_signals).
+static sigset_t s_doze_mask;
+
+//  Block SIGINT, SIGTERM and SIGCHLD before the node starts: its threads
+//  inherit the mask, and a signal handled on a reactor thread would end its
+//  loop (zloop_start stops when zmq_poll fails with EINTR). The main thread
+//  takes them in s_doze only, so the API it calls is never interrupted
+//  either.
+static void
+s_block_signals (void)
+{
+    sigset_t block;
+    sigemptyset (&block);
+    sigaddset (&block, SIGINT);
+    sigaddset (&block, SIGTERM);
+    sigaddset (&block, SIGCHLD);
+    pthread_sigmask (SIG_BLOCK, &block, &s_doze_mask);
+    sigdelset (&s_doze_mask, SIGINT);
+    sigdelset (&s_doze_mask, SIGTERM);
+    sigdelset (&s_doze_mask, SIGCHLD);
+}
+
+//  Open the wake pipe and catch SIGINT and SIGTERM, and SIGCHLD when child:
+//  after the node started (zsys_init installed czmq's handler). Returns
+//  S_OK or S_FAILED (reported).
+static int
+s_catch_signals (bool child)
+{
+    if (s_wake[0] < 0 && pipe2 (s_wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+        s_fail ("pipe: %s", strerror (errno));
+        return S_FAILED;
+    }
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_on_signal;
+    action.sa_flags = SA_RESTART;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+    if (child) {
+        action.sa_handler = s_on_child;
+        action.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+        sigaction (SIGCHLD, &action, NULL);
+    }
+    return S_OK;
+}
+
+//  Sleep at most ms, less when a signal wakes us; the signals that came
+//  while blocked are handled now (0: only that).
+static void
+s_doze (int ms)
+{
+    struct pollfd item = {s_wake[0], POLLIN, 0};
+    struct timespec wait = {ms / 1000, (long) (ms % 1000) * 1000000};
+    ppoll (&item, 1, &wait, &s_doze_mask);
+    char byte;
+    while (read (s_wake[0], &byte, 1) == 1)
+        ;
+}
+
+//  A lock or election name as the sync members accept them: 1..255 bytes
+//  of [A-Za-z0-9._/-].
+static bool
+s_sync_name_ok (const char *name)
+{
+    size_t len = strnlen (name, 256);
+    if (len == 0 || len > 255)
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
+              || *c == '.' || *c == '_' || *c == '-' || *c == '/'))
+            return false;
+    return true;
+}
+
+//  The checks lock and elect share: one NAME, the options of allowed, a
+//  lease and a wait in range. Returns S_OK or S_USAGE (reported).
+static int
+s_sync_check (const s_cli_t *cli, unsigned allowed, const char *usage)
+{
+    if (cli->arg_count != 1) {
+        s_fail ("usage: %s (zm %s --help)", usage, cli->command);
+        return S_USAGE;
+    }
+    if (!s_sync_name_ok (cli->args[0])) {
+        s_fail ("%s: a name is 1..255 bytes of A-Z a-z 0-9 . _ / -", cli->command);
+        return S_USAGE;
+    }
+    if (!s_options_fit (cli, cli->command, allowed))
+        return S_USAGE;
+    if (cli->ttl && (cli->ttl < S_SYNC_TTL_MIN || cli->ttl > S_SYNC_MS_MAX)) {
+        s_fail ("%s: --ttl wants milliseconds, %ld..%ld", cli->command, S_SYNC_TTL_MIN,
+                S_SYNC_MS_MAX);
+        return S_USAGE;
+    }
+    if (cli->timeout && !cli->observe) {
+        s_fail ("%s: --timeout does not apply (--wait bounds the wait; see zm %s --help)",
+                cli->command, cli->command);
+        return S_USAGE;
+    }
+    return S_OK;
+}
+
+//  Wait until discovery knows a sync member (a node serving "$sync"), for
+//  at most timeout ms. Returns S_OK, or S_FAILED (reported).
+static int
+s_sync_find (zm_node_t *node, const char *what, int64_t timeout)
+{
+    s_discovery_t discovery;
+    s_discovery_init (&discovery, node, timeout);
+    s_want_t want = {.command = what, .service = "$sync"};
+    while (true) {
+        zm_msg_t *list = NULL;
+        if (s_registry (node, &list))
+            return S_FAILED;
+        s_found_t found = {0};
+        char address[128];
+        s_scan (node, list, &want, &found, address, sizeof address);
+        bool settled = s_discovery_settled (&discovery, list);
+        zm_msg_destroy (&list);
+        if (found.matches)
+            return S_OK;
+        if (settled) {
+            s_fail ("%s: no sync member found (%zu other node(s) known, none serves \"$sync\"; "
+                    "set registry.peers to the members of sync.members, or turn "
+                    "registry.beacon on)",
+                    what, found.known);
+            return S_FAILED;
+        }
+        if (s_signalled) {
+            s_fail ("%s: interrupted", what);
+            return S_FAILED;
+        }
+        s_doze (S_POLL_MS);
+    }
+}
+
+//  Start the tool's node, catch signals and find a sync member within
+//  find_ms. Returns the node, or NULL with *status_p (reported).
+static zm_node_t *
+s_sync_node (s_cli_t *cli, const char *what, bool child, int64_t find_ms, int *status_p)
+{
+    s_block_signals ();
+    zm_node_t *node = s_node_new (cli, true, status_p);
+    if (!node)
+        return NULL;
+    int64_t timeout = zm_config_get_int (zm_node_config (node), "rpc.timeout", 5000);
+    if (find_ms > 0 && find_ms < timeout)
+        timeout = find_ms;
+    *status_p = s_catch_signals (child);
+    if (*status_p == S_OK)
+        *status_p = s_sync_find (node, what, timeout);
+    if (*status_p != S_OK)
+        zm_node_destroy (&node);
+    return node;
+}
+
+//  Take lock name, or campaign in election name when value is not NULL,
+//  waiting at most wait ms (-1: as long as it takes) in steps of at most
+//  S_STEP_MS, so that a signal ends the wait. Returns 0 with *token_p, or
+//  the last step's error (ZM_ETIMEOUT: held by another; ZM_EUNAVAIL,
+//  ZM_EINVAL...); with 0 the caller holds the lock even when interrupted.
+static int
+s_take (zm_node_t *node, const char *name, const char *value, long ttl, long wait,
+        uint64_t *token_p)
+{
+    int64_t deadline = wait >= 0 ? zclock_mono () + wait : INT64_MAX;
+    int rc;
+    do {
+        int64_t left = deadline - zclock_mono ();
+        int64_t step = left < 0 ? 0 : left > S_STEP_MS ? S_STEP_MS : left;
+        rc = value ? zm_elect_campaign (node, name, value, ttl, step, token_p)
+                   : zm_lock_acquire (node, name, ttl, step, token_p);
+        s_doze (0);
+    } while ((rc == ZM_ETIMEOUT || rc == ZM_EUNAVAIL) && !s_signalled
+             && zclock_mono () < deadline);
+    return rc;
+}
+
+//  Report why s_take failed. Returns the exit status.
+static int
+s_take_failed (const s_cli_t *cli, int rc, long wait)
+{
+    const char *what = cli->command, *name = cli->args[0];
+    bool elect = strcmp (what, "elect") == 0;
+    if (s_signalled && rc != ZM_EINVAL)
+        s_fail ("%s %s: interrupted", what, name);
+    else if (rc == ZM_ETIMEOUT)
+        s_fail ("%s %s: %s by another (waited %ld ms)", what, name, elect ? "led" : "held",
+                wait);
+    else if (rc == ZM_EUNAVAIL)
+        s_fail ("%s %s: no sync member answered, or the sync group has no quorum (waited %ld "
+                "ms)",
+                what, name, wait);
+    else if (rc == ZM_EINVAL) {
+        s_fail ("%s %s: refused by the sync members (%s)", what, name, zm_strerror (rc));
+        return S_USAGE;
+    }
+    else
+        s_fail ("%s %s: %s", what, name, zm_strerror (rc));
+    return S_FAILED;
+}
+
+//  Start lock's command with ZM_LOCK_NAME and ZM_LOCK_TOKEN added to our
+//  environment, signals at their defaults (we ignore SIGPIPE) and none
+//  blocked. Returns its pid, or -1 (reported).
+static pid_t
+s_lock_spawn (const s_cli_t *cli, uint64_t token)
+{
+    size_t count = 0;
+    while (environ && environ[count])
+        count++;
+    char **env = (char **) calloc (count + 3, sizeof (char *));
+    if (!env) {
+        s_fail ("out of memory");
+        return -1;
+    }
+    char name_var[300], token_var[64];
+    snprintf (name_var, sizeof name_var, "ZM_LOCK_NAME=%s", cli->args[0]);
+    snprintf (token_var, sizeof token_var, "ZM_LOCK_TOKEN=%" PRIu64, token);
+    size_t at = 0;
+    for (size_t i = 0; i < count; i++)
+        if (strncmp (environ[i], "ZM_LOCK_NAME=", 13) != 0
+            && strncmp (environ[i], "ZM_LOCK_TOKEN=", 14) != 0)
+            env[at++] = environ[i];
+    env[at++] = name_var;
+    env[at++] = token_var;
+    posix_spawnattr_t attr;
+    posix_spawnattr_init (&attr);
+    sigset_t none, defaults;
+    sigemptyset (&none);
+    sigemptyset (&defaults);
+    sigaddset (&defaults, SIGPIPE);
+    sigaddset (&defaults, SIGINT);
+    sigaddset (&defaults, SIGTERM);
+    sigaddset (&defaults, SIGCHLD);
+    posix_spawnattr_setsigmask (&attr, &none);
+    posix_spawnattr_setsigdefault (&attr, &defaults);
+    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    fflush (stdout);
+    pid_t pid = -1;
+    int rc = posix_spawnp (&pid, cli->exec_argv[0], NULL, &attr, cli->exec_argv, env);
+    posix_spawnattr_destroy (&attr);
+    free (env);
+    if (rc) {
+        s_fail ("lock %s: cannot run %s: %s", cli->args[0], cli->exec_argv[0], strerror (rc));
+        return rc == ENOENT ? -127 : -126;
+    }
+    return pid;
+}
+
+//  Run lock's command until it exits, forwarding SIGINT and SIGTERM, and
+//  stopping it (SIGTERM) when the lock is lost. Returns its exit status, or
+//  S_FAILED when the lock was lost (reported).
+static int
+s_lock_run (const s_cli_t *cli, zm_node_t *node, pid_t pid, uint64_t token, bool *lost_p)
+{
+    const char *name = cli->args[0];
+    int status = S_FAILED;
+    while (true) {
+        int wstatus = 0;
+        pid_t rc = waitpid (pid, &wstatus, WNOHANG);
+        if (rc == pid) {
+            status = WIFEXITED (wstatus)     ? WEXITSTATUS (wstatus)
+                     : WIFSIGNALED (wstatus) ? 128 + WTERMSIG (wstatus)
+                                             : S_FAILED;
+            break;
+        }
+        if (rc < 0 && errno != EINTR) {
+            s_fail ("lock %s: waitpid: %s", name, strerror (errno));
+            break;
+        }
+        int signal = s_signalled;
+        if (signal) {
+            s_signalled = 0;
+            kill (pid, signal);
+        }
+        if (!*lost_p && !zm_lock_held (node, name, token)) {
+            *lost_p = true;
+            s_fail ("lock %s lost", name);
+            kill (pid, SIGTERM);
+        }
+        s_doze (S_HELD_POLL_MS);
+    }
+    return *lost_p ? S_FAILED : status;
+}
+
+static int
+s_lock (s_cli_t *cli)
+{
+    static const char *usage = "zm lock NAME [--ttl MS] [--wait MS] -- COMMAND [ARGS...]";
+    if (cli->arg_count > 0 && !cli->exec_argv) {
+        s_fail ("lock: the command comes after \"--\" (usage: %s)", usage);
+        return S_USAGE;
+    }
+    if (s_sync_check (cli, S_OPT_TTL | S_OPT_WAIT, usage) != S_OK)
+        return S_USAGE;
+    if (cli->exec_argc == 0 || !*cli->exec_argv[0]) {
+        s_fail ("lock: no command after \"--\" (usage: %s)", usage);
+        return S_USAGE;
+    }
+    const char *name = cli->args[0];
+    long ttl = cli->ttl ? cli->ttl : S_LOCK_TTL, wait = cli->wait >= 0 ? cli->wait : S_LOCK_WAIT;
+    int status = S_FAILED;
+    zm_node_t *node = s_sync_node (cli, "lock", true, 0, &status);
+    if (!node)
+        return status;
+    uint64_t token = 0;
+    int rc = s_take (node, name, NULL, ttl, wait, &token);
+    bool lost = false;
+    if (rc)
+        status = s_take_failed (cli, rc, wait);
+    else if (s_signalled) {
+        s_fail ("lock %s: interrupted", name);
+        status = S_FAILED;
+    }
+    else {
+        pid_t pid = s_lock_spawn (cli, token);
+        status = pid > 0 ? s_lock_run (cli, node, pid, token, &lost) : -pid;
+    }
+    if (rc == 0 && !lost) {
+        rc = zm_lock_release (node, name, token);
+        if (rc == ZM_ENOTFOUND) {
+            //  Expired between two checks: the command's end ran unguarded.
+            s_fail ("lock %s lost (it had expired when released)", name);
+            status = S_FAILED;
+        }
+        else if (rc)
+            s_fail ("lock %s: not released (%s): it frees %ld ms after its last renewal", name,
+                    zm_strerror (rc), ttl);
+    }
+    zm_node_destroy (&node);
+    return status;
+}
+
+//  Print a leader as one JSON line: {name, term, value[, owner]}. Returns
+//  0 or an errno (EPIPE: nobody reads us any more), reported but EPIPE.
+static int
+s_print_leader (const char *name, uint64_t term, const char *value, const char *owner)
+{
+    zm_msg_t *msg = zm_msg_new ();
+    int rc = msg ? zm_msg_set_str (msg, "name", name) : ZM_ENOMEM;
+    if (rc == 0)
+        rc = zm_msg_set_uint (msg, "term", term);
+    if (rc == 0)
+        rc = zm_msg_set_str (msg, "value", value);
+    if (rc == 0 && owner)
+        rc = zm_msg_set_str (msg, "owner", owner);
+    void *data = NULL;
+    size_t size = 0;
+    if (rc == 0)
+        rc = zm_msg_encode (msg, ZM_CT_JSON, &data, &size);
+    zm_msg_destroy (&msg);
+    if (rc) {
+        s_fail ("elect %s: %s", name, zm_strerror (rc));
+        return ENOMEM;
+    }
+    rc = s_write_line (data, size);
+    free (data);
+    if (rc && rc != EPIPE)
+        s_fail ("stdout: %s", strerror (rc));
+    return rc;
+}
+
+//  zm elect NAME --observe
+static int
+s_observe (s_cli_t *cli)
+{
+    const char *name = cli->args[0];
+    int64_t deadline = cli->timeout ? zclock_mono () + cli->timeout : INT64_MAX;
+    int status = S_FAILED;
+    zm_node_t *node = s_sync_node (cli, "elect", false, cli->timeout, &status);
+    if (!node)
+        return status;
+    //  Who leads now: asked again until a member answers, within --timeout
+    //  and rpc.timeout.
+    int64_t answer_by = zclock_mono () + zm_config_get_int (zm_node_config (node), "rpc.timeout",
+                                                            5000);
+    if (answer_by > deadline)
+        answer_by = deadline;
+    zm_leader_t leader;
+    int rc;
+    while ((rc = zm_elect_observe (node, name, 0, 0, &leader)) != 0 && rc != ZM_EINVAL
+           && !s_signalled && zclock_mono () < answer_by)
+        s_doze (S_POLL_MS);
+    if (rc) {
+        s_fail ("elect %s: %s", name,
+                rc == ZM_EINVAL ? "refused by the sync members"
+                : s_signalled   ? "interrupted"
+                                : "no sync member answered, or the sync group has no quorum");
+        zm_node_destroy (&node);
+        return rc == ZM_EINVAL ? S_USAGE : S_FAILED;
+    }
+    long printed = 0;
+    status = S_OK;
+    while (true) {
+        int write_rc = s_print_leader (name, leader.term, leader.value, leader.owner);
+        if (write_rc) {
+            status = write_rc == EPIPE ? S_OK : S_FAILED;
+            break;
+        }
+        printed++;
+        uint64_t known = leader.term;
+        rc = ZM_ETIMEOUT;
+        while (rc && !s_signalled && !(cli->count && printed >= cli->count)) {
+            int64_t left = deadline - zclock_mono ();
+            if (left <= 0)
+                break;
+            rc = zm_elect_observe (node, name, known, left > S_STEP_MS ? S_STEP_MS : left,
+                                   &leader);
+            s_doze (0);
+            if (rc == ZM_EINVAL) {
+                s_fail ("elect %s: refused by the sync members", name);
+                status = S_FAILED;
+                break;
+            }
+        }
+        if (rc)
+            break;  //  --count, --timeout, a signal or an error
+    }
+    zm_node_destroy (&node);
+    return status;
+}
+
+static int
+s_elect (s_cli_t *cli)
+{
+    if (cli->observe)
+        return s_sync_check (cli, S_OPT_OBSERVE | S_OPT_COUNT,
+                             "zm elect NAME --observe [--count N] [--timeout MS]")
+                   ? S_USAGE
+                   : s_observe (cli);
+    if (s_sync_check (cli, S_OPT_VALUE | S_OPT_TTL | S_OPT_WAIT,
+                      "zm elect NAME [--value TEXT] [--ttl MS] [--wait MS]"))
+        return S_USAGE;
+    const char *name = cli->args[0], *value = cli->value ? cli->value : "";
+    long ttl = cli->ttl ? cli->ttl : S_LOCK_TTL;
+    int status = S_FAILED;
+    zm_node_t *node = s_sync_node (cli, "elect", false, 0, &status);
+    if (!node)
+        return status;
+    uint64_t term = 0;
+    int rc = s_take (node, name, value, ttl, cli->wait, &term);
+    if (rc) {
+        status = s_take_failed (cli, rc, cli->wait);
+        zm_node_destroy (&node);
+        return status;
+    }
+    int write_rc = s_print_leader (name, term, value, NULL);
+    status = write_rc && write_rc != EPIPE ? S_FAILED : S_OK;
+    bool lost = false;
+    while (status == S_OK && !s_signalled) {
+        if (!zm_elect_is_leader (node, name, term)) {
+            s_fail ("elect %s: leadership lost", name);
+            lost = true;
+            status = S_FAILED;
+            break;
+        }
+        s_doze (S_HELD_POLL_MS);
+    }
+    if (!lost) {
+        rc = zm_elect_resign (node, name, term);
+        if (rc && rc != ZM_ENOTFOUND) {
+            s_fail ("elect %s: not resigned (%s): the term ends %ld ms after its last renewal",
+                    name, zm_strerror (rc), ttl);
+            status = S_FAILED;
+        }
+    }
+    zm_node_destroy (&node);
+    return status;
+}
+
+//  --------------------------------------------------------------------------
 //  keygen
 
 static int
@@ -1851,6 +2488,10 @@ main (int argc, char **argv)
             status = s_store (&cli);
         else if (strcmp (cli.command, "keygen") == 0)
             status = s_keygen (&cli);
+        else if (strcmp (cli.command, "lock") == 0)
+            status = s_lock (&cli);
+        else if (strcmp (cli.command, "elect") == 0)
+            status = s_elect (&cli);
         else {
             s_fail ("%s: unknown command (see zm --help)", cli.command);
             status = S_USAGE;
