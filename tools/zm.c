@@ -391,19 +391,26 @@ s_parse_long (const char *text, long min, long max, long *value_p)
     return true;
 }
 
+//  Is name 1..max bytes of [A-Za-z0-9._-] and of the characters in extra?
+static bool
+s_chars_ok (const char *name, size_t max, const char *extra)
+{
+    size_t len = strnlen (name, max + 1);
+    if (len == 0 || len > max)
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
+              || *c == '.' || *c == '_' || *c == '-' || strchr (extra, *c)))
+            return false;
+    return true;
+}
+
 //  A service or endpoint name as services accept them: 1..255 bytes of
 //  [A-Za-z0-9._-$].
 static bool
 s_name_ok (const char *name)
 {
-    size_t len = strnlen (name, 256);
-    if (len == 0 || len > 255)
-        return false;
-    for (const char *c = name; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
-              || *c == '.' || *c == '_' || *c == '-' || *c == '$'))
-            return false;
-    return true;
+    return s_chars_ok (name, 255, "$");
 }
 
 //  A database or table name as the store accepts them: 1..64 bytes of
@@ -411,14 +418,7 @@ s_name_ok (const char *name)
 static bool
 s_store_name_ok (const char *name)
 {
-    size_t len = strnlen (name, ZM_STORE_MAX_NAME + 1);
-    if (len == 0 || len > ZM_STORE_MAX_NAME)
-        return false;
-    for (const char *c = name; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
-              || *c == '.' || *c == '_' || *c == '-'))
-            return false;
-    return true;
+    return s_chars_ok (name, ZM_STORE_MAX_NAME, "");
 }
 
 //  tcp://HOST:PORT[#KEY], HOST non-empty, PORT 1..65535, KEY a public key
@@ -1984,14 +1984,7 @@ s_doze (int ms)
 static bool
 s_sync_name_ok (const char *name)
 {
-    size_t len = strnlen (name, 256);
-    if (len == 0 || len > 255)
-        return false;
-    for (const char *c = name; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
-              || *c == '.' || *c == '_' || *c == '-' || *c == '/'))
-            return false;
-    return true;
+    return s_chars_ok (name, 255, "/");
 }
 
 //  The checks lock and elect share: one NAME, the options of allowed, a
