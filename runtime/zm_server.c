@@ -340,11 +340,19 @@ s_server_start_on (zm_reactor_t *reactor, void *arg)
     //  An ephemeral port is picked at random ("!"), not the first free one:
     //  a node that restarts, or a neighbour, does not land on the port a
     //  dead node just left, where its callers would still be knocking.
+    if (port && port + index > 65535) {
+        zm_log_error ("rpc: reactor %d cannot bind: rpc.port %d + %d is beyond port 65535", index,
+                      port, index);
+        goto fail;
+    }
     int bound = port ? zsock_bind (self->router, "tcp://%s:%d", host, port + index)
                      : zsock_bind (self->router, "tcp://%s:!", host);
     if (bound <= 0) {
-        zm_log_error ("rpc: reactor %d cannot bind tcp://%s:%s: %s", index, host,
-                      port ? "port" : "*", zmq_strerror (zmq_errno ()));
+        char wanted[16] = "*";
+        if (port)
+            snprintf (wanted, sizeof wanted, "%d", port + index);
+        zm_log_error ("rpc: reactor %d cannot bind tcp://%s:%s: %s", index, host, wanted,
+                      zmq_strerror (zmq_errno ()));
         goto fail;
     }
     if (zm_reactor_reader (reactor, self->router, s_on_router, self) != 0)

@@ -802,3 +802,27 @@ Test (rpc, service_stopped_and_started_on_a_running_node, .timeout = 30)
     cr_assert_eq (zm_service_stop (NULL), ZM_EINVAL);
     zm_node_destroy (&node);
 }
+
+//  The whole port range is usable, and a range that would run past the
+//  last port is refused at start with an error, not wrapped around
+Test (rpc, rpc_ports_reach_the_top_of_the_range, .timeout = 30)
+{
+    zm_config_t *config = s_config ();
+    zm_config_set (config, "log.level", "error", NULL);
+    zm_config_set (config, "rpc.bind", "127.0.0.1", NULL);
+    zm_config_set (config, "rpc.port", "65534", NULL);
+    zm_config_set (config, "reactors", "2", NULL);
+    zm_node_t *node = zm_node_new (&config);
+    cr_assert_not_null (node, "a node on ports 65534 and 65535 did not start");
+    cr_assert_eq (zm_node_rpc_port (node, 0), 65534);
+    cr_assert_eq (zm_node_rpc_port (node, 1), 65535);
+    zm_node_destroy (&node);
+    config = s_config ();
+    zm_config_set (config, "log.level", "error", NULL);
+    zm_config_set (config, "rpc.bind", "127.0.0.1", NULL);
+    zm_config_set (config, "rpc.port", "65535", NULL);
+    zm_config_set (config, "reactors", "2", NULL);
+    node = zm_node_new (&config);
+    cr_assert_null (node, "reactor 1 bound past port 65535");
+    zm_node_destroy (&node);
+}
