@@ -12,7 +12,9 @@ struct _zm_raft_t {
     zm_raft_config_t config;
     uint64_t term;                      //  current term (durable)
     int vote;                           //  voted for in term (durable), or ZM_RAFT_NONE
-    zm_raft_entry_t *log;               //  log[i] has index i + 1 (durable)
+    zm_raft_snapshot_t snapshot;        //  the entries up to its index, applied (durable)
+    bool restore;                       //  the application must load the snapshot
+    zm_raft_entry_t *log;               //  log[i] has index snapshot.index + i + 1 (durable)
     size_t count, capacity;
     uint64_t commit;                    //  highest index known committed
     uint64_t applied;                   //  highest index handed to zm_raft_apply
@@ -52,13 +54,36 @@ zm_raft_msg_clear (zm_raft_msg_t *msg)
 static uint64_t
 s_last_index (const zm_raft_t *self)
 {
-    return (uint64_t) self->count;
+    return self->snapshot.index + (uint64_t) self->count;
 }
 
+//  The term of the entry at index; 0 when it is not known here (before
+//  the snapshot's last entry, or past the log)
 static uint64_t
 s_term_at (const zm_raft_t *self, uint64_t index)
 {
-    return index == 0 || index > self->count ? 0 : self->log[index - 1].term;
+    if (index == self->snapshot.index)
+        return self->snapshot.term;
+    if (index < self->snapshot.index || index > s_last_index (self))
+        return 0;
+    return self->log[index - self->snapshot.index - 1].term;
+}
+
+//  The entry at index, which must be past the snapshot and in the log
+static zm_raft_entry_t *
+s_entry (const zm_raft_t *self, uint64_t index)
+{
+    return &self->log[index - self->snapshot.index - 1];
+}
+
+//  Drop the log's entries from position (0-based) on
+static void
+s_log_cut (zm_raft_t *self, size_t position)
+{
+    for (size_t i = position; i < self->count; i++)
+        free (self->log[i].data);
+    if (position < self->count)
+        self->count = position;
 }
 
 static int
@@ -125,14 +150,14 @@ s_persist_state (zm_raft_t *self)
 static bool
 s_log_put (zm_raft_t *self, uint64_t index, const zm_raft_entry_t *entries, size_t count)
 {
+    if (index <= self->snapshot.index || index > s_last_index (self) + 1)
+        return false; //  never: the callers keep to the log
     if (self->failed
         || self->config.storage->append (self->config.storage_self, index, entries, count) != 0) {
         self->failed = true;
         return false;
     }
-    for (size_t i = (size_t) index - 1; i < self->count; i++)
-        free (self->log[i].data);
-    self->count = (size_t) index - 1;
+    s_log_cut (self, (size_t) (index - self->snapshot.index - 1));
     if (self->count + count > self->capacity) {
         size_t capacity = (self->count + count) * 2 + 16;
         zm_raft_entry_t *log = (zm_raft_entry_t *) realloc (self->log, capacity * sizeof *log);
@@ -146,7 +171,7 @@ s_log_put (zm_raft_t *self, uint64_t index, const zm_raft_entry_t *entries, size
     for (size_t i = 0; i < count; i++) {
         zm_raft_entry_t *entry = &self->log[self->count];
         *entry = entries[i];
-        entry->index = self->count + 1;
+        entry->index = s_last_index (self) + 1;
         entry->data = NULL;
         if (entries[i].size) {
             entry->data = malloc (entries[i].size);
@@ -176,10 +201,42 @@ s_become_follower (zm_raft_t *self, uint64_t term, int leader, int64_t now)
     self->election_at = now + s_election_timeout (self);
 }
 
+//  The snapshot to a member that needs entries it covers
+static void
+s_send_snapshot (zm_raft_t *self, int to)
+{
+    zm_raft_msg_t msg = {.type = ZM_RAFT_SNAPSHOT,
+                         .from = self->config.self,
+                         .to = to,
+                         .term = self->term,
+                         .index = self->snapshot.index,
+                         .log_term = self->snapshot.term,
+                         .commit = self->commit,
+                         .round = self->round,
+                         .count = 1};
+    msg.entries = (zm_raft_entry_t *) calloc (1, sizeof (zm_raft_entry_t));
+    if (!msg.entries)
+        return;
+    msg.entries[0] = (zm_raft_entry_t) {.term = self->snapshot.term,
+                                        .index = self->snapshot.index,
+                                        .size = self->snapshot.size};
+    if (self->snapshot.size && !(msg.entries[0].data = malloc (self->snapshot.size))) {
+        zm_raft_msg_clear (&msg);
+        return;
+    }
+    if (self->snapshot.size)
+        memcpy (msg.entries[0].data, self->snapshot.data, self->snapshot.size);
+    s_send (self, &msg);
+}
+
 static void
 s_send_append (zm_raft_t *self, int to)
 {
     uint64_t next = self->next[to], last = s_last_index (self);
+    if (next <= self->snapshot.index) {
+        s_send_snapshot (self, to);
+        return;
+    }
     zm_raft_msg_t msg = {.type = ZM_RAFT_APPEND,
                          .from = self->config.self,
                          .to = to,
@@ -194,7 +251,7 @@ s_send_append (zm_raft_t *self, int to)
     if (count) {
         msg.entries = (zm_raft_entry_t *) calloc (count, sizeof (zm_raft_entry_t));
         for (size_t i = 0; msg.entries && i < count; i++) {
-            const zm_raft_entry_t *entry = &self->log[next - 1 + i];
+            const zm_raft_entry_t *entry = s_entry (self, next + i);
             msg.entries[i] = *entry;
             msg.entries[i].data = entry->size ? malloc (entry->size) : NULL;
             if (entry->size && !msg.entries[i].data) {
@@ -355,22 +412,52 @@ s_on_vote_reply (zm_raft_t *self, const zm_raft_msg_t *msg, bool pre, int64_t no
     }
 }
 
-static void
-s_on_append (zm_raft_t *self, zm_raft_msg_t *msg, int64_t now)
+//  An APPEND or SNAPSHOT: the reply to fill in, and whether it comes from
+//  the leader of our term (else a stale leader was told of the new term)
+static bool
+s_from_leader (zm_raft_t *self, const zm_raft_msg_t *msg, int64_t now, zm_raft_msg_t *reply)
 {
-    zm_raft_msg_t reply = {.type = ZM_RAFT_APPEND_REPLY,
-                           .from = self->config.self,
-                           .to = msg->from,
-                           .term = self->term,
-                           .round = msg->round};
+    *reply = (zm_raft_msg_t) {.type = ZM_RAFT_APPEND_REPLY,
+                              .from = self->config.self,
+                              .to = msg->from,
+                              .term = self->term,
+                              .round = msg->round};
     if (msg->term < self->term) {
-        s_send (self, &reply); //  a stale leader learns of the new term
-        return;
+        s_send (self, reply);
+        return false;
     }
     if (self->role != ZM_RAFT_FOLLOWER || self->leader != msg->from)
         s_become_follower (self, msg->term, msg->from, now);
     self->leader_heard = now;
     self->election_at = now + s_election_timeout (self);
+    return true;
+}
+
+static void
+s_on_append (zm_raft_t *self, zm_raft_msg_t *msg, int64_t now)
+{
+    zm_raft_msg_t reply;
+    if (!s_from_leader (self, msg, now, &reply))
+        return;
+    if (msg->index < self->snapshot.index) {
+        //  What our snapshot covers is committed, so the leader's log holds
+        //  the same: skip those entries, and match from the snapshot on
+        size_t skip = (size_t) (self->snapshot.index - msg->index);
+        if (skip > msg->count)
+            skip = msg->count;
+        for (size_t i = 0; i < skip; i++)
+            free (msg->entries[i].data);
+        if (skip)
+            memmove (msg->entries, msg->entries + skip,
+                     (msg->count - skip) * sizeof *msg->entries);
+        msg->count -= skip;
+        msg->index += skip;
+        msg->log_term = s_term_at (self, msg->index);
+        if (msg->index < self->snapshot.index) { //  nothing past the snapshot
+            msg->index = self->snapshot.index;
+            msg->log_term = self->snapshot.term;
+        }
+    }
     uint64_t prev = msg->index, last = s_last_index (self);
     if (prev > last || s_term_at (self, prev) != msg->log_term) {
         //  Not consistent: the leader backs off (hint: where to look)
@@ -392,6 +479,50 @@ s_on_append (zm_raft_t *self, zm_raft_msg_t *msg, int64_t now)
         self->commit = msg->commit < matched ? msg->commit : matched;
     reply.granted = true;
     reply.index = matched;
+    s_send (self, &reply);
+}
+
+//  The leader's snapshot: what we lack of it replaces our state
+static void
+s_on_snapshot (zm_raft_t *self, zm_raft_msg_t *msg, int64_t now)
+{
+    zm_raft_msg_t reply;
+    if (!s_from_leader (self, msg, now, &reply))
+        return;
+    zm_raft_snapshot_t snapshot = {.index = msg->index, .term = msg->log_term};
+    if (msg->count != 1 || msg->entries[0].index != snapshot.index
+        || msg->entries[0].term != snapshot.term || snapshot.index == 0)
+        return; //  not one we sent
+    if (snapshot.index <= self->commit) {
+        //  We have it all, committed: committed entries match the leader's
+        reply.granted = true;
+        reply.index = self->commit;
+    }
+    else if (s_term_at (self, snapshot.index) == snapshot.term) {
+        //  We hold its last entry, so everything before it: it commits
+        self->commit = snapshot.index;
+        reply.granted = true;
+        reply.index = snapshot.index;
+    }
+    else {
+        //  Install it; our log, which does not reach it or conflicts, goes
+        snapshot.data = msg->entries[0].data;
+        snapshot.size = msg->entries[0].size;
+        if (self->failed
+            || self->config.storage->save_snapshot (self->config.storage_self, &snapshot, false)
+                   != 0) {
+            self->failed = true;
+            return;
+        }
+        msg->entries[0].data = NULL; //  ours now
+        s_log_cut (self, 0);
+        free (self->snapshot.data);
+        self->snapshot = snapshot;
+        self->commit = self->applied = snapshot.index;
+        self->restore = true;
+        reply.granted = true;
+        reply.index = snapshot.index;
+    }
     s_send (self, &reply);
 }
 
@@ -446,7 +577,10 @@ zm_raft_step (zm_raft_t *self, zm_raft_msg_t *msg, int64_t now)
                || (msg->type == ZM_RAFT_PRE_VOTE_REPLY && msg->granted);
     if (msg->term > self->term && !pre)
         s_become_follower (self, msg->term,
-                           msg->type == ZM_RAFT_APPEND ? from : ZM_RAFT_NONE, now);
+                           msg->type == ZM_RAFT_APPEND || msg->type == ZM_RAFT_SNAPSHOT
+                               ? from
+                               : ZM_RAFT_NONE,
+                           now);
     switch (msg->type) {
         case ZM_RAFT_PRE_VOTE:
             s_on_vote (self, msg, true, now);
@@ -465,6 +599,9 @@ zm_raft_step (zm_raft_t *self, zm_raft_msg_t *msg, int64_t now)
             break;
         case ZM_RAFT_APPEND_REPLY:
             s_on_append_reply (self, msg, now);
+            break;
+        case ZM_RAFT_SNAPSHOT:
+            s_on_snapshot (self, msg, now);
             break;
     }
     zm_raft_msg_clear (msg);
@@ -531,10 +668,54 @@ zm_raft_pop (zm_raft_t *self, zm_raft_msg_t *msg)
 bool
 zm_raft_apply (zm_raft_t *self, const zm_raft_entry_t **entry_p)
 {
-    if (!self || self->applied >= self->commit)
+    if (!self || self->restore || self->applied >= self->commit)
         return false;
-    *entry_p = &self->log[self->applied++];
+    *entry_p = s_entry (self, ++self->applied);
     return true;
+}
+
+bool
+zm_raft_restore (zm_raft_t *self, const zm_raft_snapshot_t **snapshot_p)
+{
+    if (!self || !self->restore)
+        return false;
+    self->restore = false;
+    *snapshot_p = &self->snapshot;
+    return true;
+}
+
+int
+zm_raft_compact (zm_raft_t *self, uint64_t index, const void *data, size_t size)
+{
+    if (!self || self->restore || index <= self->snapshot.index || index > self->applied)
+        return ZM_EINVAL;
+    if (self->failed)
+        return ZM_EIO;
+    zm_raft_snapshot_t snapshot = {
+        .index = index, .term = s_term_at (self, index), .data = NULL, .size = size};
+    if (size && !(snapshot.data = malloc (size)))
+        return ZM_ENOMEM;
+    if (size)
+        memcpy (snapshot.data, data, size);
+    if (self->config.storage->save_snapshot (self->config.storage_self, &snapshot, true) != 0) {
+        free (snapshot.data);
+        self->failed = true;
+        return ZM_EIO;
+    }
+    size_t covered = (size_t) (index - self->snapshot.index);
+    for (size_t i = 0; i < covered; i++)
+        free (self->log[i].data);
+    memmove (self->log, self->log + covered, (self->count - covered) * sizeof *self->log);
+    self->count -= covered;
+    free (self->snapshot.data);
+    self->snapshot = snapshot;
+    return 0;
+}
+
+uint64_t
+zm_raft_snapshot_index (const zm_raft_t *self)
+{
+    return self ? self->snapshot.index : 0;
 }
 
 zm_raft_role_t
@@ -595,7 +776,8 @@ zm_raft_last_index (const zm_raft_t *self)
 const zm_raft_entry_t *
 zm_raft_entry (const zm_raft_t *self, uint64_t index)
 {
-    return index >= 1 && index <= self->count ? &self->log[index - 1] : NULL;
+    return index > self->snapshot.index && index <= s_last_index (self) ? s_entry (self, index)
+                                                                         : NULL;
 }
 
 bool
@@ -614,7 +796,7 @@ zm_raft_new (const zm_raft_config_t *config, int64_t now)
         || config->self >= config->count || config->election_ms < 1 || config->heartbeat_ms < 1
         || config->heartbeat_ms >= config->election_ms || config->max_batch < 1
         || !config->storage || !config->storage->load || !config->storage->save_state
-        || !config->storage->append)
+        || !config->storage->append || !config->storage->save_snapshot)
         return NULL;
     zm_raft_t *self = (zm_raft_t *) calloc (1, sizeof *self);
     if (!self)
@@ -623,20 +805,26 @@ zm_raft_new (const zm_raft_config_t *config, int64_t now)
     self->rng = config->seed ? config->seed : 0x9E3779B97F4A7C15ull;
     self->vote = ZM_RAFT_NONE;
     self->leader = ZM_RAFT_NONE;
-    int rc = config->storage->load (config->storage_self, &self->term, &self->vote, &self->log,
-                                    &self->count);
+    int rc = config->storage->load (config->storage_self, &self->term, &self->vote,
+                                    &self->snapshot, &self->log, &self->count);
     self->capacity = self->count;
-    //  What storage gave must be a Raft log: indexes 1..n, terms that never
-    //  go down and never pass the current term, a vote for a member
+    //  What storage gave must be a Raft log: a snapshot then the indexes
+    //  after it, terms that never go down and never pass the current term,
+    //  a vote for a member
+    const zm_raft_snapshot_t *snapshot = &self->snapshot;
     bool ok = rc == 0
-              && (self->vote == ZM_RAFT_NONE || (self->vote >= 0 && self->vote < config->count));
+              && (self->vote == ZM_RAFT_NONE || (self->vote >= 0 && self->vote < config->count))
+              && snapshot->term <= self->term && (snapshot->index > 0 || snapshot->term == 0);
     for (size_t i = 0; ok && i < self->count; i++)
-        ok = self->log[i].index == i + 1 && self->log[i].term <= self->term
-             && (i == 0 || self->log[i].term >= self->log[i - 1].term);
+        ok = self->log[i].index == snapshot->index + i + 1 && self->log[i].term <= self->term
+             && self->log[i].term >= (i == 0 ? snapshot->term : self->log[i - 1].term);
     if (!ok) {
         zm_raft_destroy (&self);
         return NULL;
     }
+    //  What the snapshot covers was committed and applied
+    self->commit = self->applied = snapshot->index;
+    self->restore = snapshot->index > 0;
     self->role = ZM_RAFT_FOLLOWER;
     self->election_at = now + s_election_timeout (self);
     return self;
@@ -648,9 +836,9 @@ zm_raft_destroy (zm_raft_t **self_p)
     if (!self_p || !*self_p)
         return;
     zm_raft_t *self = *self_p;
-    for (size_t i = 0; i < self->count; i++)
-        free (self->log[i].data);
+    s_log_cut (self, 0);
     free (self->log);
+    free (self->snapshot.data);
     for (size_t i = 0; i < self->out_count; i++)
         zm_raft_msg_clear (&self->out[(self->out_head + i) % self->out_capacity]);
     free (self->out);
@@ -661,31 +849,46 @@ zm_raft_destroy (zm_raft_t **self_p)
 //  --------------------------------------------------------------------------
 //  Storage in memory
 
+//  A copy of size bytes of data (NULL for none); false when out of memory
+static bool
+s_copy (void **copy_p, const void *data, size_t size)
+{
+    *copy_p = NULL;
+    if (!size)
+        return true;
+    if (!(*copy_p = malloc (size)))
+        return false;
+    memcpy (*copy_p, data, size);
+    return true;
+}
+
 static int
-s_memory_load (void *arg, uint64_t *term_p, int *vote_p, zm_raft_entry_t **entries_p,
-               size_t *count_p)
+s_memory_load (void *arg, uint64_t *term_p, int *vote_p, zm_raft_snapshot_t *snapshot,
+               zm_raft_entry_t **entries_p, size_t *count_p)
 {
     zm_raft_memory_t *self = (zm_raft_memory_t *) arg;
     *term_p = self->term;
     *vote_p = self->vote;
     *entries_p = NULL;
     *count_p = 0;
+    *snapshot = self->snapshot;
+    if (!s_copy (&snapshot->data, self->snapshot.data, self->snapshot.size))
+        return ZM_ENOMEM;
     if (!self->count)
         return 0;
     zm_raft_entry_t *entries = (zm_raft_entry_t *) calloc (self->count, sizeof *entries);
-    if (!entries)
-        return ZM_ENOMEM;
-    for (size_t i = 0; i < self->count; i++) {
+    bool ok = entries != NULL;
+    for (size_t i = 0; ok && i < self->count; i++) {
         entries[i] = self->entries[i];
-        entries[i].data = entries[i].size ? malloc (entries[i].size) : NULL;
-        if (entries[i].size && !entries[i].data) {
-            for (size_t j = 0; j < i; j++)
-                free (entries[j].data);
-            free (entries);
-            return ZM_ENOMEM;
-        }
-        if (entries[i].size)
-            memcpy (entries[i].data, self->entries[i].data, entries[i].size);
+        ok = s_copy (&entries[i].data, self->entries[i].data, self->entries[i].size);
+    }
+    if (!ok) {
+        for (size_t i = 0; entries && i < self->count; i++)
+            free (entries[i].data);
+        free (entries);
+        free (snapshot->data);
+        snapshot->data = NULL;
+        return ZM_ENOMEM;
     }
     *entries_p = entries;
     *count_p = self->count;
@@ -709,11 +912,12 @@ s_memory_append (void *arg, uint64_t index, const zm_raft_entry_t *entries, size
     zm_raft_memory_t *self = (zm_raft_memory_t *) arg;
     if (self->fail)
         return self->fail;
-    if (index < 1 || index > self->count + 1)
+    uint64_t first = self->snapshot.index + 1;
+    if (index < first || index > first + self->count)
         return ZM_EINVAL;
-    for (size_t i = (size_t) index - 1; i < self->count; i++)
+    for (size_t i = (size_t) (index - first); i < self->count; i++)
         free (self->entries[i].data);
-    self->count = (size_t) index - 1;
+    self->count = (size_t) (index - first);
     if (self->count + count > self->capacity) {
         size_t capacity = (self->count + count) * 2 + 16;
         zm_raft_entry_t *grown =
@@ -726,19 +930,45 @@ s_memory_append (void *arg, uint64_t index, const zm_raft_entry_t *entries, size
     for (size_t i = 0; i < count; i++) {
         zm_raft_entry_t *entry = &self->entries[self->count];
         *entry = entries[i];
-        entry->index = self->count + 1;
-        entry->data = entry->size ? malloc (entry->size) : NULL;
-        if (entry->size && !entry->data)
+        entry->index = first + self->count;
+        if (!s_copy (&entry->data, entries[i].data, entries[i].size))
             return ZM_ENOMEM;
-        if (entry->size)
-            memcpy (entry->data, entries[i].data, entry->size);
         self->count++;
     }
     return 0;
 }
 
-const zm_raft_storage_ops_t zm_raft_memory_ops = {
-    .load = s_memory_load, .save_state = s_memory_save_state, .append = s_memory_append};
+static int
+s_memory_save_snapshot (void *arg, const zm_raft_snapshot_t *snapshot, bool keep)
+{
+    zm_raft_memory_t *self = (zm_raft_memory_t *) arg;
+    if (self->fail)
+        return self->fail;
+    void *data;
+    if (!s_copy (&data, snapshot->data, snapshot->size))
+        return ZM_ENOMEM;
+    //  Entries it covers go; the others too unless kept
+    size_t covered = 0;
+    if (snapshot->index > self->snapshot.index)
+        covered = (size_t) (snapshot->index - self->snapshot.index);
+    if (!keep || covered > self->count)
+        covered = self->count;
+    for (size_t i = 0; i < (keep ? covered : self->count); i++)
+        free (self->entries[i].data);
+    if (keep && covered)
+        memmove (self->entries, self->entries + covered,
+                 (self->count - covered) * sizeof *self->entries);
+    self->count = keep ? self->count - covered : 0;
+    free (self->snapshot.data);
+    self->snapshot = *snapshot;
+    self->snapshot.data = data;
+    return 0;
+}
+
+const zm_raft_storage_ops_t zm_raft_memory_ops = {.load = s_memory_load,
+                                                  .save_state = s_memory_save_state,
+                                                  .append = s_memory_append,
+                                                  .save_snapshot = s_memory_save_snapshot};
 
 void
 zm_raft_memory_init (zm_raft_memory_t *self)
@@ -753,5 +983,6 @@ zm_raft_memory_clear (zm_raft_memory_t *self)
     for (size_t i = 0; i < self->count; i++)
         free (self->entries[i].data);
     free (self->entries);
+    free (self->snapshot.data);
     zm_raft_memory_init (self);
 }

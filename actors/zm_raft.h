@@ -24,8 +24,14 @@
         term, so a member healed from a partition does not depose a
         working leader.
     Members are numbered 0..count-1, in the order of sync.members.
-    Log compaction (a snapshot of the small state machine) is not in this
-    core yet.
+
+    Log compaction (section 7): the application hands the core a snapshot
+    of its state machine as of an applied index (zm_raft_compact); the
+    core stores it and drops the entries it covers. A follower that needs
+    entries the leader no longer holds is sent the snapshot instead
+    (ZM_RAFT_SNAPSHOT), installs it, and the application loads it
+    (zm_raft_restore) before it applies anything after it. A member that
+    starts from storage with a snapshot does the same.
     =========================================================================
 */
 #ifndef ZM_RAFT_H_INCLUDED
@@ -51,7 +57,9 @@ typedef enum {
     ZM_RAFT_VOTE,             //  vote for me in term
     ZM_RAFT_VOTE_REPLY,
     ZM_RAFT_APPEND,           //  entries after (prev_index, prev_term); heartbeat when none
-    ZM_RAFT_APPEND_REPLY
+    ZM_RAFT_APPEND_REPLY,     //  (to APPEND and SNAPSHOT)
+    ZM_RAFT_SNAPSHOT          //  the leader's snapshot: index and log_term are its last
+                              //  entry's, entries[0] (that index and term) its data
 } zm_raft_msg_type_t;
 
 //  A log entry. data is owned by whoever holds the entry.
@@ -62,18 +70,28 @@ typedef struct {
     size_t size;
 } zm_raft_entry_t;
 
+//  A snapshot of the state machine: every entry up to index (of term)
+//  applied. data is owned by whoever holds the snapshot.
+typedef struct {
+    uint64_t index;
+    uint64_t term;
+    void *data;
+    size_t size;
+} zm_raft_snapshot_t;
+
 //  A message between members. Entries (APPEND) are owned by the message.
 typedef struct {
     zm_raft_msg_type_t type;
     int from, to;
     uint64_t term;
     uint64_t index;           //  VOTE: last log index; APPEND: prev index;
-                              //  APPEND_REPLY: match index (success) or hint
-    uint64_t log_term;        //  VOTE: last log term; APPEND: prev term
+                              //  APPEND_REPLY: match index (success) or hint;
+                              //  SNAPSHOT: its last index
+    uint64_t log_term;        //  VOTE: last log term; APPEND: prev term; SNAPSHOT: its term
     uint64_t commit;          //  APPEND: leader's commit index
     bool granted;             //  VOTE_REPLY, PRE_VOTE_REPLY: granted; APPEND_REPLY: success
     uint64_t round;           //  APPEND: the leader's round; APPEND_REPLY: the round answered
-    zm_raft_entry_t *entries; //  APPEND
+    zm_raft_entry_t *entries; //  APPEND; SNAPSHOT: one, the snapshot's data
     size_t count;
 } zm_raft_msg_t;
 
@@ -84,14 +102,18 @@ void zm_raft_msg_clear (zm_raft_msg_t *msg);
 //  error (the core then stops answering: a member that cannot persist
 //  must not vote or acknowledge).
 typedef struct {
-    //  At start: the persisted term and vote, and every entry (the core
-    //  takes the array and the entries' data; *entries_p may be NULL).
-    int (*load) (void *self, uint64_t *term_p, int *vote_p, zm_raft_entry_t **entries_p,
-                 size_t *count_p);
+    //  At start: the persisted term and vote, the last snapshot (index 0
+    //  and no data when none) and every entry after it (the core takes the
+    //  array, the entries' data and the snapshot's; *entries_p may be NULL).
+    int (*load) (void *self, uint64_t *term_p, int *vote_p, zm_raft_snapshot_t *snapshot,
+                 zm_raft_entry_t **entries_p, size_t *count_p);
     int (*save_state) (void *self, uint64_t term, int vote);
-    //  Remove every entry from index on (index >= 1), then append count
-    //  entries (their indexes follow on), as one durable change.
+    //  Remove every entry from index on (index past the snapshot), then
+    //  append count entries (their indexes follow on), as one durable change.
     int (*append) (void *self, uint64_t index, const zm_raft_entry_t *entries, size_t count);
+    //  Replace the snapshot and remove the entries it covers, as one
+    //  durable change; keep: the entries after it stay, else all go.
+    int (*save_snapshot) (void *self, const zm_raft_snapshot_t *snapshot, bool keep);
 } zm_raft_storage_ops_t;
 
 typedef struct {
@@ -124,8 +146,21 @@ int zm_raft_propose (zm_raft_t *self, const void *data, size_t size, uint64_t *i
 //  false when none is waiting.
 bool zm_raft_pop (zm_raft_t *self, zm_raft_msg_t *msg);
 //  The next committed entry not yet applied (borrowed until the next call
-//  into the core); false when none.
+//  into the core); false when none, or while a snapshot waits to be
+//  restored.
 bool zm_raft_apply (zm_raft_t *self, const zm_raft_entry_t **entry_p);
+//  True once after the state machine must be replaced by a snapshot (one
+//  loaded at start or installed from the leader), with it in *snapshot_p
+//  (borrowed until the next call into the core). Call before
+//  zm_raft_apply: the entries after the snapshot follow.
+bool zm_raft_restore (zm_raft_t *self, const zm_raft_snapshot_t **snapshot_p);
+//  The application's state as of applied index (past the current
+//  snapshot, at most the last entry applied) replaces the snapshot, and
+//  the entries it covers leave the log. 0, ZM_EINVAL for a bad index,
+//  ZM_EIO when storage failed.
+int zm_raft_compact (zm_raft_t *self, uint64_t index, const void *data, size_t size);
+//  The last index the snapshot covers (0: none)
+uint64_t zm_raft_snapshot_index (const zm_raft_t *self);
 
 zm_raft_role_t zm_raft_role (const zm_raft_t *self);
 uint64_t zm_raft_term (const zm_raft_t *self);
@@ -140,7 +175,8 @@ uint64_t zm_raft_last_index (const zm_raft_t *self);
 //  before a majority answered a later message (leases rest on this).
 uint64_t zm_raft_round (const zm_raft_t *self);
 uint64_t zm_raft_confirmed (const zm_raft_t *self);
-//  The entry at index (1..last), borrowed until the next call; NULL outside
+//  The entry at index (past the snapshot, up to last), borrowed until the
+//  next call; NULL outside
 const zm_raft_entry_t *zm_raft_entry (const zm_raft_t *self, uint64_t index);
 //  Has storage failed? (The member is then silent.)
 bool zm_raft_failed (const zm_raft_t *self);
@@ -150,7 +186,8 @@ bool zm_raft_failed (const zm_raft_t *self);
 typedef struct {
     uint64_t term;
     int vote;
-    zm_raft_entry_t *entries;
+    zm_raft_snapshot_t snapshot;
+    zm_raft_entry_t *entries; //  the ones after the snapshot
     size_t count, capacity;
     int fail;                 //  when set, every write fails with it
 } zm_raft_memory_t;

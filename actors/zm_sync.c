@@ -49,7 +49,7 @@
 
 typedef struct {
     zm_store_t *store;          //  database S_DATABASE
-    uint64_t count;             //  entries on disk
+    uint64_t first, last;       //  entries on disk: first..last (none when last < first)
 } s_disk_t;
 
 static void
@@ -58,17 +58,62 @@ s_log_key (char *key, size_t size, uint64_t index)
     snprintf (key, size, "log.%016" PRIx64, index);
 }
 
+static void
+s_put64 (uint8_t *data, uint64_t value)
+{
+    for (int i = 0; i < 8; i++)
+        data[i] = (uint8_t) (value >> (56 - 8 * i));
+}
+
+static uint64_t
+s_get64 (const uint8_t *data)
+{
+    uint64_t value = 0;
+    for (int i = 0; i < 8; i++)
+        value = value << 8 | data[i];
+    return value;
+}
+
+//  The snapshot under "snap": its index and term (8 bytes each), then its data
 static int
-s_disk_load (void *arg, uint64_t *term_p, int *vote_p, zm_raft_entry_t **entries_p,
-             size_t *count_p)
+s_disk_load_snapshot (s_disk_t *self, zm_raft_snapshot_t *snapshot)
+{
+    memset (snapshot, 0, sizeof *snapshot);
+    zm_records_t *records = NULL;
+    int rc = zm_store_read (self->store, "snap", NULL, &records);
+    if (rc == ZM_ENOTFOUND)
+        return 0;
+    const zm_record_t *record = rc == 0 ? zm_records_at (records, 0) : NULL;
+    if (record && (record->size < 16 || s_get64 ((const uint8_t *) record->value) == 0))
+        rc = ZM_EIO;
+    else if (record) {
+        const uint8_t *data = (const uint8_t *) record->value;
+        snapshot->index = s_get64 (data);
+        snapshot->term = s_get64 (data + 8);
+        snapshot->size = record->size - 16;
+        if (snapshot->size && !(snapshot->data = malloc (snapshot->size)))
+            rc = ZM_ENOMEM;
+        else if (snapshot->size)
+            memcpy (snapshot->data, data + 16, snapshot->size);
+    }
+    zm_records_destroy (&records);
+    return rc;
+}
+
+static int
+s_disk_load (void *arg, uint64_t *term_p, int *vote_p, zm_raft_snapshot_t *snapshot,
+             zm_raft_entry_t **entries_p, size_t *count_p)
 {
     s_disk_t *self = (s_disk_t *) arg;
     *term_p = 0;
     *vote_p = ZM_RAFT_NONE;
     *entries_p = NULL;
     *count_p = 0;
+    int rc = s_disk_load_snapshot (self, snapshot);
+    if (rc)
+        return rc;
     zm_records_t *records = NULL;
-    int rc = zm_store_read (self->store, "state", NULL, &records);
+    rc = zm_store_read (self->store, "state", NULL, &records);
     if (rc == 0) {
         const zm_record_t *state = zm_records_at (records, 0);
         const uint8_t *data = (const uint8_t *) state->value;
@@ -102,14 +147,13 @@ s_disk_load (void *arg, uint64_t *term_p, int *vote_p, zm_raft_entry_t **entries
         const zm_record_t *record = zm_records_at (records, i);
         const uint8_t *data = (const uint8_t *) record->value;
         char key[32];
-        s_log_key (key, sizeof key, i + 1);
+        s_log_key (key, sizeof key, snapshot->index + i + 1);
         if (record->size < 8 || strcmp (record->key, key) != 0) {
             rc = ZM_EIO; //  a hole or a stray key: not a log we wrote
             break;
         }
-        for (int b = 0; b < 8; b++)
-            entries[i].term = entries[i].term << 8 | data[b];
-        entries[i].index = i + 1;
+        entries[i].term = s_get64 (data);
+        entries[i].index = snapshot->index + i + 1;
         entries[i].size = record->size - 8;
         if (entries[i].size && !(entries[i].data = malloc (entries[i].size)))
             rc = ZM_ENOMEM;
@@ -121,11 +165,14 @@ s_disk_load (void *arg, uint64_t *term_p, int *vote_p, zm_raft_entry_t **entries
         for (size_t i = 0; i < count; i++)
             free (entries[i].data);
         free (entries);
+        free (snapshot->data);
+        snapshot->data = NULL;
         return rc;
     }
     *entries_p = entries;
     *count_p = count;
-    self->count = count;
+    self->first = snapshot->index + 1;
+    self->last = snapshot->index + count;
     return 0;
 }
 
@@ -134,8 +181,7 @@ s_disk_save_state (void *arg, uint64_t term, int vote)
 {
     s_disk_t *self = (s_disk_t *) arg;
     uint8_t data[12];
-    for (int i = 0; i < 8; i++)
-        data[i] = (uint8_t) (term >> (56 - 8 * i));
+    s_put64 (data, term);
     uint32_t v = (uint32_t) (int32_t) vote;
     for (int i = 0; i < 4; i++)
         data[8 + i] = (uint8_t) (v >> (24 - 8 * i));
@@ -150,7 +196,7 @@ s_disk_append (void *arg, uint64_t index, const zm_raft_entry_t *entries, size_t
     int rc = batch ? 0 : ZM_ENOMEM;
     char key[32];
     //  Entries past the new ones go; the new ones replace the rest
-    for (uint64_t at = index + count; rc == 0 && at <= self->count; at++) {
+    for (uint64_t at = index + count; rc == 0 && at <= self->last; at++) {
         s_log_key (key, sizeof key, at);
         rc = zm_batch_delete (batch, key, NULL);
     }
@@ -160,8 +206,7 @@ s_disk_append (void *arg, uint64_t index, const zm_raft_entry_t *entries, size_t
             rc = ZM_ENOMEM;
             break;
         }
-        for (int b = 0; b < 8; b++)
-            data[b] = (uint8_t) (entries[i].term >> (56 - 8 * b));
+        s_put64 (data, entries[i].term);
         if (entries[i].size)
             memcpy (data + 8, entries[i].data, entries[i].size);
         s_log_key (key, sizeof key, index + i);
@@ -172,12 +217,47 @@ s_disk_append (void *arg, uint64_t index, const zm_raft_entry_t *entries, size_t
         rc = zm_store_commit (self->store, batch);
     zm_batch_destroy (&batch);
     if (rc == 0)
-        self->count = index + count - 1;
+        self->last = index + count - 1;
     return rc;
 }
 
-static const zm_raft_storage_ops_t s_disk_ops = {
-    .load = s_disk_load, .save_state = s_disk_save_state, .append = s_disk_append};
+static int
+s_disk_save_snapshot (void *arg, const zm_raft_snapshot_t *snapshot, bool keep)
+{
+    s_disk_t *self = (s_disk_t *) arg;
+    zm_batch_t *batch = zm_batch_new ();
+    uint8_t *data = (uint8_t *) malloc (16 + snapshot->size);
+    int rc = batch && data ? 0 : ZM_ENOMEM;
+    if (rc == 0) {
+        s_put64 (data, snapshot->index);
+        s_put64 (data + 8, snapshot->term);
+        if (snapshot->size)
+            memcpy (data + 16, snapshot->data, snapshot->size);
+        rc = zm_batch_write (batch, "snap", data, 16 + snapshot->size, NULL);
+    }
+    //  The entries it covers go, and the others too unless kept
+    uint64_t until = keep && snapshot->index < self->last ? snapshot->index : self->last;
+    char key[32];
+    for (uint64_t at = self->first; rc == 0 && at <= until; at++) {
+        s_log_key (key, sizeof key, at);
+        rc = zm_batch_delete (batch, key, NULL);
+    }
+    if (rc == 0)
+        rc = zm_store_commit (self->store, batch);
+    zm_batch_destroy (&batch);
+    free (data);
+    if (rc == 0) {
+        self->first = snapshot->index + 1;
+        if (self->last < snapshot->index || !keep)
+            self->last = snapshot->index;
+    }
+    return rc;
+}
+
+static const zm_raft_storage_ops_t s_disk_ops = {.load = s_disk_load,
+                                                 .save_state = s_disk_save_state,
+                                                 .append = s_disk_append,
+                                                 .save_snapshot = s_disk_save_snapshot};
 
 //  --------------------------------------------------------------------------
 //  The instance
@@ -224,6 +304,9 @@ typedef struct {
     int leader_seen;            //  the leader the forwards went to
     zhashx_t *forwards;         //  call id -> zm_reply_t * (requests passed to the leader)
     FILE *trace;                //  sync.trace: what this member applied and led
+    uint64_t applied;           //  the last entry applied to the lock table
+    uint64_t snapshot_entries;  //  sync.snapshot_entries
+    bool broken;                //  a snapshot could not be loaded: silent from then on
 } s_sync_t;
 
 static void
@@ -325,7 +408,7 @@ s_decode (const zm_msg_t *in, int count, zm_raft_msg_t *msg)
     memset (msg, 0, sizeof *msg);
     uint64_t type = zm_msg_get_uint (in, "t", 0), from = zm_msg_get_uint (in, "f", 99),
              to = zm_msg_get_uint (in, "to", 99);
-    if (type < ZM_RAFT_PRE_VOTE || type > ZM_RAFT_APPEND_REPLY || from >= (uint64_t) count
+    if (type < ZM_RAFT_PRE_VOTE || type > ZM_RAFT_SNAPSHOT || from >= (uint64_t) count
         || to >= (uint64_t) count)
         return false;
     msg->type = (zm_raft_msg_type_t) type;
@@ -339,9 +422,10 @@ s_decode (const zm_msg_t *in, int count, zm_raft_msg_t *msg)
     msg->round = zm_msg_get_uint (in, "r", 0);
     const zm_val_t *entries = zm_val_get (zm_msg_root (in), "e");
     size_t n = zm_val_size (entries);
+    bool snapshot = type == ZM_RAFT_SNAPSHOT;
     if (n == 0)
-        return true;
-    if (type != ZM_RAFT_APPEND || n > 10000
+        return !snapshot; //  a snapshot carries its data
+    if ((type != ZM_RAFT_APPEND && !snapshot) || (snapshot && n != 1) || n > 10000
         || !(msg->entries = (zm_raft_entry_t *) calloc (n, sizeof (zm_raft_entry_t))))
         return false;
     for (size_t i = 0; i < n; i++) {
@@ -351,7 +435,9 @@ s_decode (const zm_msg_t *in, int count, zm_raft_msg_t *msg)
         msg->entries[i].term = zm_val_uint (zm_val_at (entry, 0), 0);
         msg->entries[i].index = zm_val_uint (zm_val_at (entry, 1), 0);
         msg->count = i + 1;
-        if (zm_val_size (entry) != 3 || !data || msg->entries[i].index != msg->index + i + 1) {
+        //  Entries follow the previous index; a snapshot's is its own
+        uint64_t expected = snapshot ? msg->index : msg->index + i + 1;
+        if (zm_val_size (entry) != 3 || !data || msg->entries[i].index != expected) {
             zm_raft_msg_clear (msg);
             return false;
         }
@@ -539,6 +625,7 @@ s_notify (s_sync_t *self, const char *name)
 static void
 s_apply (s_sync_t *self, const zm_raft_entry_t *entry, int64_t now)
 {
+    self->applied = entry->index;
     if (!entry->size)
         return; //  a leader's no-op
     zm_msg_t *cmd = NULL;
@@ -601,6 +688,78 @@ s_apply (s_sync_t *self, const zm_raft_entry_t *entry, int64_t now)
     zm_msg_destroy (&cmd);
 }
 
+//  The lock table as a snapshot: a msgpack array of
+//  [name, owner, token, ttl, value or nil], one per held lock
+static int
+s_snapshot_encode (s_sync_t *self, void **data_p, size_t *size_p)
+{
+    zm_msg_t *msg = zm_msg_new ();
+    zm_val_t *locks = msg ? zm_msg_set_root_array (msg) : NULL;
+    int rc = locks ? 0 : ZM_ENOMEM;
+    for (s_lock_t *lock = (s_lock_t *) zhashx_first (self->locks); lock && rc == 0;
+         lock = (s_lock_t *) zhashx_next (self->locks)) {
+        zm_val_t *item = zm_val_push_array (locks);
+        if (!item) {
+            rc = ZM_ENOMEM;
+            break;
+        }
+        rc = zm_val_push_str (item, (const char *) zhashx_cursor (self->locks));
+        rc = rc ? rc : zm_val_push_str (item, lock->owner);
+        rc = rc ? rc : zm_val_push_uint (item, lock->token);
+        rc = rc ? rc : zm_val_push_int (item, lock->ttl);
+        rc = rc ? rc : lock->value ? zm_val_push_str (item, lock->value) : zm_val_push_nil (item);
+    }
+    if (rc == 0)
+        rc = zm_msg_encode (msg, ZM_CT_MSGPACK, data_p, size_p);
+    zm_msg_destroy (&msg);
+    return rc;
+}
+
+//  The lock table from a snapshot (from: "disk" at start, or "leader"
+//  when installed from it): every lease counts from now. False when it is
+//  not one we made.
+static bool
+s_restore (s_sync_t *self, const zm_raft_snapshot_t *snapshot, const char *from, int64_t now)
+{
+    zm_msg_t *msg = NULL;
+    if (zm_msg_decode (ZM_CT_MSGPACK, snapshot->data, snapshot->size, &msg, NULL) != 0
+        || zm_val_type (zm_msg_root (msg)) != ZM_TYPE_ARRAY) {
+        zm_msg_destroy (&msg);
+        return false;
+    }
+    zhashx_purge (self->locks);
+    const zm_val_t *locks = zm_msg_root (msg);
+    bool ok = true;
+    for (size_t i = 0; ok && i < zm_val_size (locks); i++) {
+        const zm_val_t *item = zm_val_at (locks, i);
+        const char *name = zm_val_str (zm_val_at (item, 0), NULL, NULL);
+        const char *owner = zm_val_str (zm_val_at (item, 1), NULL, NULL);
+        const char *value = zm_val_str (zm_val_at (item, 4), NULL, NULL);
+        s_lock_t *lock = (s_lock_t *) calloc (1, sizeof *lock);
+        ok = lock && zm_val_size (item) == 5 && name && owner
+             && zm_val_type (zm_val_at (item, 2)) == ZM_TYPE_UINT
+             && zm_val_int (zm_val_at (item, 3), 0) > 0;
+        if (ok) {
+            snprintf (lock->owner, sizeof lock->owner, "%s", owner);
+            lock->value = value ? strdup (value) : NULL;
+            lock->token = zm_val_uint (zm_val_at (item, 2), 0);
+            lock->ttl = zm_val_int (zm_val_at (item, 3), 1000);
+            lock->expires = now + lock->ttl;
+            ok = (!value || lock->value) && zhashx_insert (self->locks, name, lock) == 0;
+        }
+        if (!ok && lock) {
+            free (lock->value);
+            free (lock);
+        }
+    }
+    zm_msg_destroy (&msg);
+    if (!ok)
+        return false;
+    self->applied = snapshot->index;
+    s_trace (self, "restore %" PRIu64 " %s", snapshot->index, from);
+    return true;
+}
+
 //  Leadership changed: a new leader takes every lease as renewed now and
 //  retries its parked acquires; a former one lets its callers go elsewhere
 static void
@@ -657,14 +816,44 @@ s_confirm (s_sync_t *self, int64_t now)
     }
 }
 
+//  Load a snapshot if the core has one for us, apply what committed, and
+//  snapshot the lock table when the log since the last one is long
+static void
+s_catch_up (s_sync_t *self, int64_t now)
+{
+    const zm_raft_snapshot_t *snapshot;
+    if (zm_raft_restore (self->raft, &snapshot)
+        && !s_restore (self, snapshot, self->timer ? "leader" : "disk", now)) {
+        //  Without the table, what follows cannot be applied: this member
+        //  falls silent (the others go on) rather than answer wrong
+        zm_log_error ("sync: %s: cannot load the snapshot at %" PRIu64
+                      " (not a lock table, or out of memory): this member stops taking part",
+                      self->node->name, snapshot->index);
+        self->broken = true;
+        return;
+    }
+    const zm_raft_entry_t *entry;
+    while (zm_raft_apply (self->raft, &entry))
+        s_apply (self, entry, now);
+    if (self->applied >= zm_raft_snapshot_index (self->raft) + self->snapshot_entries) {
+        void *data = NULL;
+        size_t size = 0;
+        int rc = s_snapshot_encode (self, &data, &size);
+        if (rc == 0)
+            rc = zm_raft_compact (self->raft, self->applied, data, size);
+        free (data);
+        if (rc)
+            zm_log_error ("sync: %s: cannot snapshot at %" PRIu64 ": %s", self->node->name,
+                          self->applied, zm_strerror (rc));
+    }
+}
+
 //  After the core moved on: apply what committed, follow leadership
 //  changes, confirm renewals. Returns whether this member leads.
 static bool
 s_progress (s_sync_t *self, int64_t now)
 {
-    const zm_raft_entry_t *entry;
-    while (zm_raft_apply (self->raft, &entry))
-        s_apply (self, entry, now);
+    s_catch_up (self, now);
     bool leader = zm_raft_role (self->raft) == ZM_RAFT_LEADER;
     if (leader != self->was_leader)
         s_on_leadership (self, leader, now);
@@ -688,6 +877,8 @@ s_progress (s_sync_t *self, int64_t now)
 static void
 s_tick (s_sync_t *self)
 {
+    if (self->broken)
+        return;
     int64_t now = zclock_mono ();
     s_resolve (self);
     zm_raft_tick (self->raft, now);
@@ -732,6 +923,8 @@ s_raft (zm_ctx_t *ctx, zm_msg_t *req)
 {
     s_sync_t *self = (s_sync_t *) zm_ctx_state (ctx);
     zm_raft_msg_t msg;
+    if (self->broken)
+        return 0;
     if (!req || !s_decode (req, self->count, &msg))
         return zm_error (ctx, ZM_EINVAL, "not a raft message");
     int64_t now = zclock_mono ();
@@ -969,7 +1162,8 @@ s_status (zm_ctx_t *ctx, zm_msg_t *req)
     zm_msg_set_uint (rep, "commit", zm_raft_commit_index (self->raft));
     zm_msg_set_uint (rep, "last", zm_raft_last_index (self->raft));
     zm_msg_set_uint (rep, "locks", zhashx_size (self->locks));
-    zm_msg_set_bool (rep, "failed", zm_raft_failed (self->raft));
+    zm_msg_set_bool (rep, "failed", zm_raft_failed (self->raft) || self->broken);
+    zm_msg_set_uint (rep, "snapshot", zm_raft_snapshot_index (self->raft));
     return zm_reply (ctx, &rep);
 }
 
@@ -1014,6 +1208,8 @@ s_init (zm_ctx_t *ctx, zm_msg_t *msg)
                                                  : "no store for the Raft log");
         return ZM_EUNAVAIL;
     }
+    self->snapshot_entries =
+        (uint64_t) zm_config_get_int (node->config, "sync.snapshot_entries", 1000);
     zm_raft_config_t config = {
         .self = self->self,
         .count = self->count,
@@ -1030,10 +1226,8 @@ s_init (zm_ctx_t *ctx, zm_msg_t *msg)
                       "sync.election_timeout; the log in the store must be readable)");
         return ZM_EIO;
     }
-    //  What the log says, before anything else
-    const zm_raft_entry_t *entry;
-    while (zm_raft_apply (self->raft, &entry))
-        s_apply (self, entry, now);
+    //  What the snapshot and log say, before anything else
+    s_catch_up (self, now);
     self->timer = zloop_timer (zm_reactor_loop (self->reactor), S_TICK_MS, 0, s_on_timer, self);
     zm_log_info ("sync: member %d of %d (%s), term %" PRIu64 ", %" PRIu64 " entries", self->self,
                  self->count, node->name, zm_raft_term (self->raft),
@@ -1109,6 +1303,7 @@ typedef struct {
     uint64_t token;
     int64_t ttl;
     int64_t renewed;            //  zclock_mono of the last renewal that took
+    bool releasing;             //  a release is under way: its end is no loss
 } s_held_t;
 
 //  A watch: a thread that observes an election and tells an actor
@@ -1211,6 +1406,8 @@ s_renewer (void *arg)
             if (held->token == due.token && streq (held->name, due.name)) {
                 if (rc == 0)
                     held->renewed = sent;
+                else if (rc == ZM_ENOTFOUND && held->releasing)
+                    zlistx_delete (self->held, zlistx_cursor (self->held));
                 else if (rc == ZM_ENOTFOUND || sent - held->renewed >= held->ttl) {
                     zm_log_warning ("sync: lock %s (token %" PRIu64 ") is lost", held->name,
                                     held->token);
@@ -1345,6 +1542,25 @@ s_release (zm_node_t *node, const char *name, uint64_t token)
     zm_sync_client_t *self = s_client (node);
     if (!self)
         return ZM_ENOMEM;
+    //  The lease is renewed until the release is through: a release that
+    //  first tries a member that just died does not lose the lock meanwhile
+    pthread_mutex_lock (&self->lock);
+    for (s_held_t *held = (s_held_t *) zlistx_first (self->held); held;
+         held = (s_held_t *) zlistx_next (self->held))
+        if (held->token == token && streq (held->name, name))
+            held->releasing = true;
+    pthread_mutex_unlock (&self->lock);
+    int rc = ZM_EUNAVAIL;
+    for (int attempt = 0; attempt < 20; attempt++) {
+        zm_msg_t *req = zm_msg_new ();
+        zm_msg_set_str (req, "name", name);
+        zm_msg_set_uint (req, "token", token);
+        rc = s_call (node, "unlock", &req, NULL, 2 * S_ATTEMPT_MS, NULL);
+        if (rc == 0 || rc == ZM_ENOTFOUND || rc == ZM_EINVAL)
+            break;
+        rc = ZM_EUNAVAIL;
+        zclock_sleep (50);
+    }
     pthread_mutex_lock (&self->lock);
     for (s_held_t *held = (s_held_t *) zlistx_first (self->held); held;
          held = (s_held_t *) zlistx_next (self->held))
@@ -1353,16 +1569,7 @@ s_release (zm_node_t *node, const char *name, uint64_t token)
             break;
         }
     pthread_mutex_unlock (&self->lock);
-    for (int attempt = 0; attempt < 20; attempt++) {
-        zm_msg_t *req = zm_msg_new ();
-        zm_msg_set_str (req, "name", name);
-        zm_msg_set_uint (req, "token", token);
-        int rc = s_call (node, "unlock", &req, NULL, 2000, NULL);
-        if (rc == 0 || rc == ZM_ENOTFOUND || rc == ZM_EINVAL)
-            return rc;
-        zclock_sleep (50);
-    }
-    return ZM_EUNAVAIL;
+    return rc;
 }
 
 static bool

@@ -135,6 +135,9 @@ static const s_spec_t s_runtime_keys[] = {
     {"sync.heartbeat", ZM_CONFIG_INT, "50", true, 5, 30000, NULL,
      "How often the Raft leader sends to the others, in ms (below sync.election_timeout); "
      "read at start"},
+    {"sync.snapshot_entries", ZM_CONFIG_INT, "1000", true, 2, 10000000, NULL,
+     "A member snapshots its lock table and drops the log it covers after this many "
+     "entries; read at start"},
     {"sync.trace", ZM_CONFIG_STR, "", false, 0, 0, NULL,
      "File to which a member appends each lock it grants or frees and each term it leads, "
      "one line each, flushed (an audit trail; the fault tests check it); empty: none; read "

@@ -13,6 +13,10 @@
       state machine safety
                         every member applies the same entry at each index
       log matching      committed prefixes agree everywhere
+    With compaction on, members snapshot their "state machine" (a digest
+    of every command applied) every few entries; a snapshot a member
+    loads, from its disk or from the leader, must be the digest of the
+    committed history up to its index.
     and liveness: once the faults stop, a leader is elected and new
     commands commit within a bounded time.
 */
@@ -48,11 +52,26 @@ typedef struct {
     //  What the cluster committed, as first applied by anyone
     char history[S_HISTORY_MAX][24];
     uint64_t history_term[S_HISTORY_MAX];
+    uint64_t history_digest[S_HISTORY_MAX + 1]; //  of the first k entries
+    uint64_t digest[S_MAX];       //  each member's state machine
+    uint64_t compact_every;       //  0: no snapshots
+    uint64_t restored[S_MAX];     //  snapshots each member loaded
     uint64_t committed;           //  entries in history
     uint64_t applied[S_MAX];      //  what each member applied so far
     int leader_of_term[4096];     //  -1: none seen
     uint64_t proposals;
 } s_net_t;
+
+#define S_DIGEST_START 14695981039346656037ull
+
+//  FNV-1a of the commands applied so far, each ended by a zero byte
+static uint64_t
+s_digest (uint64_t digest, const char *text)
+{
+    for (size_t i = 0; i <= strlen (text); i++)
+        digest = (digest ^ (uint8_t) text[i]) * 1099511628211ull;
+    return digest;
+}
 
 static uint64_t
 s_rand (s_net_t *net)
@@ -77,6 +96,7 @@ s_member_start (s_net_t *net, int i)
     zm_raft_t *raft = zm_raft_new (&config, net->now);
     cr_assert_not_null (raft, "member %d did not start from its disk", i);
     net->applied[i] = 0; //  a restarted member applies its log again
+    net->digest[i] = S_DIGEST_START;
     return raft;
 }
 
@@ -87,6 +107,7 @@ s_net_init (s_net_t *net, int count, uint64_t seed)
     net->count = count;
     net->rng = seed * 2654435761u + 1;
     net->max_delay = 5;
+    net->history_digest[0] = S_DIGEST_START;
     net->flight = (s_flight_t *) calloc (S_FLIGHT_MAX, sizeof (s_flight_t));
     cr_assert_not_null (net->flight);
     for (int t = 0; t < 4096; t++)
@@ -156,7 +177,8 @@ s_check (s_net_t *net, int i)
                    term);
         if (*leader == -1) {
             //  Leader completeness: it holds everything committed so far
-            for (uint64_t k = 1; k <= net->committed; k++) {
+            //  (what its snapshot covers was checked when it was made)
+            for (uint64_t k = zm_raft_snapshot_index (raft) + 1; k <= net->committed; k++) {
                 const zm_raft_entry_t *entry = zm_raft_entry (raft, k);
                 cr_assert_not_null (entry, "leader %d of term %" PRIu64 " lacks entry %" PRIu64,
                                     i, term, k);
@@ -166,6 +188,22 @@ s_check (s_net_t *net, int i)
             }
         }
         *leader = i;
+    }
+    //  A snapshot it loads is the committed history up to its index
+    const zm_raft_snapshot_t *snapshot;
+    if (zm_raft_restore (raft, &snapshot)) {
+        uint64_t digest = 0;
+        cr_assert_eq (snapshot->size, sizeof digest);
+        memcpy (&digest, snapshot->data, sizeof digest);
+        cr_assert_leq (snapshot->index, net->committed,
+                       "member %d loaded a snapshot of uncommitted entries", i);
+        cr_assert_eq (digest, net->history_digest[snapshot->index],
+                      "member %d loaded a snapshot at %" PRIu64 " of another history", i,
+                      snapshot->index);
+        cr_assert_geq (snapshot->index, net->applied[i], "member %d went back", i);
+        net->applied[i] = snapshot->index;
+        net->digest[i] = digest;
+        net->restored[i]++;
     }
     //  State machine safety: what it applies is what the cluster committed
     const zm_raft_entry_t *entry;
@@ -177,10 +215,12 @@ s_check (s_net_t *net, int i)
         if (entry->size)
             snprintf (text, sizeof text, "%.*s", (int) entry->size, (const char *) entry->data);
         cr_assert_lt (k, S_HISTORY_MAX);
+        net->digest[i] = s_digest (net->digest[i], text);
         if (k > net->committed) {
             cr_assert_eq (k, net->committed + 1);
             snprintf (net->history[k - 1], sizeof net->history[0], "%s", text);
             net->history_term[k - 1] = entry->term;
+            net->history_digest[k] = net->digest[i];
             net->committed = k;
         }
         else {
@@ -188,7 +228,16 @@ s_check (s_net_t *net, int i)
                               "member %d applied \"%s\" at %" PRIu64 " where \"%s\" was", i,
                               text, k, net->history[k - 1]);
             cr_assert_eq (entry->term, net->history_term[k - 1]);
+            cr_assert_eq (net->digest[i], net->history_digest[k]);
         }
+    }
+    //  Compaction: the state as of the last entry applied
+    if (net->compact_every
+        && net->applied[i] >= zm_raft_snapshot_index (raft) + net->compact_every) {
+        cr_assert_eq (zm_raft_compact (raft, net->applied[i], &net->digest[i], sizeof (uint64_t)),
+                      0);
+        cr_assert_eq (zm_raft_snapshot_index (raft), net->applied[i]);
+        cr_assert_null (zm_raft_entry (raft, net->applied[i]), "a compacted entry is gone");
     }
 }
 
@@ -385,6 +434,9 @@ s_chaos (int members, uint64_t seed, int duration, const s_faults_t *faults)
     s_net_t net;
     s_net_init (&net, members, seed);
     net.max_delay = faults->max_delay;
+    //  Every other run snapshots often, so that lagging and restarted
+    //  members load snapshots in the middle of everything else
+    net.compact_every = seed % 2 ? 7 : 0;
     for (int t = 0; t < duration; t++) {
         int dice = (int) (s_rand (&net) % 1000);
         int who = (int) (s_rand (&net) % (uint64_t) members);
@@ -406,6 +458,10 @@ s_chaos (int members, uint64_t seed, int duration, const s_faults_t *faults)
     uint64_t before = net.committed;
     s_expect_live (&net);
     cr_assert_gt (net.committed, before);
+    uint64_t restored = 0;
+    for (int i = 0; i < members; i++)
+        restored += net.restored[i];
+    cr_assert (!net.compact_every || restored > 0, "no member ever loaded a snapshot");
     s_net_destroy (&net);
 }
 
@@ -515,6 +571,19 @@ Test (raft, bad_config_or_disk_is_refused, .timeout = 10)
 //  --------------------------------------------------------------------------
 //  Rules the random runs reach too rarely, driven message by message
 
+//  Member self of three, on disk, for messages made by hand
+static zm_raft_config_t
+s_handmade_config (int self, zm_raft_memory_t *disk)
+{
+    return (zm_raft_config_t) {.self = self,
+                               .count = 3,
+                               .election_ms = 150,
+                               .heartbeat_ms = 30,
+                               .max_batch = 8,
+                               .storage = &zm_raft_memory_ops,
+                               .storage_self = disk};
+}
+
 //  Step a handmade message into raft, then pop its one answer into reply
 static void
 s_exchange (zm_raft_t *raft, zm_raft_msg_t msg, int64_t now, zm_raft_msg_t *reply)
@@ -527,13 +596,7 @@ Test (raft, a_vote_survives_a_restart, .timeout = 10)
 {
     zm_raft_memory_t disk;
     zm_raft_memory_init (&disk);
-    zm_raft_config_t config = {.self = 2,
-                               .count = 3,
-                               .election_ms = 150,
-                               .heartbeat_ms = 30,
-                               .max_batch = 8,
-                               .storage = &zm_raft_memory_ops,
-                               .storage_self = &disk};
+    zm_raft_config_t config = s_handmade_config (2, &disk);
     zm_raft_t *raft = zm_raft_new (&config, 0);
     zm_raft_msg_t reply;
     s_exchange (raft, (zm_raft_msg_t) {.type = ZM_RAFT_VOTE, .from = 0, .to = 2, .term = 1}, 1,
@@ -559,13 +622,7 @@ Test (raft, entries_of_past_terms_commit_only_under_one_of_the_current_term, .ti
     zm_raft_entry_t old[2] = {{.term = 1}, {.term = 2}};
     cr_assert_eq (zm_raft_memory_ops.append (&disk, 1, old, 2), 0);
     disk.term = 2;
-    zm_raft_config_t config = {.self = 0,
-                               .count = 3,
-                               .election_ms = 150,
-                               .heartbeat_ms = 30,
-                               .max_batch = 8,
-                               .storage = &zm_raft_memory_ops,
-                               .storage_self = &disk};
+    zm_raft_config_t config = s_handmade_config (0, &disk);
     zm_raft_t *raft = zm_raft_new (&config, 0);
     //  It wins term 3 with member 1's pre-vote and vote
     zm_raft_tick (raft, 1000);
@@ -628,4 +685,141 @@ Test (raft, a_round_is_confirmed_only_by_a_majority, .timeout = 10)
     cr_assert_neq (zm_raft_role (raft), ZM_RAFT_LEADER);
     cr_assert_eq (zm_raft_confirmed (raft), 0);
     s_net_destroy (&net);
+}
+
+//  --------------------------------------------------------------------------
+//  Log compaction
+
+//  A member that was down while the others compacted past what it holds
+//  gets the leader's snapshot, loads it and goes on from there; restarted,
+//  every member starts from its own snapshot
+Test (raft, a_lagging_member_catches_up_from_a_snapshot, .timeout = 20)
+{
+    s_net_t net;
+    s_net_init (&net, 3, 21);
+    net.compact_every = 10;
+    s_run (&net, 1000);
+    int leader = s_leader (&net);
+    cr_assert_geq (leader, 0);
+    int lagging = (leader + 1) % 3;
+    s_crash (&net, lagging);
+    uint64_t last = 0;
+    for (int n = 0; n < 100; n++)
+        last = s_propose (&net);
+    cr_assert (s_run_until_applied (&net, last, 1000));
+    uint64_t compacted = zm_raft_snapshot_index (net.member[leader]);
+    cr_assert_geq (compacted, 90, "the leader compacted its log (snapshot at %" PRIu64 ")",
+                   compacted);
+    cr_assert_lt (zm_raft_last_index (net.member[leader]) - compacted, 10);
+    cr_assert_null (zm_raft_entry (net.member[leader], 1));
+    //  Back, it lacks entries the leader no longer has: a snapshot
+    s_restart (&net, lagging);
+    uint64_t restored = net.restored[lagging];
+    cr_assert (s_run_until_applied (&net, last, 1000), "the lagging member did not catch up");
+    cr_assert_eq (net.restored[lagging], restored + 1, "it loaded the leader's snapshot");
+    cr_assert_eq (net.disk[lagging].snapshot.index, zm_raft_snapshot_index (net.member[lagging]));
+    cr_assert_geq (net.disk[lagging].snapshot.index, compacted, "it is on its disk");
+    //  Everyone restarts from their own snapshot and the history goes on
+    for (int i = 0; i < 3; i++)
+        s_crash (&net, i);
+    for (int i = 0; i < 3; i++) {
+        s_restart (&net, i);
+        cr_assert_eq (zm_raft_commit_index (net.member[i]), net.disk[i].snapshot.index,
+                      "what a snapshot covers is committed from the start");
+    }
+    s_expect_live (&net);
+    for (int i = 0; i < 3; i++)
+        cr_assert_geq (net.restored[i], 1, "member %d started from its snapshot", i);
+    s_net_destroy (&net);
+}
+
+//  A cut-off leader's entries that never committed conflict with what the
+//  others went on to commit and compact: the snapshot replaces them
+Test (raft, a_snapshot_replaces_a_conflicting_log, .timeout = 20)
+{
+    s_net_t net;
+    s_net_init (&net, 5, 22);
+    net.compact_every = 5;
+    s_run (&net, 1000);
+    int old = s_leader (&net);
+    cr_assert_geq (old, 0);
+    s_partition (&net, 1u << old);
+    for (int n = 0; n < 3; n++)
+        cr_assert_eq (zm_raft_propose (net.member[old], "lost", 4, NULL), 0);
+    s_run (&net, 1000);
+    int fresh = s_leader (&net);
+    cr_assert (fresh >= 0 && fresh != old);
+    uint64_t last = 0;
+    for (int n = 0; n < 40; n++)
+        last = s_propose (&net);
+    s_run (&net, 300);
+    cr_assert_gt (zm_raft_snapshot_index (net.member[fresh]), zm_raft_last_index (net.member[old]),
+                  "the new leader compacted past the old one's log");
+    s_heal (&net);
+    uint64_t restored = net.restored[old];
+    cr_assert (s_run_until_applied (&net, last, 2000));
+    cr_assert_gt (net.restored[old], restored, "the old leader loaded a snapshot");
+    for (uint64_t k = 1; k <= net.committed; k++)
+        cr_assert_str_neq (net.history[k - 1], "lost", "an entry of a cut-off leader committed");
+    s_net_destroy (&net);
+}
+
+//  Messages and disks about snapshots that do not hold together are refused
+Test (raft, bad_snapshots_are_refused, .timeout = 10)
+{
+    zm_raft_memory_t disk;
+    zm_raft_memory_init (&disk);
+    zm_raft_config_t config = s_handmade_config (1, &disk);
+    //  A disk whose snapshot is of a later term than the current, or whose
+    //  entries do not follow on
+    disk.term = 2;
+    disk.snapshot = (zm_raft_snapshot_t) {.index = 5, .term = 3};
+    cr_assert_null (zm_raft_new (&config, 0), "a snapshot of a term after the current one");
+    disk.snapshot.term = 2;
+    zm_raft_entry_t entries[1] = {{.term = 2}};
+    cr_assert_eq (zm_raft_memory_ops.append (&disk, 6, entries, 1), 0);
+    disk.entries[0].index = 7;
+    cr_assert_null (zm_raft_new (&config, 0), "entries that do not follow the snapshot");
+    disk.entries[0].index = 6;
+    zm_raft_t *raft = zm_raft_new (&config, 0);
+    cr_assert_not_null (raft);
+    cr_assert_eq (zm_raft_last_index (raft), 6);
+    cr_assert_eq (zm_raft_commit_index (raft), 5);
+    const zm_raft_snapshot_t *snapshot;
+    const zm_raft_entry_t *entry;
+    cr_assert_not (zm_raft_apply (raft, &entry), "nothing applies before the snapshot loads");
+    cr_assert (zm_raft_restore (raft, &snapshot));
+    cr_assert_eq (snapshot->index, 5);
+    cr_assert_not (zm_raft_restore (raft, &snapshot), "once");
+    //  Compaction only of what was applied, past the snapshot
+    cr_assert_eq (zm_raft_compact (raft, 6, "x", 1), ZM_EINVAL);
+    cr_assert_eq (zm_raft_compact (raft, 5, "x", 1), ZM_EINVAL);
+    //  A snapshot message without its data, or with the wrong index, does nothing
+    zm_raft_msg_t msg = {.type = ZM_RAFT_SNAPSHOT, .from = 0, .to = 1, .term = 2, .index = 9,
+                         .log_term = 2};
+    zm_raft_step (raft, &msg, 1);
+    cr_assert_eq (zm_raft_snapshot_index (raft), 5);
+    zm_raft_entry_t *data = (zm_raft_entry_t *) calloc (1, sizeof *data);
+    *data = (zm_raft_entry_t) {.term = 2, .index = 8};
+    msg = (zm_raft_msg_t) {.type = ZM_RAFT_SNAPSHOT, .from = 0, .to = 1, .term = 2, .index = 9,
+                           .log_term = 2, .entries = data, .count = 1};
+    zm_raft_step (raft, &msg, 2);
+    cr_assert_eq (zm_raft_snapshot_index (raft), 5);
+    //  A good one is installed, on disk first
+    data = (zm_raft_entry_t *) calloc (1, sizeof *data);
+    *data = (zm_raft_entry_t) {.term = 2, .index = 9, .data = strdup ("state"), .size = 5};
+    msg = (zm_raft_msg_t) {.type = ZM_RAFT_SNAPSHOT, .from = 0, .to = 1, .term = 2, .index = 9,
+                           .log_term = 2, .entries = data, .count = 1};
+    zm_raft_step (raft, &msg, 3);
+    cr_assert_eq (zm_raft_snapshot_index (raft), 9);
+    cr_assert_eq (disk.snapshot.index, 9);
+    cr_assert_eq (disk.count, 0, "the log it did not reach is gone");
+    cr_assert_eq (zm_raft_last_index (raft), 9);
+    zm_raft_msg_t reply;
+    cr_assert (zm_raft_pop (raft, &reply));
+    cr_assert (reply.type == ZM_RAFT_APPEND_REPLY && reply.granted && reply.index == 9);
+    cr_assert (zm_raft_restore (raft, &snapshot));
+    cr_assert (snapshot->size == 5 && memcmp (snapshot->data, "state", 5) == 0);
+    zm_raft_destroy (&raft);
+    zm_raft_memory_clear (&disk);
 }

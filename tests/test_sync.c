@@ -34,10 +34,15 @@ s_teardown (void)
 
 //  Node i (0..2 members m0..m2, 3 the client): fixed port, keypair and
 //  store in s_dir, every member as a static peer
+static const char *s_snapshot_entries; //  sync.snapshot_entries, when set
+
 static zm_config_t *
 s_config (int i)
 {
-    return zt_sync_config (i, S_MEMBERS, s_dir, s_base, s_keys);
+    zm_config_t *config = zt_sync_config (i, S_MEMBERS, s_dir, s_base, s_keys);
+    if (s_snapshot_entries)
+        zm_config_set (config, "sync.snapshot_entries", s_snapshot_entries, NULL);
+    return config;
 }
 
 static zm_node_t *
@@ -283,4 +288,83 @@ Test (sync, one_leader_per_election_observed_and_watched, .fini = s_teardown, .t
     cr_assert_eq (zm_elect_unwatch (b, "scheduler", watcher), ZM_ENOTFOUND);
     zsock_destroy (&s_events);
     zsock_destroy (&pull);
+}
+
+//  Members snapshot their lock table every 5 entries and drop the log it
+//  covers; one that was down catches up from the leader's snapshot; all
+//  restart from their snapshots with held locks and elections intact
+Test (sync, the_log_is_compacted_and_held_locks_survive_in_snapshots, .fini = s_teardown,
+      .timeout = 90)
+{
+    s_snapshot_entries = getenv ("ZT_SNAP") ? getenv ("ZT_SNAP") : "5";
+    s_setup_cluster ();
+    int leader = s_leader (10000);
+    cr_assert_geq (leader, 0, "no leader");
+    zm_node_t *client = s_nodes[S_MEMBERS];
+    uint64_t held = 0, term = 0, token = 0;
+    cr_assert_eq (zm_lock_acquire (client, "held", 1000, 2000, &held), 0);
+    cr_assert_eq (zm_elect_campaign (client, "boss", "tcp://boss:1", 1000, 2000, &term), 0);
+    for (int n = 0; n < 10; n++) {
+        cr_assert_eq (zm_lock_acquire (client, "churn", 1000, 2000, &token), 0);
+        cr_assert_eq (zm_lock_release (client, "churn", token), 0);
+    }
+    //  Every member compacted: what is left of its log is short
+    for (int i = 0; i < S_MEMBERS; i++) {
+        zm_msg_t *status = NULL;
+        int64_t deadline = zt_clock () + 3000;
+        while (zt_clock () < deadline) {
+            zm_msg_destroy (&status);
+            status = s_status (i);
+            if (zm_msg_get_uint (status, "snapshot", 0) >= 15)
+                break;
+            zclock_sleep (50);
+        }
+        uint64_t snapshot = zm_msg_get_uint (status, "snapshot", 0),
+                 last = zm_msg_get_uint (status, "last", 0);
+        cr_assert_geq (snapshot, 15, "m%d did not compact (snapshot at %" PRIu64 ")", i,
+                       snapshot);
+        cr_assert_lt (last - snapshot, 10, "m%d keeps %" PRIu64 " entries", i, last - snapshot);
+        zm_msg_destroy (&status);
+    }
+    //  A follower is down while the others go on well past its log
+    int down = (leader + 1) % S_MEMBERS;
+    zm_node_destroy (&s_nodes[down]);
+    for (int n = 0; n < 10; n++) {
+        int rc = zm_lock_acquire (client, "churn", 1000, 5000, &token);
+        cr_assert_eq (rc, 0, "acquire %d: %s", n, zm_strerror (rc));
+        rc = zm_lock_release (client, "churn", token);
+        cr_assert_eq (rc, 0, "release %d of %" PRIu64 ": %s", n, token, zm_strerror (rc));
+    }
+    zm_msg_t *status = s_status (leader);
+    uint64_t commit = zm_msg_get_uint (status, "commit", 0);
+    zm_msg_destroy (&status);
+    s_nodes[down] = s_start (down);
+    int64_t deadline = zt_clock () + 5000;
+    uint64_t caught = 0, snapshot = 0;
+    while (zt_clock () < deadline && caught < commit) {
+        status = s_status (down);
+        caught = zm_msg_get_uint (status, "commit", 0);
+        snapshot = zm_msg_get_uint (status, "snapshot", 0);
+        zm_msg_destroy (&status);
+        zclock_sleep (50);
+    }
+    cr_assert_geq (caught, commit, "the member that was down did not catch up");
+    cr_assert_geq (snapshot, commit - 10, "it holds a snapshot from the leader");
+    //  Everyone restarts from its snapshot: the held lock and the
+    //  election's leader are still there, renewed by the client's node
+    for (int i = 0; i < S_MEMBERS; i++)
+        zm_node_destroy (&s_nodes[i]);
+    for (int i = 0; i < S_MEMBERS; i++)
+        s_nodes[i] = s_start (i);
+    cr_assert_geq (s_leader (10000), 0, "no leader after the restart");
+    cr_assert (zm_lock_held (client, "held", held), "the held lock survived the snapshots");
+    uint64_t other = 0;
+    cr_assert_eq (zm_lock_acquire (s_nodes[0], "held", 1000, 0, &other), ZM_ETIMEOUT);
+    zm_leader_t boss;
+    cr_assert_eq (zm_elect_observe (s_nodes[0], "boss", 0, 2000, &boss), 0);
+    cr_assert_eq (boss.term, term);
+    cr_assert_str_eq (boss.value, "tcp://boss:1");
+    cr_assert_eq (zm_lock_acquire (client, "churn", 1000, 5000, &token), 0);
+    cr_assert_gt (token, commit, "tokens keep increasing past the snapshots");
+    s_snapshot_entries = NULL;
 }
