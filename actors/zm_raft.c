@@ -721,25 +721,25 @@ zm_raft_snapshot_index (const zm_raft_t *self)
 zm_raft_role_t
 zm_raft_role (const zm_raft_t *self)
 {
-    return self->role;
+    return self ? self->role : ZM_RAFT_FOLLOWER;
 }
 
 uint64_t
 zm_raft_term (const zm_raft_t *self)
 {
-    return self->term;
+    return self ? self->term : 0;
 }
 
 int
 zm_raft_leader (const zm_raft_t *self)
 {
-    return self->leader;
+    return self ? self->leader : ZM_RAFT_NONE;
 }
 
 uint64_t
 zm_raft_commit_index (const zm_raft_t *self)
 {
-    return self->commit;
+    return self ? self->commit : 0;
 }
 
 uint64_t
@@ -770,7 +770,7 @@ zm_raft_confirmed (const zm_raft_t *self)
 uint64_t
 zm_raft_last_index (const zm_raft_t *self)
 {
-    return s_last_index (self);
+    return self ? s_last_index (self) : 0;
 }
 
 const zm_raft_entry_t *
@@ -783,7 +783,7 @@ zm_raft_entry (const zm_raft_t *self, uint64_t index)
 bool
 zm_raft_failed (const zm_raft_t *self)
 {
-    return self->failed;
+    return self && self->failed;
 }
 
 //  --------------------------------------------------------------------------

@@ -162,6 +162,8 @@ int zm_raft_compact (zm_raft_t *self, uint64_t index, const void *data, size_t s
 //  The last index the snapshot covers (0: none)
 uint64_t zm_raft_snapshot_index (const zm_raft_t *self);
 
+//  The accessors below take NULL (no core yet): a follower of term 0 with
+//  an empty log and no leader.
 zm_raft_role_t zm_raft_role (const zm_raft_t *self);
 uint64_t zm_raft_term (const zm_raft_t *self);
 //  The leader this member knows of for the current term, or ZM_RAFT_NONE.

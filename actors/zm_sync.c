@@ -43,6 +43,8 @@
 #define S_MAX_NAME 255
 #define S_FORWARD_TYPE "sync.forwarded"
 #define S_ATTEMPT_MS 250        //  a caller waits this long at most per request
+#define S_LIST_MAX (ZM_RAFT_MAX_MEMBERS * 65) //  a member list, comma-separated
+#define S_HELLO_MS 100          //  sync.expect: how often candidates tell each other
 
 //  --------------------------------------------------------------------------
 //  Raft storage in the node's store
@@ -307,6 +309,12 @@ typedef struct {
     uint64_t applied;           //  the last entry applied to the lock table
     uint64_t snapshot_entries;  //  sync.snapshot_entries
     bool broken;                //  a snapshot could not be loaded: silent from then on
+    //  sync.expect: the group forms from discovery (raft is NULL until then)
+    int expect;                 //  N, or 0 with sync.members
+    char proposal[S_LIST_MAX];  //  the N candidates this member sees, sorted; "" if not N
+    zhashx_t *proposals;        //  candidate name -> its last proposal (char *)
+    int64_t bootstrap_at;       //  next round of hellos
+    char said[256];             //  the last thing logged about forming
 } s_sync_t;
 
 static void
@@ -873,6 +881,8 @@ s_progress (s_sync_t *self, int64_t now)
     return leader;
 }
 
+static void s_bootstrap (s_sync_t *self, int64_t now);
+
 //  Every S_TICK_MS, on the instance's reactor (between its handlers)
 static void
 s_tick (s_sync_t *self)
@@ -880,6 +890,10 @@ s_tick (s_sync_t *self)
     if (self->broken)
         return;
     int64_t now = zclock_mono ();
+    if (!self->raft) {
+        s_bootstrap (self, now);
+        return;
+    }
     s_resolve (self);
     zm_raft_tick (self->raft, now);
     bool leader = s_progress (self, now);
@@ -923,8 +937,8 @@ s_raft (zm_ctx_t *ctx, zm_msg_t *req)
 {
     s_sync_t *self = (s_sync_t *) zm_ctx_state (ctx);
     zm_raft_msg_t msg;
-    if (self->broken)
-        return 0;
+    if (self->broken || !self->raft)
+        return 0; //  forming: Raft is not running yet, and resends
     if (!req || !s_decode (req, self->count, &msg))
         return zm_error (ctx, ZM_EINVAL, "not a raft message");
     int64_t now = zclock_mono ();
@@ -951,6 +965,9 @@ s_forward (zm_ctx_t *ctx, const char *endpoint, zm_msg_t *req)
 {
     s_sync_t *self = (s_sync_t *) zm_ctx_state (ctx);
     const char *leader = s_leader_address (self);
+    if (!self->raft)
+        return zm_error (ctx, ZM_EUNAVAIL, "sync: the group is forming (sync.expect %d)",
+                         self->expect);
     if (!leader || zm_msg_get_bool (req, "forwarded", false))
         return zm_error (ctx, ZM_EUNAVAIL, "sync: no leader known to %s now", self->node->name);
     zm_msg_t *copy = zm_ctx_take (ctx);
@@ -1156,7 +1173,10 @@ s_status (zm_ctx_t *ctx, zm_msg_t *req)
     zm_msg_t *rep = zm_msg_new ();
     int leader = zm_raft_leader (self->raft);
     zm_msg_set_str (rep, "member", self->node->name);
-    zm_msg_set_str (rep, "role", roles[zm_raft_role (self->raft)]);
+    zm_msg_set_str (rep, "role", self->raft ? roles[zm_raft_role (self->raft)] : "forming");
+    zm_val_t *members = zm_val_set_array (zm_msg_root_mut (rep), "members");
+    for (int i = 0; self->raft && i < self->count; i++)
+        zm_val_push_str (members, self->members[i]);
     zm_msg_set_uint (rep, "term", zm_raft_term (self->raft));
     zm_msg_set_str (rep, "leader", leader >= 0 ? self->members[leader] : "");
     zm_msg_set_uint (rep, "commit", zm_raft_commit_index (self->raft));
@@ -1165,6 +1185,261 @@ s_status (zm_ctx_t *ctx, zm_msg_t *req)
     zm_msg_set_bool (rep, "failed", zm_raft_failed (self->raft) || self->broken);
     zm_msg_set_uint (rep, "snapshot", zm_raft_snapshot_index (self->raft));
     return zm_reply (ctx, &rep);
+}
+
+//  Members from a comma-separated list into self (positions, self's too)
+static void
+s_set_members (s_sync_t *self, const char *list)
+{
+    for (int i = 0; i < ZM_RAFT_MAX_MEMBERS; i++) {
+        if (self->dealer[i]) {
+            zm_reactor_reader_end (self->reactor, self->dealer[i]);
+            zsock_destroy (&self->dealer[i]);
+        }
+        *self->address[i] = 0;
+        free (self->members[i]);
+        self->members[i] = NULL;
+    }
+    self->count = 0;
+    self->self = -1;
+    self->generation = UINT64_MAX; //  resolve them again
+    char *copy = strdup (list);
+    for (char *save = NULL, *name = copy ? strtok_r (copy, ", ", &save) : NULL;
+         name && self->count < ZM_RAFT_MAX_MEMBERS; name = strtok_r (NULL, ", ", &save)) {
+        if (streq (name, self->node->name))
+            self->self = self->count;
+        self->members[self->count++] = strdup (name);
+    }
+    free (copy);
+}
+
+//  The Raft core over the members in self, from what the store holds
+static int
+s_start_raft (s_sync_t *self, int64_t now)
+{
+    zm_node_t *node = self->node;
+    if (self->self < 0) {
+        zm_log_error ("sync: this node (%s) is not in the member list", node->name);
+        return ZM_EUNAVAIL;
+    }
+    zm_raft_config_t config = {
+        .self = self->self,
+        .count = self->count,
+        .election_ms = zm_config_get_int (node->config, "sync.election_timeout", 300),
+        .heartbeat_ms = zm_config_get_int (node->config, "sync.heartbeat", 50),
+        .max_batch = 64,
+        .seed = (uint64_t) zclock_usecs () ^ ((uint64_t) getpid () << 20) ^ (uint64_t) self->self,
+        .storage = &s_disk_ops,
+        .storage_self = &self->disk};
+    self->raft = zm_raft_new (&config, now);
+    if (!self->raft) {
+        zm_log_error ("sync: cannot start Raft (sync.heartbeat must be below "
+                      "sync.election_timeout; the log in the store must be readable)");
+        return ZM_EIO;
+    }
+    //  What the snapshot and log say, before anything else
+    s_catch_up (self, now);
+    zm_log_info ("sync: member %d of %d (%s), term %" PRIu64 ", %" PRIu64 " entries", self->self,
+                 self->count, node->name, zm_raft_term (self->raft),
+                 zm_raft_last_index (self->raft));
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  sync.expect N: the group forms from discovery
+//
+//  Each candidate (a node with sync.expect N and no sync.members) finds
+//  the nodes that run "$sync" with metadata expect=N. When it sees exactly
+//  N (itself included), its proposal is their names, sorted; it tells the
+//  others its proposal every S_HELLO_MS ("$sync bootstrap", one-way). A
+//  candidate fixes the group once every one of the N proposes the same
+//  list as it does: it stores the list ("members") and starts Raft. A
+//  member that formed answers a candidate's hello with its fixed list,
+//  which the candidate adopts if it is named in it. A member restarts
+//  with the list it stored; discovery no longer matters to it.
+
+//  One hello to member i (one-way): our name, proposal and fixed list
+static void
+s_hello (s_sync_t *self, int i)
+{
+    if (i < 0 || i >= self->count || !self->dealer[i] || i == self->self)
+        return;
+    zm_msg_t *hello = zm_msg_new ();
+    void *data = NULL;
+    size_t size = 0;
+    char fixed[S_LIST_MAX] = "";
+    for (int m = 0; self->raft && m < self->count; m++) {
+        size_t used = strlen (fixed);
+        snprintf (fixed + used, sizeof fixed - used, "%s%s", m ? "," : "", self->members[m]);
+    }
+    zm_msg_set_str (hello, "name", self->node->name);
+    zm_msg_set_int (hello, "expect", self->expect);
+    zm_msg_set_str (hello, "proposal", self->raft ? fixed : self->proposal);
+    zm_msg_set_str (hello, "fixed", fixed);
+    if (zm_msg_encode (hello, ZM_CT_MSGPACK, &data, &size) == 0) {
+        zm_wire_t wire = {.command = ZM_CMD_REQUEST,
+                          .corr = ++self->corr,
+                          .service = "$sync",
+                          .endpoint = "bootstrap",
+                          .timeout_ms = 1000,
+                          .content_type = ZM_CT_MSGPACK};
+        zm_wire_send (zsock_resolve (self->dealer[i]), NULL, &wire, data, size, ZMQ_DONTWAIT);
+    }
+    free (data);
+    zm_msg_destroy (&hello);
+}
+
+static void
+s_forming (s_sync_t *self, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+
+//  Log how forming goes, once per change
+static void
+s_forming (s_sync_t *self, const char *format, ...)
+{
+    char line[256];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (line, sizeof line, format, args);
+    va_end (args);
+    if (streq (line, self->said))
+        return;
+    snprintf (self->said, sizeof self->said, "%s", line);
+    zm_log_notice ("sync: %s (sync.expect %d): %s", self->node->name, self->expect, line);
+}
+
+static int
+s_by_name (const void *a, const void *b)
+{
+    return strcmp ((const char *) a, (const char *) b);
+}
+
+//  Fix the group as list: stored first, then Raft starts
+static void
+s_fix (s_sync_t *self, const char *list, int64_t now)
+{
+    if (zm_store_write (self->disk.store, "members", list, strlen (list), NULL, NULL) != 0) {
+        s_forming (self, "cannot store the member list %s", list);
+        return;
+    }
+    s_set_members (self, list);
+    if (s_start_raft (self, now) == 0)
+        zm_log_notice ("sync: %s: the group formed: %s", self->node->name, list);
+    else
+        self->broken = true;
+}
+
+//  A round of forming: who the candidates are, what they propose
+static void
+s_bootstrap (s_sync_t *self, int64_t now)
+{
+    if (now < self->bootstrap_at)
+        return;
+    self->bootstrap_at = now + S_HELLO_MS;
+    char names[ZM_RAFT_MAX_MEMBERS + 1][64];
+    int found = 0;
+    bool clash = false;
+    char expect[16];
+    snprintf (expect, sizeof expect, "%d", self->expect);
+    snprintf (names[found++], sizeof names[0], "%s", self->node->name);
+    zm_msg_t *known = zm_registry_snapshot (self->node);
+    const zm_val_t *nodes = zm_val_get (zm_msg_root (known), "nodes");
+    for (size_t n = 0; n < zm_val_size (nodes); n++) {
+        const zm_val_t *descriptor = zm_val_get (zm_val_at (nodes, n), "descriptor");
+        const char *name = zm_val_str (zm_val_get (descriptor, "name"), "", NULL);
+        const char *uuid = zm_val_str (zm_val_get (descriptor, "uuid"), "", NULL);
+        if (streq (uuid, self->node->uuid))
+            continue;
+        const zm_val_t *services = zm_val_get (descriptor, "services");
+        for (size_t i = 0; i < zm_val_size (services); i++) {
+            const zm_val_t *service = zm_val_at (services, i);
+            const char *said = zm_val_str (
+                zm_val_get (zm_val_get (service, "metadata"), "expect"), "", NULL);
+            if (!streq (zm_val_str (zm_val_get (service, "name"), "", NULL), "$sync")
+                || !streq (said, expect))
+                continue;
+            for (int f = 0; f < found; f++)
+                clash |= streq (names[f], name);
+            if (found <= ZM_RAFT_MAX_MEMBERS && *name && strlen (name) < sizeof names[0])
+                snprintf (names[found++], sizeof names[0], "%s", name);
+        }
+    }
+    zm_msg_destroy (&known);
+    qsort (names, (size_t) found, sizeof names[0], s_by_name);
+    char list[S_LIST_MAX] = "";
+    for (int f = 0; f < found; f++) {
+        size_t used = strlen (list);
+        snprintf (list + used, sizeof list - used, "%s%s", f ? "," : "", names[f]);
+    }
+    if (clash)
+        s_forming (self, "two candidates are named alike (%s): every node needs its own "
+                         "node.name; waiting", list);
+    else if (found > self->expect)
+        s_forming (self, "%d candidates (%s), more than %d: a group formed without this node, "
+                         "or too many were started; waiting", found, list, self->expect);
+    else if (found < self->expect)
+        s_forming (self, "%d of %d candidates (%s); waiting", found, self->expect, list);
+    else
+        s_forming (self, "proposing %s", list);
+    snprintf (self->proposal, sizeof self->proposal, "%s",
+              !clash && found == self->expect ? list : "");
+    //  Hellos to everyone seen (also when there are too many: they learn
+    //  that this one withdrew its proposal); connections are kept while
+    //  the candidates stay the same
+    char current[S_LIST_MAX] = "";
+    for (int i = 0; i < self->count; i++) {
+        size_t used = strlen (current);
+        snprintf (current + used, sizeof current - used, "%s%s", i ? "," : "", self->members[i]);
+    }
+    if (!streq (current, list))
+        s_set_members (self, list);
+    s_resolve (self);
+    for (int i = 0; i < self->count; i++)
+        s_hello (self, i);
+    if (!*self->proposal)
+        return;
+    int agree = 1;
+    for (int i = 0; i < self->count; i++) {
+        const char *theirs = i == self->self ? NULL
+                                             : (const char *) zhashx_lookup (self->proposals,
+                                                                             self->members[i]);
+        agree += theirs && streq (theirs, self->proposal);
+    }
+    if (agree == self->expect)
+        s_fix (self, self->proposal, now);
+}
+
+//  "bootstrap": a candidate's hello (one-way)
+static int
+s_on_hello (zm_ctx_t *ctx, zm_msg_t *req)
+{
+    s_sync_t *self = (s_sync_t *) zm_ctx_state (ctx);
+    const char *name = zm_msg_get_str (req, "name", "");
+    const char *proposal = zm_msg_get_str (req, "proposal", NULL);
+    const char *fixed = zm_msg_get_str (req, "fixed", "");
+    if (!*name || strlen (name) >= 64 || !proposal || strlen (proposal) >= S_LIST_MAX
+        || strlen (fixed) >= S_LIST_MAX || zm_msg_get_int (req, "expect", 0) != self->expect
+        || !self->expect)
+        return zm_error (ctx, ZM_EINVAL, "not a sync bootstrap hello");
+    if (self->raft) {
+        //  Formed: a candidate of our group that is late learns the list
+        for (int i = 0; i < self->count; i++)
+            if (streq (self->members[i], name) && !*fixed)
+                s_hello (self, i);
+        return 0;
+    }
+    if (*fixed) {
+        //  A member that formed a group: ours too if it names us
+        char needle[80], haystack[S_LIST_MAX + 2];
+        snprintf (needle, sizeof needle, ",%s,", self->node->name);
+        snprintf (haystack, sizeof haystack, ",%s,", fixed);
+        if (strstr (haystack, needle))
+            s_fix (self, fixed, zclock_mono ());
+        return 0;
+    }
+    char *copy = strdup (proposal);
+    if (copy)
+        zhashx_update (self->proposals, name, copy);
+    return 0;
 }
 
 static int
@@ -1184,18 +1459,12 @@ s_init (zm_ctx_t *ctx, zm_msg_t *msg)
     self->locks = zhashx_new ();
     self->waiters = zlistx_new ();
     self->forwards = zm_id_table_new ();
-    if (!self->locks || !self->waiters || !self->forwards)
+    self->proposals = zhashx_new ();
+    if (!self->locks || !self->waiters || !self->forwards || !self->proposals)
         return ZM_ENOMEM;
     zhashx_set_destructor (self->locks, s_lock_free);
     zlistx_set_destructor (self->waiters, s_waiter_destroy);
-    char *members = strdup (zm_config_get_str (node->config, "sync.members", ""));
-    for (char *save = NULL, *name = members ? strtok_r (members, ", ", &save) : NULL;
-         name && self->count < ZM_RAFT_MAX_MEMBERS; name = strtok_r (NULL, ", ", &save)) {
-        if (streq (name, node->name))
-            self->self = self->count;
-        self->members[self->count++] = strdup (name);
-    }
-    free (members);
+    zhashx_set_destructor (self->proposals, s_free);
     const char *trace = zm_config_get_str (node->config, "sync.trace", "");
     if (*trace && !(self->trace = fopen (trace, "a"))) {
         zm_log_error ("sync: cannot open sync.trace %s: %s", trace, strerror (errno));
@@ -1203,35 +1472,38 @@ s_init (zm_ctx_t *ctx, zm_msg_t *msg)
     }
     zm_store_t *store = zm_node_store (node);
     self->disk.store = store ? zm_store_with_database (store, S_DATABASE) : NULL;
-    if (self->self < 0 || !self->disk.store) {
-        zm_log_error ("sync: %s", self->self < 0 ? "this node is not in sync.members"
-                                                 : "no store for the Raft log");
+    if (!self->disk.store) {
+        zm_log_error ("sync: no store for the Raft log");
         return ZM_EUNAVAIL;
     }
     self->snapshot_entries =
         (uint64_t) zm_config_get_int (node->config, "sync.snapshot_entries", 1000);
-    zm_raft_config_t config = {
-        .self = self->self,
-        .count = self->count,
-        .election_ms = zm_config_get_int (node->config, "sync.election_timeout", 300),
-        .heartbeat_ms = zm_config_get_int (node->config, "sync.heartbeat", 50),
-        .max_batch = 64,
-        .seed = (uint64_t) zclock_usecs () ^ ((uint64_t) getpid () << 20) ^ (uint64_t) self->self,
-        .storage = &s_disk_ops,
-        .storage_self = &self->disk};
-    int64_t now = zclock_mono ();
-    self->raft = zm_raft_new (&config, now);
-    if (!self->raft) {
-        zm_log_error ("sync: cannot start Raft (sync.heartbeat must be below "
-                      "sync.election_timeout; the log in the store must be readable)");
-        return ZM_EIO;
+    const char *members = zm_config_get_str (node->config, "sync.members", "");
+    //  sync.expect: the list this member stored when the group formed, or
+    //  forming from discovery (s_bootstrap, from the timer)
+    char stored[S_LIST_MAX] = "";
+    if (!*members) {
+        self->expect = (int) zm_config_get_int (node->config, "sync.expect", 0);
+        zm_records_t *records = NULL;
+        int rc = zm_store_read (self->disk.store, "members", NULL, &records);
+        const zm_record_t *record = rc == 0 ? zm_records_at (records, 0) : NULL;
+        if (record && record->size < sizeof stored)
+            memcpy (stored, record->value, record->size);
+        zm_records_destroy (&records);
+        if (rc && rc != ZM_ENOTFOUND) {
+            zm_log_error ("sync: cannot read the stored member list: %s", zm_strerror (rc));
+            return rc;
+        }
+        members = stored;
     }
-    //  What the snapshot and log say, before anything else
-    s_catch_up (self, now);
+    int64_t now = zclock_mono ();
+    s_set_members (self, members);
+    if (*members) {
+        int rc = s_start_raft (self, now);
+        if (rc)
+            return rc;
+    }
     self->timer = zloop_timer (zm_reactor_loop (self->reactor), S_TICK_MS, 0, s_on_timer, self);
-    zm_log_info ("sync: member %d of %d (%s), term %" PRIu64 ", %" PRIu64 " entries", self->self,
-                 self->count, node->name, zm_raft_term (self->raft),
-                 zm_raft_last_index (self->raft));
     return 0;
 }
 
@@ -1260,6 +1532,7 @@ s_destroy (zm_ctx_t *ctx, zm_msg_t *msg)
     zlistx_destroy (&self->waiters);
     zhashx_destroy (&self->forwards);
     zhashx_destroy (&self->locks);
+    zhashx_destroy (&self->proposals);
     zm_raft_destroy (&self->raft);
     zm_store_destroy (&self->disk.store);
     if (self->trace)
@@ -1280,10 +1553,16 @@ zm_sync_start (zm_node_t *node)
          name = strtok_r (NULL, ", ", &save))
         member |= streq (name, node->name);
     free (copy);
-    if (!member)
+    int64_t expect = zm_config_get_int (node->config, "sync.expect", 0);
+    if (!member && !(*members == 0 && expect > 0))
         return 0;
     zm_service_t *self = zm_service_builtin (node, "$sync");
+    char said[16];
+    snprintf (said, sizeof said, "%d", (int) expect);
+    if (self && !*members && zm_service_set_meta (self, "expect", said))
+        return ZM_ENOMEM;
     if (!self || zm_service_handle (self, "raft", s_raft) || zm_service_handle (self, "lock", s_lock)
+        || zm_service_handle (self, "bootstrap", s_on_hello)
         || zm_service_handle (self, "unlock", s_unlock) || zm_service_handle (self, "renew", s_renew)
         || zm_service_handle (self, "status", s_status)
         || zm_service_handle (self, "observe", s_observe)

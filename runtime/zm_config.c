@@ -130,6 +130,9 @@ static const s_spec_t s_runtime_keys[] = {
     {"sync.members", ZM_CONFIG_STR, "", false, 0, 0, NULL,
      "Names of the nodes of the Raft group of locks (comma-separated, the same order on "
      "every member, up to 9); empty: none here; read at start"},
+    {"sync.expect", ZM_CONFIG_INT, "0", true, 0, 9, NULL,
+     "With sync.members empty: form the group from discovery, of the first N nodes with the "
+     "same sync.expect (stored once formed); 0: off; read at start"},
     {"sync.election_timeout", ZM_CONFIG_INT, "300", true, 20, 60000, NULL,
      "Raft election timeout in ms (each member waits a random time in [T, 2T)); read at start"},
     {"sync.heartbeat", ZM_CONFIG_INT, "50", true, 5, 30000, NULL,

@@ -45,13 +45,20 @@ s_config (int i)
     return config;
 }
 
+//  Node i; a candidate: with sync.expect 3 and no sync.members, every one
+//  of m0..m3 a static peer of the others
 static zm_node_t *
-s_start (int i)
+s_start_as (int i, bool candidate)
 {
     //  A node just stopped may hold its port for a moment
     zm_node_t *node = NULL;
     for (int attempt = 0; !node && attempt < 30; attempt++) {
-        zm_config_t *config = s_config (i);
+        zm_config_t *config = candidate ? zt_sync_config (i, S_MEMBERS + 1, s_dir, s_base, s_keys)
+                                        : s_config (i);
+        if (candidate) {
+            zm_config_set (config, "sync.members", "", NULL);
+            zm_config_set (config, "sync.expect", "3", NULL);
+        }
         node = zm_node_new (&config);
         zm_config_destroy (&config);
         if (!node)
@@ -59,6 +66,12 @@ s_start (int i)
     }
     cr_assert_not_null (node, "node %d did not start", i);
     return node;
+}
+
+static zm_node_t *
+s_start (int i)
+{
+    return s_start_as (i, false);
 }
 
 static void
@@ -367,4 +380,140 @@ Test (sync, the_log_is_compacted_and_held_locks_survive_in_snapshots, .fini = s_
     cr_assert_eq (zm_lock_acquire (client, "churn", 1000, 5000, &token), 0);
     cr_assert_gt (token, commit, "tokens keep increasing past the snapshots");
     s_snapshot_entries = NULL;
+}
+
+static zm_node_t *
+s_start_candidate (int i)
+{
+    return s_start_as (i, true);
+}
+
+//  The role and member list member i reports (from node 3)
+static void
+s_role (int i, char *role, size_t size, char *members, size_t members_size)
+{
+    zm_msg_t *status = s_status (i);
+    snprintf (role, size, "%s", zm_msg_get_str (status, "role", "?"));
+    *members = 0;
+    const zm_val_t *list = zm_val_get (zm_msg_root (status), "members");
+    for (size_t m = 0; m < zm_val_size (list); m++) {
+        size_t used = strlen (members);
+        snprintf (members + used, members_size - used, "%s%s", m ? "," : "",
+                  zm_val_str (zm_val_at (list, m), "", NULL));
+    }
+    zm_msg_destroy (&status);
+}
+
+//  A group forms from discovery once exactly N candidates see each other
+//  and agree; it is stored, and a restart no longer depends on discovery
+Test (sync, a_group_forms_from_discovery_with_sync_expect, .fini = s_teardown, .timeout = 90)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/zm-sync-XXXXXX");
+    cr_assert_not_null (mkdtemp (s_dir));
+    s_base = 20000 + (int) (getpid () % 3000) * 4;
+    for (int i = 0; i <= S_MEMBERS; i++) {
+        char keys[128];
+        snprintf (keys, sizeof keys, "%s/keys-%d", s_dir, i);
+        cr_assert_eq (zm_keypair_create (keys, "node", NULL, s_keys[i]), 0);
+    }
+    //  Two candidates of three: no group, no lock
+    s_nodes[S_MEMBERS] = s_start (S_MEMBERS); //  a client, not a candidate
+    for (int i = 0; i < 2; i++)
+        s_nodes[i] = s_start_candidate (i);
+    char role[32], members[256];
+    zclock_sleep (1000);
+    for (int i = 0; i < 2; i++) {
+        s_role (i, role, sizeof role, members, sizeof members);
+        cr_assert_str_eq (role, "forming", "m%d formed a group of three with two", i);
+    }
+    uint64_t token = 0;
+    int rc = zm_lock_acquire (s_nodes[S_MEMBERS], "job", 1000, 300, &token);
+    cr_assert (rc == ZM_EUNAVAIL || rc == ZM_ETIMEOUT, "no group, no lock: %s", zm_strerror (rc));
+    //  The third: the three agree and form the group
+    s_nodes[2] = s_start_candidate (2);
+    cr_assert_geq (s_leader (10000), 0, "the three did not form a group");
+    for (int i = 0; i < S_MEMBERS; i++) {
+        s_role (i, role, sizeof role, members, sizeof members);
+        cr_assert_str_eq (members, "m0,m1,m2", "m%d has members %s", i, members);
+    }
+    cr_assert_eq (zm_lock_acquire (s_nodes[S_MEMBERS], "job", 1000, 5000, &token), 0);
+    cr_assert_eq (zm_lock_release (s_nodes[S_MEMBERS], "job", token), 0);
+    //  A fourth candidate sees four where three are expected: it stays out
+    //  and says so, and the group goes on
+    zm_node_destroy (&s_nodes[S_MEMBERS]);
+    s_nodes[S_MEMBERS] = s_start_candidate (S_MEMBERS);
+    zclock_sleep (1000);
+    s_role (S_MEMBERS, role, sizeof role, members, sizeof members);
+    cr_assert_str_eq (role, "forming", "m3 is not let in");
+    s_role (0, role, sizeof role, members, sizeof members);
+    cr_assert_str_eq (members, "m0,m1,m2");
+    //  They restart with the group they stored, though with the fourth
+    //  candidate there they would never agree from discovery alone
+    for (int i = 0; i <= S_MEMBERS; i++)
+        zm_node_destroy (&s_nodes[i]);
+    for (int i = 0; i <= S_MEMBERS; i++)
+        s_nodes[i] = s_start_candidate (i);
+    cr_assert_geq (s_leader (10000), 0, "no leader after the restart");
+    s_role (0, role, sizeof role, members, sizeof members);
+    cr_assert_str_eq (members, "m0,m1,m2");
+    s_role (S_MEMBERS, role, sizeof role, members, sizeof members);
+    cr_assert_str_eq (role, "forming", "m3 is not let in");
+    uint64_t later = 0;
+    cr_assert_eq (zm_lock_acquire (s_nodes[S_MEMBERS], "job", 1000, 5000, &later), 0,
+                  "a candidate still forming calls the group like any node");
+    cr_assert_gt (later, token);
+}
+
+//  Raft messages and hellos that break the rules of docs/protocol.md
+//  section 19 get ERROR 400 and change nothing
+Test (sync, malformed_raft_messages_are_refused, .fini = s_teardown, .timeout = 60)
+{
+    s_setup_cluster ();
+    int leader = s_leader (10000);
+    cr_assert_geq (leader, 0, "no leader");
+    char address[128];
+    snprintf (address, sizeof address, "tcp://127.0.0.1:%d#%s", s_base + leader,
+              s_keys[leader]);
+    zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
+    opts.address = address;
+    opts.timeout_ms = 2000;
+    opts.retries = 0;
+    for (int bad = 0; bad < 9; bad++) {
+        zm_msg_t *req = zm_msg_new ();
+        zm_msg_set_uint (req, "t", bad == 0 ? 99 : bad <= 3 ? 7 : 5);
+        zm_msg_set_uint (req, "f", bad == 8 ? 1000 : (uint64_t) (leader + 1) % S_MEMBERS);
+        zm_msg_set_uint (req, "to", (uint64_t) leader);
+        zm_msg_set_uint (req, "term", 1000000); //  a term that would depose the leader
+        zm_msg_set_uint (req, "i", 5);
+        zm_val_t *entries = bad == 1 ? NULL : zm_val_set_array (zm_msg_root_mut (req), "e");
+        for (int e = 0; entries && e < (bad == 2 ? 2 : 1); e++) {
+            zm_val_t *entry = zm_val_push_array (entries);
+            zm_val_push_uint (entry, 1);
+            zm_val_push_uint (entry, bad == 3 ? 9 : bad == 4 ? 7 : bad <= 3 ? 5 : 6);
+            if (bad != 5)
+                zm_val_push_bin (entry, "x", 1);
+            if (bad == 6)
+                zm_val_push_str (entry, "extra");
+        }
+        if (bad == 7)
+            zm_val_push_str (entries, "not an entry");
+        zm_error_t *error = NULL;
+        int rc = zm_call (s_nodes[S_MEMBERS], "$sync", "raft", &req, NULL, &error, &opts);
+        cr_assert_eq (rc, ZM_EINVAL, "bad raft message %d: %s", bad, zm_error_detail (error));
+        zm_error_destroy (&error);
+    }
+    //  A hello to a member not forming a group
+    zm_msg_t *req = zm_msg_new ();
+    zm_msg_set_str (req, "name", "intruder");
+    zm_msg_set_int (req, "expect", 3);
+    zm_msg_set_str (req, "proposal", "intruder,m0,m1");
+    cr_assert_eq (zm_call (s_nodes[S_MEMBERS], "$sync", "bootstrap", &req, NULL, NULL, &opts),
+                  ZM_EINVAL);
+    //  Nothing changed: the same leader, in the same term range, grants
+    zm_msg_t *status = s_status (leader);
+    cr_assert_str_eq (zm_msg_get_str (status, "role", ""), "leader");
+    cr_assert_lt (zm_msg_get_uint (status, "term", 0), 1000000);
+    zm_msg_destroy (&status);
+    uint64_t token = 0;
+    cr_assert_eq (zm_lock_acquire (s_nodes[S_MEMBERS], "job", 1000, 2000, &token), 0);
 }
