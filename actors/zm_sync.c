@@ -1357,9 +1357,14 @@ s_bootstrap (s_sync_t *self, int64_t now)
             if (!streq (zm_val_str (zm_val_get (service, "name"), "", NULL), "$sync")
                 || !streq (said, expect))
                 continue;
+            if (!*name || strlen (name) >= sizeof names[0] || strpbrk (name, ", ")) {
+                s_forming (self, "a candidate's node name (\"%.64s\") cannot be in a member "
+                                 "list: ignored", name);
+                continue;
+            }
             for (int f = 0; f < found; f++)
                 clash |= streq (names[f], name);
-            if (found <= ZM_RAFT_MAX_MEMBERS && *name && strlen (name) < sizeof names[0])
+            if (found <= ZM_RAFT_MAX_MEMBERS)
                 snprintf (names[found++], sizeof names[0], "%s", name);
         }
     }
@@ -1484,6 +1489,12 @@ s_init (zm_ctx_t *ctx, zm_msg_t *msg)
     char stored[S_LIST_MAX] = "";
     if (!*members) {
         self->expect = (int) zm_config_get_int (node->config, "sync.expect", 0);
+        if (strpbrk (node->name, ", ") || strlen (node->name) >= 64) {
+            zm_log_error ("sync: node.name \"%s\" cannot be in a member list (sync.expect): "
+                          "no commas or spaces, under 64 characters",
+                          node->name);
+            return ZM_EINVAL;
+        }
         zm_records_t *records = NULL;
         int rc = zm_store_read (self->disk.store, "members", NULL, &records);
         const zm_record_t *record = rc == 0 ? zm_records_at (records, 0) : NULL;
