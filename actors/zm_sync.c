@@ -45,6 +45,9 @@
 #define S_ATTEMPT_MS 250        //  a caller waits this long at most per request
 #define S_LIST_MAX (ZM_RAFT_MAX_MEMBERS * 65) //  a member list, comma-separated
 #define S_HELLO_MS 100          //  sync.expect: how often candidates tell each other
+#define S_SUSPECT_MS 2000       //  a member that did not answer is passed over this long
+#define S_SUSPECTS 16
+#define S_MAX_ASK 64            //  members a caller chooses from
 
 //  --------------------------------------------------------------------------
 //  Raft storage in the node's store
@@ -978,7 +981,10 @@ s_forward (zm_ctx_t *ctx, const char *endpoint, zm_msg_t *req)
     opts.address = leader;
     opts.retries = 0;
     opts.no_breaker = true;
-    opts.timeout_ms = (int) zm_msg_get_int (copy, "wait", 0) + 1000;
+    //  Within the caller's time (its wait + S_ATTEMPT_MS): a live member
+    //  answers, even when the leader it knows is gone, so a caller takes
+    //  only a silent member for a dead one
+    opts.timeout_ms = (int) zm_msg_get_int (copy, "wait", 0) + S_ATTEMPT_MS / 2;
     uint64_t id = 0;
     zm_reply_t *reply = zm_ctx_defer (ctx);
     if (!reply) {
@@ -1614,6 +1620,9 @@ struct _zm_sync_client_t {
     pthread_t renewer;
     bool running, stop;
     uint64_t next_owner;
+    uint64_t turn;              //  the next member to ask, in turn
+    char suspect[S_SUSPECTS][128];       //  members that did not answer lately
+    int64_t suspect_until[S_SUSPECTS];   //  zclock_mono, until when each is passed over
 };
 
 static zm_sync_client_t *
@@ -1632,6 +1641,58 @@ s_client (zm_node_t *node)
     return node->sync_client;
 }
 
+//  A member to ask into address: the next in turn of those discovery
+//  knows, passing over any that did not answer lately; false when there
+//  is none (zm_call then picks, and waits for discovery)
+static bool
+s_pick_member (zm_node_t *node, zm_sync_client_t *self, char address[128])
+{
+    char (*candidates)[128] = (char (*)[128]) calloc (S_MAX_ASK, 128);
+    int count = candidates ? zm_registry_candidates (node, "$sync", NULL, NULL, candidates,
+                                                     S_MAX_ASK)
+                           : 0;
+    bool found = false;
+    pthread_mutex_lock (&self->lock);
+    int64_t now = zclock_mono ();
+    uint64_t turn = self->turn++;
+    for (int k = 0; k < count && !found; k++) {
+        const char *candidate = candidates[(turn + (uint64_t) k) % (uint64_t) count];
+        bool suspect = false;
+        for (int i = 0; i < S_SUSPECTS; i++)
+            suspect |= self->suspect_until[i] > now && streq (self->suspect[i], candidate);
+        if (!suspect) {
+            snprintf (address, 128, "%s", candidate);
+            found = true;
+        }
+    }
+    pthread_mutex_unlock (&self->lock);
+    free (candidates);
+    return found;
+}
+
+//  Note whether member address answered: one that did not is passed over
+//  for S_SUSPECT_MS, so a dead member costs a caller one attempt, not one
+//  in every few
+static void
+s_answered (zm_sync_client_t *self, const char *address, bool answered)
+{
+    pthread_mutex_lock (&self->lock);
+    int64_t now = zclock_mono ();
+    int slot = -1;
+    for (int i = 0; i < S_SUSPECTS; i++)
+        if (streq (self->suspect[i], address))
+            slot = i;
+    for (int i = 0; slot < 0 && !answered && i < S_SUSPECTS; i++)
+        if (self->suspect_until[i] <= now)
+            slot = i;
+    if (slot >= 0) {
+        snprintf (self->suspect[slot], sizeof self->suspect[slot], "%s", answered ? "" : address);
+        self->suspect_until[slot] = answered ? 0 : now + S_SUSPECT_MS;
+    }
+    pthread_mutex_unlock (&self->lock);
+}
+
+//  A call to a member of the group, which passes it to the leader
 static int
 s_call (zm_node_t *node, const char *endpoint, zm_msg_t **req_p, zm_msg_t **rep_p,
         int64_t timeout_ms, zm_error_t **error_p)
@@ -1640,7 +1701,19 @@ s_call (zm_node_t *node, const char *endpoint, zm_msg_t **req_p, zm_msg_t **rep_
     opts.timeout_ms = timeout_ms;
     opts.retries = 1;
     opts.no_breaker = true; //  a member without a leader is not a broken one
-    return zm_call (node, "$sync", endpoint, req_p, rep_p, error_p, &opts);
+    zm_sync_client_t *self = s_client (node);
+    char address[128];
+    if (self && s_pick_member (node, self, address)) {
+        opts.address = address; //  the whole time for it: callers ask again anyway
+        opts.retries = 0;
+    }
+    int64_t start = zclock_mono ();
+    int rc = zm_call (node, "$sync", endpoint, req_p, rep_p, error_p, &opts);
+    //  Silent for all of its time (a timeout, or a connection that never
+    //  came up): a live member answers within it, even without a leader
+    if (self && opts.address)
+        s_answered (self, address, rc == 0 || zclock_mono () - start < timeout_ms * 9 / 10);
+    return rc;
 }
 
 //  One renewal of a lease; 0 with *sent_p the moment it left (the lease
@@ -1788,7 +1861,7 @@ s_acquire (zm_node_t *node, const char *name, const char *value, int64_t ttl_ms,
         if (value)
             zm_msg_set_str (req, "value", value);
         int64_t start = zclock_mono ();
-        rc = s_call (node, "lock", &req, &rep, wait + 2 * S_ATTEMPT_MS, NULL);
+        rc = s_call (node, "lock", &req, &rep, wait + S_ATTEMPT_MS, NULL);
         if (rc == 0) {
             *token_p = zm_msg_get_uint (rep, "token", 0);
             zm_msg_destroy (&rep);
