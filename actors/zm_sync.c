@@ -1506,6 +1506,12 @@ s_init (zm_ctx_t *ctx, zm_msg_t *msg)
         const zm_record_t *record = rc == 0 ? zm_records_at (records, 0) : NULL;
         if (record && record->size < sizeof stored)
             memcpy (stored, record->value, record->size);
+        else if (record) {
+            //  Not a list we stored: forming again could make another group
+            zm_log_error ("sync: the stored member list is damaged (%zu bytes): refused",
+                          record->size);
+            rc = ZM_EIO;
+        }
         zm_records_destroy (&records);
         if (rc && rc != ZM_ENOTFOUND) {
             zm_log_error ("sync: cannot read the stored member list: %s", zm_strerror (rc));
