@@ -24,5 +24,6 @@
 #include "zmicro/store.h"
 #include "zmicro/auth.h"
 #include "zmicro/sync.h"
+#include "zmicro/stream.h"
 
 #endif

@@ -195,7 +195,9 @@ zm_ctx_set_state (zm_ctx_t *ctx, void *state)
 int
 zm_ctx_status (zm_ctx_t *ctx)
 {
-    return ctx->env && ctx->env->kind == ZM_ENV_REPLY ? ctx->env->status : ZM_OK;
+    return ctx->env && (ctx->env->kind == ZM_ENV_REPLY || ctx->env->stream_event)
+               ? ctx->env->status
+               : ZM_OK;
 }
 
 const zm_error_t *

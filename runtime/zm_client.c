@@ -478,6 +478,80 @@ s_done (zm_node_t *node, const char *address, bool failed)
 }
 
 //  --------------------------------------------------------------------------
+//  What streams (zm_stream.c) share with calls
+
+int
+zm_client_candidates (zm_node_t *node, const char *service, const zm_call_opts_t *opts,
+                      int64_t deadline, char (**candidates_p)[128], zm_error_t **error_p)
+{
+    *candidates_p = NULL;
+    if (!s_match_valid (opts->match)) {
+        *error_p = zm_error_new (ZM_EINVAL, "zmicro.client", "opts.match is not a map of strings");
+        return -ZM_EINVAL;
+    }
+    char (*candidates)[128] = calloc (opts->address ? 1 : ZM_MAX_CANDIDATES, sizeof *candidates);
+    if (!candidates)
+        return -ZM_ENOMEM;
+    int count;
+    if (opts->address) {
+        snprintf (candidates[0], 128, "%s", opts->address);
+        count = 1;
+    }
+    else {
+        count = zm_registry_candidates (node, service, opts->version, opts->match, candidates,
+                                        ZM_MAX_CANDIDATES);
+        //  Just after start, discovery may not have heard of the service
+        //  yet: wait for it, within the deadline (0: never wait).
+        int64_t settle = atomic_load (&node->settle_until);
+        if (deadline && (count == 0 || !atomic_load (&node->statics_ready))
+            && zclock_mono () < settle) {
+            zm_registry_wait (node, service, settle < deadline ? settle : deadline);
+            count = zm_registry_candidates (node, service, opts->version, opts->match,
+                                            candidates, ZM_MAX_CANDIDATES);
+        }
+    }
+    if (count == 0) {
+        free (candidates);
+        *error_p = zm_error_new (ZM_ENOTFOUND, "zmicro.client", "no instance of service '%s'%s%s",
+                                 service, opts->version ? " version " : "",
+                                 opts->version ? opts->version : "");
+        return -ZM_ENOTFOUND;
+    }
+    *candidates_p = candidates;
+    return count;
+}
+
+int
+zm_client_pick (zm_node_t *node, const char *service, char candidates[][128], int count,
+                const bool *tried, const zm_call_opts_t *opts)
+{
+    s_strategy_t strategy = opts->selector ? (s_strategy_t) zm_select_parse (opts->selector)
+                                           : (s_strategy_t) atomic_load (&node->rpc_selector);
+    return s_pick (node, service, candidates, count, tried, strategy, !opts->no_breaker);
+}
+
+void
+zm_client_done (zm_node_t *node, const char *address, bool failed, bool breaker)
+{
+    if (breaker)
+        s_done (node, address, failed);
+    else
+        s_release (node, address);
+}
+
+void
+zm_client_trace (char *trace_id, size_t size)
+{
+    s_trace_new (trace_id, size);
+}
+
+uint64_t
+zm_client_corr (void)
+{
+    return s_rand64 ();
+}
+
+//  --------------------------------------------------------------------------
 //  zm_call
 
 static bool
@@ -552,32 +626,9 @@ zm_call (zm_node_t *node, const char *service, const char *endpoint, zm_msg_t **
         call.body = body;
     }
 
-    candidates = calloc (opts->address ? 1 : ZM_MAX_CANDIDATES, sizeof *candidates);
-    if (!candidates) {
-        rc = ZM_ENOMEM;
-        goto done;
-    }
-    int count;
-    if (opts->address) {
-        snprintf (candidates[0], 128, "%s", opts->address);
-        count = 1;
-    }
-    else {
-        count = zm_registry_candidates (node, service, opts->version, opts->match, candidates,
-                                        ZM_MAX_CANDIDATES);
-        //  Just after start, discovery may not have heard of the service
-        //  yet: wait for it, within the deadline.
-        int64_t settle = atomic_load (&node->settle_until);
-        if ((count == 0 || !atomic_load (&node->statics_ready)) && zclock_mono () < settle) {
-            zm_registry_wait (node, service, settle < deadline ? settle : deadline);
-            count = zm_registry_candidates (node, service, opts->version, opts->match,
-                                            candidates, ZM_MAX_CANDIDATES);
-        }
-    }
-    if (count == 0) {
-        rc = ZM_ENOTFOUND;
-        error = zm_error_new (rc, "zmicro.client", "no instance of service '%s'%s%s", service,
-                              opts->version ? " version " : "", opts->version ? opts->version : "");
+    int count = zm_client_candidates (node, service, opts, deadline, &candidates, &error);
+    if (count < 0) {
+        rc = -count;
         goto done;
     }
     bool tried[ZM_MAX_CANDIDATES] = {false};

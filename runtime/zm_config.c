@@ -90,6 +90,14 @@ static const s_spec_t s_runtime_keys[] = {
      "Consecutive failures that put an instance aside (circuit breaker opens)"},
     {"rpc.breaker_cooldown", ZM_CONFIG_INT, "5000", true, 1, 3600000, NULL,
      "How long an instance stays aside before one trial call, in ms"},
+    {"stream.window", ZM_CONFIG_INT, "128", true, 1, 512, NULL,
+     "Credit a stream's receiver grants, in messages: at most this many in flight each way; "
+     "applies to new streams"},
+    {"stream.timeout", ZM_CONFIG_INT, "600000", true, 1, 3600000, NULL,
+     "Default deadline of a stream, in ms (at most one hour); applies to new streams"},
+    {"stream.heartbeat", ZM_CONFIG_INT, "500", true, 20, 60000, NULL,
+     "A stream idle this long (ms) sends a keepalive; a peer silent for three times it is "
+     "taken for gone; applies to new streams"},
     {"registry.peers", ZM_CONFIG_STR, "", false, 0, 0, NULL,
      "Static peers: comma-separated RPC endpoints with public keys (tcp://host:port#KEY; "
      "#KEY may go when auth.curve is off) asked for their services"},

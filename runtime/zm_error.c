@@ -32,6 +32,7 @@ static const s_err_info_t s_errors[ZM_ERR_MAX_] = {
     [ZM_EBLOCKING] = {"blocking call from inside a reactor", 500, "Internal Server Error"},
     [ZM_ECONFIG] = {"bad configuration", 400, "Bad Request"},
     [ZM_EIO] = {"I/O error", 500, "Internal Server Error"},
+    [ZM_ECANCELED] = {"cancelled", 499, "Cancelled"},
 };
 
 struct _zm_error_t {

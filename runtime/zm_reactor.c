@@ -124,6 +124,9 @@ zm_env_new (int kind, zm_pid_t to, zm_pid_t from, const char *type, zm_msg_t **m
     env->kind = (uint8_t) kind;
     env->replied = false;
     env->gauge = NULL;
+    env->stream = NULL;
+    env->stream_event = 0;
+    env->stream_handled = false;
     size_t len = type ? strlen (type) : 0;
     if (len < ZM_ENV_INLINE_TYPE) {
         memcpy (env->inline_type, type ? type : "", len + 1);
@@ -177,6 +180,11 @@ zm_env_destroy (zm_env_t **env_p, int status)
     if (env->gauge) {
         atomic_fetch_sub (&env->gauge->pending, 1);
         zm_gauge_unref (&env->gauge);
+    }
+    if (env->stream) {
+        if (env->stream_event && !env->stream_handled)
+            zm_stream_lost (env);
+        zm_stream_unref (&env->stream);
     }
     zm_msg_destroy (&env->msg);
     zm_msg_destroy (&env->meta);
@@ -691,6 +699,8 @@ s_deliver (zm_reactor_t *self, zm_env_t *env)
     zm_ctx_t ctx = {self, actor, env, 0, NULL};
     int rc = fn (&ctx, env->msg);
     self->delivered++;
+    if (env->stream && env->stream_event)
+        zm_stream_handled (env, rc, ctx.error_detail);
     if (rc != 0) {
         self->failures++;
         zm_log_warning ("actor %s (%s) failed on '%s': %s%s%s", actor->name ? actor->name : "-",
@@ -839,6 +849,12 @@ s_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
         zm_log_error ("reactor %d: unknown command %s", self->index, command);
     zstr_free (&command);
     return rc;
+}
+
+void
+zm_reactor_drain (zm_reactor_t *self)
+{
+    s_drain (self);
 }
 
 static int

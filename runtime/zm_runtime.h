@@ -94,6 +94,9 @@ struct _zm_env_t {
     uint8_t kind;                         //  zm_env_kind_t
     bool replied;                         //  ask: reply sent or deferred
     zm_gauge_t *gauge;                    //  event: its subscription's queue count
+    struct _zm_stream_t *stream;          //  stream event or kick: its stream (a ref)
+    uint8_t stream_event;                 //  zm_stream_event_t, 0: none
+    bool stream_handled;                  //  a handler ran for the stream event
     char inline_type[ZM_ENV_INLINE_TYPE]; //  short types live here
 };
 
@@ -142,6 +145,7 @@ struct _zm_node_t {
     atomic_int reactor_total;           //  R + dedicated reactors (routing)
     zm_reactor_t **reactors;            //  R reactors
     atomic_int next_reactor;            //  round robin for spawn (-1)
+    atomic_uint next_stream;            //  round robin of threads' streams over reactors
     atomic_bool stopping;               //  no new work once set
     atomic_bool stop_requested;         //  zm_node_stop was called
     //  Both tables are czmq zhashx, whose lookup writes a cache field: every
@@ -264,6 +268,8 @@ int zm_service_on_event (zm_service_t *self, const char *type, zm_actor_fn *fn);
 zm_pid_t zm_service_pick (zm_service_t *self, int reactor);
 zm_endpoint_t *zm_service_endpoint (zm_service_t *self, const char *name);
 const char *zm_endpoint_name (zm_endpoint_t *self);
+//  Is it a stream endpoint (zm_service_stream)?
+bool zm_endpoint_is_stream (zm_endpoint_t *self);
 void zm_endpoint_account (zm_endpoint_t *self, int status, const char *detail,
                           int64_t latency_us);
 int zm_services_start_all (zm_node_t *node);
@@ -351,6 +357,32 @@ int zm_client_send_event (zm_node_t *node, const char *key, char candidates[][12
                           int local, const zm_wire_t *wire, const void *data, size_t size,
                           int *picked_p);
 
+//  What streams share with calls (zm_client.c). Candidates of a service
+//  (opts->address, or the registry, waiting for discovery until deadline
+//  when not 0): their count and *candidates_p (caller frees), or minus an
+//  error with *error_p. A pick among those not tried (-1: none), and its
+//  end (breaker: counted by the breaker, else only given back).
+int zm_client_candidates (zm_node_t *node, const char *service, const zm_call_opts_t *opts,
+                          int64_t deadline, char (**candidates_p)[128], zm_error_t **error_p);
+int zm_client_pick (zm_node_t *node, const char *service, char candidates[][128], int count,
+                    const bool *tried, const zm_call_opts_t *opts);
+void zm_client_done (zm_node_t *node, const char *address, bool failed, bool breaker);
+void zm_client_trace (char *trace_id, size_t size);
+uint64_t zm_client_corr (void);
+
+//  Streams (zm_stream.c). A stream command that came to a server's ROUTER
+//  (on its reactor); a STREAM_OPEN the server checked, for instance (takes
+//  *open_p); after an event's handler ran (rc, detail: its result); an
+//  event envelope freed unhandled (its actor is gone); a ref dropped.
+void zm_stream_served (zm_reactor_t *reactor, void *router, const zm_wire_peer_t *peer,
+                       zm_wire_t *wire);
+int zm_stream_accept (zm_reactor_t *reactor, void *router, const zm_wire_peer_t *peer,
+                      zm_wire_t *wire, zm_endpoint_t *endpoint, zm_pid_t instance,
+                      zm_msg_t **open_p);
+void zm_stream_handled (zm_env_t *env, int rc, const char *detail);
+void zm_stream_lost (zm_env_t *env);
+void zm_stream_unref (struct _zm_stream_t **self_p);
+
 //  Pub/sub (actors/zm_broker.c, runtime/zm_topic.c)
 typedef struct _zm_broker_t zm_broker_t;
 zm_broker_t *zm_broker_new (zm_node_t *node);
@@ -428,11 +460,12 @@ void zm_reactor_send_reply (zm_node_t *node, zm_reply_t *to, int status, zm_msg_
 //  broker): a socket read on the reactor thread, with a dispatch round after
 //  each read; a function run on the reactor thread, synchronously; and a
 //  state slot per module.
-#define ZM_REACTOR_MODULES 4
+#define ZM_REACTOR_MODULES 5
 #define ZM_MODULE_SERVER   0
 #define ZM_MODULE_CLIENT   1
 #define ZM_MODULE_DISCOVERY 2
 #define ZM_MODULE_BROKER   3
+#define ZM_MODULE_STREAM   4
 typedef int (zm_reactor_exec_fn) (zm_reactor_t *self, void *arg);
 int zm_reactor_reader (zm_reactor_t *self, zsock_t *sock, zloop_reader_fn *fn, void *arg);
 void zm_reactor_reader_end (zm_reactor_t *self, zsock_t *sock);
@@ -442,6 +475,9 @@ void **zm_reactor_module (zm_reactor_t *self, int module);
 //  stop (self, module state) runs on the reactor thread when it quiesces.
 void zm_reactor_set_module_stop (zm_reactor_t *self, int module, zm_reactor_exec_fn *stop);
 zloop_t *zm_reactor_loop (zm_reactor_t *self);
+//  Run what module code queued outside a dispatch round: a zloop timer's
+//  callback ends with it (readers get one on their own).
+void zm_reactor_drain (zm_reactor_t *self);
 
 //  Node
 //  Route an envelope from any thread: reactor routing when called on one of

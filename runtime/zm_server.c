@@ -88,14 +88,17 @@ s_free_frame (void *data, void *hint)
     zframe_destroy (&frame);
 }
 
-static void
-s_request (s_server_t *self, const zm_wire_peer_t *peer, zm_wire_t *wire)
+//  The service and endpoint a REQUEST or STREAM_OPEN names, after every
+//  check (node stopping, access rules, service, version, endpoint, its
+//  kind); NULL when a check failed and the ERROR went out.
+static zm_endpoint_t *
+s_resolve (s_server_t *self, const zm_wire_peer_t *peer, zm_wire_t *wire,
+           zm_service_t **service_p)
 {
-    atomic_fetch_add (&self->node->rpc_requests, 1);
     if (self->paused) {
         s_send_error (self, peer, wire->corr, ZM_EUNAVAIL, "zmicro.server",
                       "node %s is stopping", self->node->name);
-        return;
+        return NULL;
     }
     //  Access rules, before anything is told about the service. The
     //  runtime's own services ("$") are for every caller admitted, but
@@ -106,46 +109,94 @@ s_request (s_server_t *self, const zm_wire_peer_t *peer, zm_wire_t *wire)
         s_send_error (self, peer, wire->corr, ZM_EDENIED, "zmicro.auth",
                       "%s may not call %s %s", zm_caller_describe (caller), wire->service,
                       wire->endpoint);
-        return;
+        return NULL;
     }
     zm_service_t *service = zm_service_lookup (self->node, wire->service);
     if (!service) {
         s_send_error (self, peer, wire->corr, ZM_ENOTFOUND, "zmicro.server",
                       "no service '%s' on node %s", wire->service, self->node->name);
-        return;
+        return NULL;
     }
     if (zm_service_stopped (service)) {
         s_send_error (self, peer, wire->corr, ZM_EUNAVAIL, "zmicro.server",
                       "service '%s' stopped on node %s", wire->service, self->node->name);
-        return;
+        return NULL;
     }
     if (wire->version && !streq (wire->version, zm_service_version (service))) {
         s_send_error (self, peer, wire->corr, ZM_ENOTFOUND, "zmicro.server",
                       "service '%s' is version %s, not %s", wire->service,
                       zm_service_version (service), wire->version);
-        return;
+        return NULL;
     }
     zm_endpoint_t *endpoint = zm_service_endpoint (service, wire->endpoint);
     if (!endpoint) {
         s_send_error (self, peer, wire->corr, ZM_ENOTFOUND, "zmicro.server",
                       "service '%s' has no endpoint '%s'", wire->service, wire->endpoint);
-        return;
+        return NULL;
     }
-    //  The body: read in place from its frame, which the message then owns.
-    zm_msg_t *body = NULL;
+    bool open = wire->command == ZM_CMD_STREAM_OPEN;
+    if (zm_endpoint_is_stream (endpoint) != open) {
+        s_send_error (self, peer, wire->corr, ZM_EINVAL, "zmicro.server",
+                      open ? "endpoint '%s' of '%s' is not a stream: call it"
+                           : "endpoint '%s' of '%s' is a stream: open a stream to it",
+                      wire->endpoint, wire->service);
+        return NULL;
+    }
+    *service_p = service;
+    return endpoint;
+}
+
+//  The body of a REQUEST or STREAM_OPEN as a message (NULL: empty), read in
+//  place from its frame, which the message then owns. false when it does
+//  not decode (the ERROR went out).
+static bool
+s_body (s_server_t *self, const zm_wire_peer_t *peer, zm_wire_t *wire, zm_msg_t **body_p)
+{
+    *body_p = NULL;
     size_t size = zframe_size (wire->body);
-    if (size > 0) {
-        const char *reason = NULL;
-        int rc = zm_msg_decode_inplace (wire->content_type, zframe_data (wire->body), size,
-                                        s_free_frame, wire->body, &body, &reason);
-        if (rc) {
-            s_send_error (self, peer, wire->corr, rc, "zmicro.server",
-                          "cannot decode %s body: %s", wire->content_type,
-                          reason ? reason : zm_strerror (rc));
-            return;
-        }
-        wire->body = NULL; //  the message owns it now
+    if (size == 0)
+        return true;
+    const char *reason = NULL;
+    int rc = zm_msg_decode_inplace (wire->content_type, zframe_data (wire->body), size,
+                                    s_free_frame, wire->body, body_p, &reason);
+    if (rc) {
+        s_send_error (self, peer, wire->corr, rc, "zmicro.server", "cannot decode %s body: %s",
+                      wire->content_type, reason ? reason : zm_strerror (rc));
+        return false;
     }
+    wire->body = NULL; //  the message owns it now
+    return true;
+}
+
+//  A STREAM_OPEN: checked here, then the stream is the stream module's
+static void
+s_open (s_server_t *self, const zm_wire_peer_t *peer, zm_wire_t *wire)
+{
+    atomic_fetch_add (&self->node->rpc_requests, 1);
+    zm_service_t *service = NULL;
+    zm_endpoint_t *endpoint = s_resolve (self, peer, wire, &service);
+    zm_msg_t *body = NULL;
+    if (!endpoint || !s_body (self, peer, wire, &body))
+        return;
+    zm_pid_t instance = zm_service_pick (service, self->index);
+    if (zm_stream_accept (self->reactor, zsock_resolve (self->router), peer, wire, endpoint,
+                          instance, &body)) {
+        zm_msg_destroy (&body);
+        s_send_error (self, peer, wire->corr, ZM_ENOMEM, "zmicro.server", "out of memory");
+    }
+}
+
+static void
+s_request (s_server_t *self, const zm_wire_peer_t *peer, zm_wire_t *wire)
+{
+    atomic_fetch_add (&self->node->rpc_requests, 1);
+    zm_service_t *service = NULL;
+    zm_endpoint_t *endpoint = s_resolve (self, peer, wire, &service);
+    if (!endpoint)
+        return;
+    zm_msg_t *body = NULL;
+    if (!s_body (self, peer, wire, &body))
+        return;
     s_call_t *call = (s_call_t *) malloc (sizeof (s_call_t));
     zm_pid_t instance = zm_service_pick (service, self->index);
     zm_env_t *env = call ? zm_env_new (ZM_ENV_ASK, instance, self->gateway, wire->endpoint,
@@ -212,6 +263,10 @@ s_on_router (zloop_t *loop, zsock_t *router, void *arg)
         }
         else if (wire.command == ZM_CMD_REQUEST)
             s_request (self, &peer, &wire);
+        else if (wire.command == ZM_CMD_STREAM_OPEN)
+            s_open (self, &peer, &wire);
+        else if (wire.command >= ZM_CMD_STREAM_DATA && wire.command <= ZM_CMD_STREAM_CREDIT)
+            zm_stream_served (self->reactor, zsock_resolve (self->router), &peer, &wire);
         else if (wire.command == ZM_CMD_EVENT)
             zm_broker_on_event (self->node, &wire); //  a queue-group member: never answered
         else if (wire.command == ZM_CMD_PING) {

@@ -23,6 +23,7 @@ struct _zm_endpoint_t {
     atomic_uint_fast64_t max_us;    //  worst latency
     atomic_int last_error;          //  zm_err_t of the last error
     bool internal;                  //  a message type, not callable over RPC
+    bool stream;                    //  a stream endpoint (zm_service_stream)
     pthread_mutex_t detail_lock;    //  guards last_detail
     char last_detail[160];          //  detail of the last error
 };
@@ -124,7 +125,8 @@ zm_service_builtin (zm_node_t *node, const char *name)
 }
 
 static int
-s_add_handler (zm_service_t *self, const char *endpoint, zm_actor_fn *fn, bool internal)
+s_add_handler (zm_service_t *self, const char *endpoint, zm_actor_fn *fn, bool internal,
+               bool stream)
 {
     if (!self || !fn || !s_name_ok (endpoint, 255) || endpoint[0] == '$')
         return ZM_EINVAL;
@@ -144,6 +146,7 @@ s_add_handler (zm_service_t *self, const char *endpoint, zm_actor_fn *fn, bool i
     }
     ep->fn = fn;
     ep->internal = internal;
+    ep->stream = stream;
     pthread_mutex_init (&ep->detail_lock, NULL);
     self->endpoints = grown;
     self->endpoints[self->endpoint_count++] = ep;
@@ -153,13 +156,25 @@ s_add_handler (zm_service_t *self, const char *endpoint, zm_actor_fn *fn, bool i
 int
 zm_service_handle (zm_service_t *self, const char *endpoint, zm_actor_fn *fn)
 {
-    return s_add_handler (self, endpoint, fn, false);
+    return s_add_handler (self, endpoint, fn, false, false);
+}
+
+int
+zm_service_stream (zm_service_t *self, const char *endpoint, zm_actor_fn *fn)
+{
+    return s_add_handler (self, endpoint, fn, false, true);
+}
+
+bool
+zm_endpoint_is_stream (zm_endpoint_t *self)
+{
+    return self->stream;
 }
 
 int
 zm_service_on (zm_service_t *self, const char *type, zm_actor_fn *fn)
 {
-    return s_add_handler (self, type, fn, true);
+    return s_add_handler (self, type, fn, true, false);
 }
 
 int
@@ -493,6 +508,13 @@ zm_node_descriptor (zm_node_t *node)
         for (int i = 0; i < svc->endpoint_count; i++)
             if (!svc->endpoints[i]->internal)
                 zm_val_push_str (endpoints, svc->endpoints[i]->name);
+        zm_val_t *streams = NULL;
+        for (int i = 0; i < svc->endpoint_count; i++)
+            if (svc->endpoints[i]->stream) {
+                if (!streams)
+                    streams = zm_val_set_array (entry, "streams");
+                zm_val_push_str (streams, svc->endpoints[i]->name);
+            }
         zm_val_t *meta = zm_val_set_map (entry, "metadata");
         for (const char *value = (const char *) zhashx_first (svc->meta); value;
              value = (const char *) zhashx_next (svc->meta))

@@ -44,6 +44,7 @@ typedef enum {
     K_GROUP,
     K_TIMESTAMP,
     K_SEQ,
+    K_CREDIT,
     K_COUNT
 } s_key_t;
 
@@ -82,6 +83,7 @@ static const s_key_info_t s_keys[K_COUNT] = {
     [K_GROUP] = S_KEY ("group", 0, ZM_WIRE_MAX_NAME),
     [K_TIMESTAMP] = S_KEY ("timestamp", 0, 0),
     [K_SEQ] = S_KEY ("seq", 0, 0),
+    [K_CREDIT] = S_KEY ("credit", 0, 0),
 };
 
 #define S_BIT(key) (1u << (key))
@@ -92,9 +94,11 @@ static const s_key_info_t s_keys[K_COUNT] = {
      | S_BIT (K_SEQ) | S_BIT (K_CONTENT_TYPE) | S_BIT (K_METADATA) | S_BIT (K_TRACE_ID))
 //  The extras map of the PUB/SUB form: the rest are fixed fields
 #define S_EXTRA_KEYS (S_BIT (K_CONTENT_TYPE) | S_BIT (K_METADATA) | S_BIT (K_TRACE_ID))
-#define S_UINT_KEYS (S_BIT (K_TIMEOUT) | S_BIT (K_TIMESTAMP) | S_BIT (K_SEQ))
-//  Required keys of a command (only REQUEST and EVENT have any)
-#define S_REQUIRED (S_BIT (K_SERVICE) | S_BIT (K_ENDPOINT) | S_BIT (K_TIMEOUT) | S_BIT (K_TOPIC))
+#define S_UINT_KEYS (S_BIT (K_TIMEOUT) | S_BIT (K_TIMESTAMP) | S_BIT (K_SEQ) | S_BIT (K_CREDIT))
+//  Required keys of a command (REQUEST, STREAM_OPEN, STREAM_CREDIT, EVENT)
+#define S_REQUIRED                                                                                 \
+    (S_BIT (K_SERVICE) | S_BIT (K_ENDPOINT) | S_BIT (K_TIMEOUT) | S_BIT (K_TOPIC)                 \
+     | S_BIT (K_CREDIT))
 
 //  Index of a header key, or -1 when we do not know it
 static inline int
@@ -105,7 +109,7 @@ s_key_find (const char *key, size_t len)
         [2] = {K_ID, -1},
         [3] = {K_SEQ, -1},
         [5] = {K_TOPIC, K_GROUP, -1},
-        [6] = {K_CALLER, -1},
+        [6] = {K_CALLER, K_CREDIT, -1},
         [7] = {K_TIMEOUT, K_SERVICE, K_VERSION, K_SPAN_ID},
         [8] = {K_ENDPOINT, K_METADATA, K_TRACE_ID, -1},
         [9] = {K_PUBLISHER, K_TIMESTAMP, -1},
@@ -166,6 +170,10 @@ s_keys_of (int command)
         return S_REPLY_KEYS;
     if (command == ZM_CMD_EVENT)
         return S_EVENT_KEYS;
+    if (command == ZM_CMD_STREAM_OPEN)
+        return S_REQUEST_KEYS | S_BIT (K_CREDIT);
+    if (command == ZM_CMD_STREAM_CREDIT)
+        return S_BIT (K_CREDIT);
     return 0;
 }
 
@@ -173,7 +181,10 @@ s_keys_of (int command)
 static uint64_t *
 s_uint_field (zm_wire_t *wire, int key)
 {
-    return key == K_TIMESTAMP ? &wire->timestamp : key == K_SEQ ? &wire->seq : NULL;
+    return key == K_TIMESTAMP ? &wire->timestamp
+           : key == K_SEQ     ? &wire->seq
+           : key == K_CREDIT  ? &wire->credit
+                              : NULL;
 }
 
 //  --------------------------------------------------------------------------
@@ -199,6 +210,8 @@ zm_wire_command_name (int command)
         return "STREAM_END";
     case ZM_CMD_STREAM_CANCEL:
         return "STREAM_CANCEL";
+    case ZM_CMD_STREAM_CREDIT:
+        return "STREAM_CREDIT";
     case ZM_CMD_EVENT:
         return "EVENT";
     case ZM_CMD_HELLO:
@@ -226,6 +239,7 @@ zm_wire_command_known (int command)
     case ZM_CMD_STREAM_DATA:
     case ZM_CMD_STREAM_END:
     case ZM_CMD_STREAM_CANCEL:
+    case ZM_CMD_STREAM_CREDIT:
     case ZM_CMD_EVENT:
     case ZM_CMD_HELLO:
     case ZM_CMD_PING:
@@ -365,9 +379,15 @@ s_read_header (zm_wire_t *wire, const zm_val_t *root, unsigned wanted)
             wire->timeout_ms = (uint32_t)timeout;
         } else if (S_UINT_KEYS & S_BIT (key)) {
             if (type != ZM_TYPE_UINT)
-                return s_fail (wire, ZM_EPROTO, key == K_SEQ ? "seq is not an unsigned integer"
-                                                             : "timestamp is not an unsigned integer");
+                return s_fail (wire, ZM_EPROTO,
+                               key == K_SEQ      ? "seq is not an unsigned integer"
+                               : key == K_CREDIT ? "credit is not an unsigned integer"
+                                                 : "timestamp is not an unsigned integer");
             *s_uint_field (wire, key) = zm_val_uint (value, 0);
+            if (key == K_CREDIT && wire->credit > ZM_WIRE_MAX_CREDIT)
+                return s_fail (wire, ZM_EPROTO, "credit is over 1000000");
+            if (key == K_CREDIT && wire->credit == 0 && wire->command == ZM_CMD_STREAM_OPEN)
+                return s_fail (wire, ZM_EPROTO, "credit is 0");
         } else if (key == K_METADATA) {
             rc = zm_wire_check_metadata (value, &reason);
             if (rc)
@@ -384,7 +404,8 @@ s_read_header (zm_wire_t *wire, const zm_val_t *root, unsigned wanted)
             *s_key_field (wire, key) = text;
         }
     }
-    if (wire->command == ZM_CMD_REQUEST || wire->command == ZM_CMD_EVENT) {
+    if (wire->command == ZM_CMD_REQUEST || wire->command == ZM_CMD_EVENT
+        || wire->command == ZM_CMD_STREAM_OPEN || wire->command == ZM_CMD_STREAM_CREDIT) {
         for (int key = 0; key < K_COUNT; key++)
             if ((S_REQUIRED & wanted & S_BIT (key)) && !(seen & S_BIT (key)))
                 return s_fail (wire, ZM_EPROTO, s_keys[key].missing);
@@ -433,6 +454,10 @@ s_decode_header (zm_wire_t *wire, zframe_t **frame_p)
             return s_fail (wire, ZM_EPROTO, s_keys[K_SERVICE].missing);
         if (wire->command == ZM_CMD_EVENT)
             return s_fail (wire, ZM_EPROTO, s_keys[K_TOPIC].missing);
+        if (wire->command == ZM_CMD_STREAM_OPEN)
+            return s_fail (wire, ZM_EPROTO, s_keys[K_SERVICE].missing);
+        if (wire->command == ZM_CMD_STREAM_CREDIT)
+            return s_fail (wire, ZM_EPROTO, s_keys[K_CREDIT].missing);
         return 0;
     }
     const char *why = NULL;
@@ -485,6 +510,8 @@ s_decode (zm_wire_t *wire, size_t count, const s_part_t *parts, zframe_t **heade
         rc = s_fail (wire, ZM_EPROTO, "correlation id is not 8 bytes");
     else if (!zm_wire_command_known (wire->command))
         rc = s_fail (wire, ZM_EPROTO, "unknown command");
+    else if (wire->command == ZM_CMD_STREAM_DATA)
+        rc = s_fail (wire, ZM_EPROTO, "STREAM_DATA has the 1-frame form only");
     else if (zframe_size (*header_p) > ZM_WIRE_MAX_HEADER)
         rc = s_fail (wire, ZM_ETOOBIG, "header frame is over 64 KiB");
     else if (zframe_size (*body_p) > max_body)
@@ -500,11 +527,79 @@ s_decode (zm_wire_t *wire, size_t count, const s_part_t *parts, zframe_t **heade
     return 0;
 }
 
+//  A 1-frame message (data, size bytes): the STREAM_DATA form, "ZM" +
+//  version, the command, the corr id, then the body to the end. take
+//  (called only on success) hands the frame over to wire->data.
+static int
+s_decode_data (zm_wire_t *wire, const uint8_t *data, size_t size, size_t max_body)
+{
+    if (max_body == 0)
+        max_body = ZM_WIRE_MAX_BODY;
+    if (size < 3 || memcmp (data, s_signature, 2) != 0)
+        return s_fail (wire, ZM_EPROTO, "bad signature");
+    wire->proto = data[2];
+    bool cmd_ok = size >= 4, corr_ok = size >= ZM_WIRE_DATA_PREFIX;
+    if (cmd_ok)
+        wire->command = data[3];
+    if (corr_ok)
+        wire->corr = s_get_be64 (data + 4);
+    wire->answerable = cmd_ok && corr_ok && !zm_wire_is_answer (wire->command)
+                       && wire->command != ZM_CMD_EVENT;
+    if (wire->proto != ZM_WIRE_VERSION)
+        return s_fail (wire, ZM_EPROTO, "unsupported protocol version");
+    if (!corr_ok)
+        return s_fail (wire, ZM_EPROTO, "1-frame message is shorter than 12 bytes");
+    if (wire->command != ZM_CMD_STREAM_DATA)
+        return s_fail (wire, ZM_EPROTO, "wrong frame count");
+    if (size - ZM_WIRE_DATA_PREFIX > max_body)
+        return s_fail (wire, ZM_ETOOBIG, "body is over the size limit");
+    wire->answerable = false;
+    wire->content_type = ZM_CT_MSGPACK; //  the stream's, in fact: its OPEN named it
+    return 0;
+}
+
+static void
+s_data_free (void *data, void *hint)
+{
+    free (data);
+}
+
+int
+zm_wire_send_data (void *handle, const zm_wire_peer_t *peer, uint64_t corr, void *buffer,
+                   size_t size, int flags)
+{
+    if (!handle || !buffer || size < ZM_WIRE_DATA_PREFIX) {
+        free (buffer);
+        return ZM_EINVAL;
+    }
+    uint8_t *p = (uint8_t *) buffer;
+    memcpy (p, s_signature, 3);
+    p[3] = ZM_CMD_STREAM_DATA;
+    uint64_t be = htobe64 (corr);
+    memcpy (p + 4, &be, 8);
+    zmq_msg_t frame;
+    if (zmq_msg_init_data (&frame, buffer, size, s_data_free, NULL) != 0) {
+        free (buffer);
+        return ZM_ENOMEM;
+    }
+    flags &= ZMQ_DONTWAIT;
+    if ((peer && zmq_send (handle, peer->data, peer->size, flags | ZMQ_SNDMORE) == -1)
+        || zmq_msg_send (&frame, handle, flags) == -1) {
+        zmq_msg_close (&frame);
+        return ZM_EUNAVAIL;
+    }
+    return 0;
+}
+
 //  After a failed decode keep only what the failure report needs
 static int
 s_failed (zm_wire_t *wire, int rc)
 {
     zm_msg_destroy (&wire->header);
+    if (wire->data) {
+        zmq_msg_close (wire->data);
+        free (wire->data);
+    }
     zm_wire_t report = {.command = wire->command,
                         .corr = wire->corr,
                         .answerable = wire->answerable,
@@ -524,6 +619,22 @@ zm_wire_decode (zmsg_t **msg_p, size_t max_body, zm_wire_t *wire)
     zmsg_t *msg = *msg_p;
     *msg_p = NULL;
     size_t count = zmsg_size (msg);
+    zframe_t *first = zmsg_first (msg);
+    if (count == 1 && zframe_size (first) > 3) {
+        int rc = s_decode_data (wire, zframe_data (first), zframe_size (first), max_body);
+        if (rc == 0) {
+            wire->data = (zmq_msg_t *) malloc (sizeof (zmq_msg_t));
+            if (!wire->data || zmq_msg_init_size (wire->data, zframe_size (first)) != 0) {
+                free (wire->data);
+                wire->data = NULL;
+                rc = s_fail (wire, ZM_ENOMEM, "out of memory");
+            }
+            else
+                memcpy (zmq_msg_data (wire->data), zframe_data (first), zframe_size (first));
+        }
+        zmsg_destroy (&msg);
+        return rc ? s_failed (wire, rc) : 0;
+    }
     zframe_t *frames[ZM_WIRE_FRAMES] = {NULL};
     for (int index = 0; index < ZM_WIRE_FRAMES; index++)
         frames[index] = zmsg_pop (msg);
@@ -563,6 +674,27 @@ zm_wire_recv (void *handle, zm_wire_peer_t *peer, size_t max_body, zm_wire_t *wi
             break;
         }
         more = zmq_msg_more (&parts[received++]);
+    }
+    if (received == 2 && !more && zmq_msg_size (&parts[1]) > 3) {
+        //  One frame: the STREAM_DATA form
+        if (peer) {
+            size_t size = zmq_msg_size (&parts[0]);
+            if (size <= sizeof peer->data) {
+                memcpy (peer->data, zmq_msg_data (&parts[0]), size);
+                peer->size = (uint8_t) size;
+            }
+            zmq_msg_close (&parts[0]);
+        }
+        int rc = s_decode_data (wire, (const uint8_t *) zmq_msg_data (&parts[1]),
+                                zmq_msg_size (&parts[1]), max_body);
+        if (rc == 0 && !(wire->data = (zmq_msg_t *) malloc (sizeof (zmq_msg_t))))
+            rc = s_fail (wire, ZM_ENOMEM, "out of memory");
+        if (rc == 0) {
+            zmq_msg_init (wire->data);
+            zmq_msg_move (wire->data, &parts[1]);
+        }
+        zmq_msg_close (&parts[1]);
+        return rc ? s_failed (wire, rc) : 0;
     }
     zframe_t *header = more ? zframe_recv (handle) : NULL;
     more = header && zframe_more (header);
@@ -604,6 +736,10 @@ zm_wire_clear (zm_wire_t *wire)
         return;
     zm_msg_destroy (&wire->header);
     zframe_destroy (&wire->body);
+    if (wire->data) {
+        zmq_msg_close (wire->data);
+        free (wire->data);
+    }
     free (wire->who);
     memset (wire, 0, sizeof (*wire));
 }
@@ -753,8 +889,11 @@ s_header_plan (const zm_wire_t *wire, s_plan_t *plan, unsigned keys)
     }
     plan->timestamp = (keys & S_BIT (K_TIMESTAMP)) && wire->timestamp;
     plan->seq = (keys & S_BIT (K_SEQ)) && wire->seq;
+    plan->credit = keys & S_BIT (K_CREDIT);
+    if (plan->credit && wire->credit > ZM_WIRE_MAX_CREDIT)
+        return ZM_EINVAL;
     plan->pairs = plan->count + (plan->timeout ? 1 : 0) + (plan->metadata ? 1 : 0)
-                  + (plan->timestamp ? 1 : 0) + (plan->seq ? 1 : 0);
+                  + (plan->timestamp ? 1 : 0) + (plan->seq ? 1 : 0) + (plan->credit ? 1 : 0);
     size_t size = s_map_size (plan->pairs);
     for (size_t index = 0; index < plan->count; index++)
         size += s_str_size (s_keys[plan->fields[index].key].len)
@@ -765,6 +904,8 @@ s_header_plan (const zm_wire_t *wire, s_plan_t *plan, unsigned keys)
         size += s_str_size (s_keys[K_TIMESTAMP].len) + s_uint_size (wire->timestamp);
     if (plan->seq)
         size += s_str_size (s_keys[K_SEQ].len) + s_uint_size (wire->seq);
+    if (plan->credit)
+        size += s_str_size (s_keys[K_CREDIT].len) + s_uint_size (wire->credit);
     plan->meta_count = zm_val_size (plan->metadata);
     if (plan->metadata) {
         size += s_str_size (s_keys[K_METADATA].len) + s_map_size (plan->meta_count);
@@ -802,6 +943,10 @@ s_header_write (const zm_wire_t *wire, const s_plan_t *plan, uint8_t *start)
     if (plan->seq) {
         p = s_put_str (p, s_keys[K_SEQ].name, s_keys[K_SEQ].len);
         p = s_put_uint (p, wire->seq);
+    }
+    if (plan->credit) {
+        p = s_put_str (p, s_keys[K_CREDIT].name, s_keys[K_CREDIT].len);
+        p = s_put_uint (p, wire->credit);
     }
     if (plan->metadata) {
         p = s_put_str (p, s_keys[K_METADATA].name, s_keys[K_METADATA].len);
@@ -1217,7 +1362,7 @@ zm_wire_answer (const zm_wire_t *wire, int rc)
 zm_error_t *
 zm_wire_error_value (const zm_wire_t *wire)
 {
-    if (!wire || wire->command != ZM_CMD_ERROR)
+    if (!wire || (wire->command != ZM_CMD_ERROR && wire->command != ZM_CMD_STREAM_CANCEL))
         return NULL;
     zm_msg_t *map = NULL;
     zm_error_t *error = NULL;

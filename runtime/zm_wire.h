@@ -42,6 +42,8 @@
 #define ZM_WIRE_MAX_META_KEY 255       //  bytes of a metadata key
 #define ZM_WIRE_MAX_META_VAL 4096      //  bytes of a metadata value
 #define ZM_WIRE_UUID_HEX 32            //  a publisher UUID or event id in hex
+#define ZM_WIRE_MAX_CREDIT 1000000u    //  credit of one STREAM_OPEN or STREAM_CREDIT
+#define ZM_WIRE_DATA_PREFIX 12         //  "ZM" 0x01, 0x11, corr: before a STREAM_DATA body
 
 //  Commands (frame 1). Values are the wire bytes and never change.
 typedef enum {
@@ -49,10 +51,11 @@ typedef enum {
     ZM_CMD_REPLY = 0x02,         //  successful answer
     ZM_CMD_ERROR = 0x03,         //  failed answer; body is an error map
     ZM_CMD_CANCEL = 0x04,        //  requester gives up on a corr id (no answer)
-    ZM_CMD_STREAM_OPEN = 0x10,   //  reserved: streaming (step 8)
-    ZM_CMD_STREAM_DATA = 0x11,   //  reserved: streaming
-    ZM_CMD_STREAM_END = 0x12,    //  reserved: streaming
-    ZM_CMD_STREAM_CANCEL = 0x13, //  reserved: streaming
+    ZM_CMD_STREAM_OPEN = 0x10,   //  open a stream; answered by STREAM_CREDIT or ERROR
+    ZM_CMD_STREAM_DATA = 0x11,   //  one message of a stream (1-frame form only)
+    ZM_CMD_STREAM_END = 0x12,    //  the sender sends no more (server: the stream is over)
+    ZM_CMD_STREAM_CANCEL = 0x13, //  the stream is abandoned (no answer)
+    ZM_CMD_STREAM_CREDIT = 0x14, //  the receiver grants credit (0: keepalive)
     ZM_CMD_EVENT = 0x20,         //  reserved: pub/sub
     ZM_CMD_HELLO = 0x30,         //  reserved: discovery
     ZM_CMD_PING = 0x40,          //  liveness probe; answered by PONG
@@ -85,6 +88,10 @@ typedef struct {
     uint64_t timestamp;       //  publish time, Unix ms (0: absent)
     uint64_t seq;             //  publisher's sequence for the topic (0: absent)
     uint64_t counter;         //  PUB/SUB form: the publisher's event counter (the id)
+    //  STREAM_OPEN and STREAM_CREDIT (with the REQUEST keys for OPEN)
+    uint64_t credit;          //  messages granted, 0..1,000,000 (OPEN: >= 1)
+    //  STREAM_DATA (1-frame form): the frame, its body at ZM_WIRE_DATA_PREFIX
+    zmq_msg_t *data;
     //  Owned by a decoded message, released by zm_wire_clear
     zm_msg_t *header; //  decoded header map; NULL when it was empty
     zframe_t *body;   //  body frame (may be 0 bytes); NULL on failure
@@ -177,6 +184,7 @@ typedef struct {
     bool timeout;               //  the timeout goes in
     bool timestamp;             //  the timestamp goes in (EVENT, non-zero)
     bool seq;                   //  the seq goes in (EVENT, non-zero)
+    bool credit;                //  the credit goes in (STREAM_OPEN, STREAM_CREDIT)
     const zm_val_t *metadata;   //  metadata map going in, or NULL
     size_t meta_count;          //  its entries
     size_t pairs;               //  entries of the header map
@@ -240,6 +248,23 @@ zm_wire_event_body (const zm_wire_t *wire, zmq_msg_t *frame, size_t *size_p)
 //  the store, whose record metadata follows the same rules.
 int zm_wire_check_metadata (const zm_val_t *map, const char **reason_p);
 
+//  Send one STREAM_DATA in its 1-frame form (docs/protocol.md section 20)
+//  on handle; peer non-NULL sends its routing id first (ROUTER). buffer
+//  (malloc'ed) holds size bytes: ZM_WIRE_DATA_PREFIX bytes of room, which
+//  this fills, then the body; libzmq sends it without a copy and frees it.
+//  Takes buffer in every case. Returns 0, ZM_EINVAL, ZM_ENOMEM, or
+//  ZM_EUNAVAIL when the socket refused it.
+int zm_wire_send_data (void *handle, const zm_wire_peer_t *peer, uint64_t corr, void *buffer,
+                       size_t size, int flags);
+
+//  The body of a decoded STREAM_DATA: its bytes, and *size_p
+static inline const void *
+zm_wire_data_body (const zm_wire_t *wire, size_t *size_p)
+{
+    *size_p = zmq_msg_size (wire->data) - ZM_WIRE_DATA_PREFIX;
+    return (const uint8_t *) zmq_msg_data (wire->data) + ZM_WIRE_DATA_PREFIX;
+}
+
 //  Release what a decoded message owns (header, body) and zero the struct.
 //  Safe on a zeroed, failed or cleared struct.
 void zm_wire_clear (zm_wire_t *wire);
@@ -276,7 +301,7 @@ zmsg_t *zm_wire_error (uint64_t corr, const zm_error_t *error);
 //  memory. Caller owns return value.
 zmsg_t *zm_wire_answer (const zm_wire_t *wire, int rc);
 
-//  The error an ERROR message carries. A body that is not a valid error
+//  The error an ERROR (or a STREAM_CANCEL with a body) carries. A body that is not a valid error
 //  map gives ZM_EPROTO "malformed ERROR body". NULL only when out of
 //  memory or wire is not an ERROR. Caller owns return value.
 zm_error_t *zm_wire_error_value (const zm_wire_t *wire);

@@ -37,7 +37,8 @@ typedef enum {
     ZM_EBLOCKING = 15,  //  blocking call made from inside a reactor (500)
     ZM_ECONFIG = 16,    //  bad configuration value (400)
     ZM_EIO = 17,        //  file or socket I/O failed (500)
-    ZM_ERR_MAX_ = 18
+    ZM_ECANCELED = 18,  //  a stream was cancelled by one of its ends (499)
+    ZM_ERR_MAX_ = 19
 } zm_err_t;
 
 //  Name of an error code, e.g. "not found". Never NULL; unknown codes give
