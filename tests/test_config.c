@@ -713,7 +713,7 @@ Test (config, runtime_defaults_pass_their_own_checks, .timeout = 10)
         zm_msg_destroy (&msg);
         lines++;
     }
-    cr_expect_eq (lines, 46); //  every runtime key
+    cr_expect_eq (lines, 49); //  every runtime key
     free (dump);
     zm_config_destroy (&config);
 }
@@ -753,7 +753,7 @@ Test (config, dump_is_json_lines, .timeout = 10)
         zm_msg_destroy (&msg);
         lines++;
     }
-    cr_expect_eq (lines, 47); //  every runtime key and the application one
+    cr_expect_eq (lines, 50); //  every runtime key and the application one
     cr_expect (saw_reactors && saw_note && saw_syslog);
     free (dump);
     zm_config_destroy (&config);

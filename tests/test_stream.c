@@ -4,6 +4,7 @@
 */
 #include "support.h"
 #include <pthread.h>
+#include <stdatomic.h>
 #include <czmq.h>
 #include "zmicro.h"
 
@@ -339,5 +340,202 @@ Test (stream, killed_client_ends_the_stream_on_the_server, .timeout = 60)
     char *line = s_expect (&server, "EVENT Hang CANCEL ", 5000);
     cr_assert (strncmp (line, "503 ", 4) == 0, "server got: %s", line);
     cr_assert (strstr (line, "the client"), "%s", line);
+    zt_kill (&server, SIGTERM);
+}
+
+//  --------------------------------------------------------------------------
+//  An actor as the client: events as messages
+
+typedef struct {
+    const char *address;
+    atomic_int data, writable, ends, cancels;
+    atomic_bool finished;
+    zm_stream_t *stream;
+} s_watcher_t;
+
+static int
+s_watcher_start (zm_ctx_t *ctx, zm_msg_t *msg)
+{
+    s_watcher_t *self = (s_watcher_t *) zm_ctx_state (ctx);
+    zm_stream_opts_t opts = ZM_STREAM_OPTS_DEFAULT;
+    opts.call.address = self->address;
+    opts.window = 4;
+    zm_msg_t *open = zm_msg_new ();
+    zm_msg_set_int (open, "count", 1000);
+    return zm_stream_open_async (ctx, "streams", "Produce", &open, "produced", &opts,
+                                 &self->stream);
+}
+
+static int
+s_watcher_event (zm_ctx_t *ctx, zm_msg_t *msg)
+{
+    s_watcher_t *self = (s_watcher_t *) zm_ctx_state (ctx);
+    cr_assert_eq (zm_ctx_stream (ctx), self->stream, "events name their stream");
+    switch (zm_ctx_stream_event (ctx)) {
+    case ZM_STREAM_DATA:
+        if (zm_msg_get_int (msg, "seq", -1) == atomic_load (&self->data))
+            atomic_fetch_add (&self->data, 1);
+        break;
+    case ZM_STREAM_WRITABLE:
+        atomic_fetch_add (&self->writable, 1);
+        break;
+    case ZM_STREAM_END:
+        atomic_fetch_add (&self->ends, 1);
+        atomic_store (&self->finished, true);
+        break;
+    case ZM_STREAM_CANCEL:
+        atomic_fetch_add (&self->cancels, 1);
+        atomic_store (&self->finished, true);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static const zm_handler_t s_watcher_handlers[] = {
+    {"start", s_watcher_start}, {"produced", s_watcher_event}, {NULL, NULL}};
+static const zm_actor_def_t s_watcher = {.kind = "watcher", .handlers = s_watcher_handlers};
+
+Test (stream, an_actor_gets_a_stream_as_messages, .timeout = 60)
+{
+    zt_proc_t server = s_start ("producer", NULL);
+    zm_node_t *node = s_client_node ();
+    s_watcher_t watcher = {.address = server.address};
+    int err = 0;
+    zm_pid_t pid = zm_spawn (node, NULL, &s_watcher, &watcher, -1, &err);
+    cr_assert (pid);
+    cr_assert_eq (zm_node_tell (node, pid, "start", NULL), 0);
+    for (int i = 0; i < 1000 && !atomic_load (&watcher.finished); i++)
+        zclock_sleep (10);
+    cr_assert (atomic_load (&watcher.finished), "the stream ended");
+    cr_assert_eq (atomic_load (&watcher.data), 1000, "every message, in order");
+    cr_assert_eq (atomic_load (&watcher.ends), 1);
+    cr_assert_eq (atomic_load (&watcher.cancels), 0);
+    cr_assert_geq (atomic_load (&watcher.writable), 1, "accepted: writable");
+    s_expect (&server, "EVENT Produce END", 5000);
+    zm_node_destroy (&node);
+    zt_kill (&server, SIGTERM);
+}
+
+//  --------------------------------------------------------------------------
+//  Malformed stream frames from a raw socket
+
+static zmsg_t *
+s_raw_recv (zsock_t *sock, int timeout_ms)
+{
+    zpoller_t *poller = zpoller_new (sock, NULL);
+    zmsg_t *msg = zpoller_wait (poller, timeout_ms) ? zmsg_recv (sock) : NULL;
+    zpoller_destroy (&poller);
+    return msg;
+}
+
+//  An ERROR for corr: its code and whether detail holds text
+static void
+s_raw_expect_error (zsock_t *sock, uint64_t corr, int code, const char *text)
+{
+    int64_t until = zt_clock () + 5000;
+    while (zt_clock () < until) {
+        zmsg_t *msg = s_raw_recv (sock, 1000);
+        if (!msg)
+            continue;
+        zmsg_first (msg); //  "ZM" 1
+        zframe_t *command = zmsg_next (msg);
+        zframe_t *id = zmsg_next (msg);
+        uint64_t got = 0;
+        for (int i = 0; id && i < 8; i++)
+            got = got << 8 | zframe_data (id)[i];
+        if (command && zframe_data (command)[0] == 0x03 && got == corr) {
+            zmsg_next (msg);
+            zframe_t *body = zmsg_next (msg);
+            zm_msg_t *map = NULL;
+            cr_assert_eq (zm_msg_decode (ZM_CT_MSGPACK, zframe_data (body), zframe_size (body),
+                                         &map, NULL),
+                          0);
+            cr_assert_eq (zm_msg_get_int (map, "code", 0), code, "%s",
+                          zm_msg_get_str (map, "detail", ""));
+            cr_assert (strstr (zm_msg_get_str (map, "detail", ""), text), "detail: %s",
+                       zm_msg_get_str (map, "detail", ""));
+            zm_msg_destroy (&map);
+            zmsg_destroy (&msg);
+            return;
+        }
+        zmsg_destroy (&msg);
+    }
+    cr_assert_fail ("no ERROR %d for corr %" PRIu64, code, corr);
+}
+
+static void
+s_raw_send (zsock_t *sock, int command, uint64_t corr, const char *header_json, const void *body,
+            size_t size)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, "ZM\x01", 3);
+    uint8_t cmd = (uint8_t) command;
+    zmsg_addmem (msg, &cmd, 1);
+    uint8_t id[8];
+    for (int i = 0; i < 8; i++)
+        id[i] = (uint8_t) (corr >> (56 - 8 * i));
+    zmsg_addmem (msg, id, 8);
+    zm_msg_t *header = NULL;
+    cr_assert_eq (zm_msg_decode (ZM_CT_JSON, header_json, strlen (header_json), &header, NULL), 0);
+    void *packed = NULL;
+    size_t packed_size = 0;
+    cr_assert_eq (zm_msg_encode (header, ZM_CT_MSGPACK, &packed, &packed_size), 0);
+    zmsg_addmem (msg, packed, packed_size);
+    free (packed);
+    zm_msg_destroy (&header);
+    zmsg_addmem (msg, body, size);
+    cr_assert_eq (zmsg_send (&msg, sock), 0);
+}
+
+static void
+s_raw_data (zsock_t *sock, uint64_t corr, const char *version)
+{
+    uint8_t frame[13] = {'Z', 'M', (uint8_t) version[0], 0x11};
+    for (int i = 0; i < 8; i++)
+        frame[4 + i] = (uint8_t) (corr >> (56 - 8 * i));
+    frame[12] = 0xc0; //  msgpack nil
+    zsock_send (sock, "b", frame, sizeof frame);
+}
+
+Test (stream, malformed_stream_frames_get_their_answer, .timeout = 60)
+{
+    zt_proc_t server = s_start ("strict", "--stream.window=2");
+    zsock_t *raw = zt_curve_socket (ZMQ_DEALER, server.address);
+    cr_assert_not_null (raw);
+    //  DATA, END, CREDIT for a stream nobody opened: 404
+    s_raw_data (raw, 100, "\x01");
+    s_raw_expect_error (raw, 100, 404, "no such stream");
+    s_raw_send (raw, 0x12, 101, "{}", "", 0);
+    s_raw_expect_error (raw, 101, 404, "no such stream");
+    s_raw_send (raw, 0x14, 102, "{\"credit\":5}", "", 0);
+    s_raw_expect_error (raw, 102, 404, "no such stream");
+    //  A DATA of another version; a DATA in 5 frames; an OPEN without credit
+    s_raw_data (raw, 103, "\x02");
+    s_raw_expect_error (raw, 103, 400, "version");
+    s_raw_send (raw, 0x11, 104, "{}", "", 0);
+    s_raw_expect_error (raw, 104, 400, "1-frame form only");
+    s_raw_send (raw, 0x10, 105, "{\"service\":\"streams\",\"endpoint\":\"Echo\",\"timeout\":5000}",
+                "", 0);
+    s_raw_expect_error (raw, 105, 400, "missing credit");
+    s_raw_send (raw, 0x10, 106,
+                "{\"service\":\"streams\",\"endpoint\":\"Echo\",\"timeout\":5000,\"credit\":0}", "",
+                0);
+    s_raw_expect_error (raw, 106, 400, "credit is 0");
+    //  A short 1-frame message is dropped; the server goes on (next answer comes)
+    zsock_send (raw, "b", "ZM\x01\x11\x00", 5);
+    //  An open stream whose client sends past its credit: Echo (window 2)
+    //  can echo one message on the client's one credit, pauses, and the
+    //  fourth message is one too many
+    s_raw_send (raw, 0x10, 107,
+                "{\"service\":\"streams\",\"endpoint\":\"Echo\",\"timeout\":5000,\"credit\":1}", "",
+                0);
+    for (int i = 0; i < 10; i++)
+        s_raw_data (raw, 107, "\x01");
+    s_raw_expect_error (raw, 107, 400, "credit");
+    char *line = s_expect (&server, "EVENT Echo CANCEL ", 5000);
+    cr_assert (strstr (line, "credit"), "%s", line);
+    zsock_destroy (&raw);
     zt_kill (&server, SIGTERM);
 }

@@ -308,7 +308,7 @@ Test (wire, every_command_round_trips, .timeout = 10)
 {
     const int commands[] = {ZM_CMD_REQUEST,     ZM_CMD_REPLY,
                             ZM_CMD_ERROR,       ZM_CMD_CANCEL,
-                            ZM_CMD_STREAM_OPEN, ZM_CMD_STREAM_DATA,
+                            ZM_CMD_STREAM_OPEN, ZM_CMD_STREAM_CREDIT,
                             ZM_CMD_STREAM_END,  ZM_CMD_STREAM_CANCEL,
                             ZM_CMD_EVENT,       ZM_CMD_HELLO,
                             ZM_CMD_PING,        ZM_CMD_PONG,
@@ -323,6 +323,7 @@ Test (wire, every_command_round_trips, .timeout = 10)
                          .service = "svc",
                          .endpoint = "ep",
                          .timeout_ms = 100,
+                         .credit = 7,
                          .topic = "t.x"};
         zframe_t *body = zframe_new ("payload", 7);
         zmsg_t *msg = s_encode (&out, &body);
@@ -333,10 +334,12 @@ Test (wire, every_command_round_trips, .timeout = 10)
         cr_assert_eq (in.corr, UINT64_MAX - index);
         cr_assert (zframe_streq (in.body, "payload"));
         cr_assert_str_eq (in.content_type, ZM_CT_MSGPACK);
-        if (command == ZM_CMD_REQUEST)
+        if (command == ZM_CMD_REQUEST || command == ZM_CMD_STREAM_OPEN)
             cr_assert_str_eq (in.service, "svc");
         else
-            cr_assert_null (in.service, "only a REQUEST carries service");
+            cr_assert_null (in.service, "only a REQUEST and a STREAM_OPEN carry service");
+        bool credit = command == ZM_CMD_STREAM_OPEN || command == ZM_CMD_STREAM_CREDIT;
+        cr_assert_eq (in.credit, credit ? 7u : 0u);
         if (command == ZM_CMD_EVENT)
             cr_assert_str_eq (in.topic, "t.x");
         else
@@ -605,7 +608,7 @@ Test (wire, malformed_framing, .timeout = 10)
     }
 
     //  Unknown command: answered
-    const uint8_t unknown[] = {0x00, 0x05, 0x0f, 0x14, 0x21, 0x31, 0x42, 0x60, 0xff};
+    const uint8_t unknown[] = {0x00, 0x05, 0x0f, 0x15, 0x21, 0x31, 0x42, 0x60, 0xff};
     for (size_t index = 0; index < sizeof (unknown); index++) {
         s_expect_frame_fail (1, &unknown[index], 1, true, 17, "unknown command");
     }
@@ -1801,4 +1804,113 @@ Test (wire, encode_room_leaves_room_before_the_encoding, .timeout = 10)
     zm_msg_destroy (&msg);
     zm_msg_destroy (&bin);
     zm_msg_destroy (&text);
+}
+
+//  --------------------------------------------------------------------------
+//  Streams: the 1-frame STREAM_DATA, credit
+
+Test (wire, stream_data_travels_in_one_frame, .timeout = 10)
+{
+    s_pair ();
+    const size_t sizes[] = {0, 1, 1000, 70000};
+    for (size_t index = 0; index < 4; index++) {
+        size_t size = sizes[index];
+        uint8_t *buffer = (uint8_t *) malloc (ZM_WIRE_DATA_PREFIX + size);
+        for (size_t at = 0; at < size; at++)
+            buffer[ZM_WIRE_DATA_PREFIX + at] = (uint8_t) (at * 7);
+        cr_assert_eq (zm_wire_send_data (zsock_resolve (s_pair_dealer), NULL, 0x0102030405060708ULL,
+                                         buffer, ZM_WIRE_DATA_PREFIX + size, 0),
+                      0);
+        zmq_pollitem_t item = {zsock_resolve (s_pair_router), 0, ZMQ_POLLIN, 0};
+        cr_assert_eq (zmq_poll (&item, 1, 5000), 1);
+        zm_wire_peer_t peer;
+        zm_wire_t wire;
+        cr_assert_eq (zm_wire_recv (zsock_resolve (s_pair_router), &peer, 0, &wire), 0);
+        cr_assert_eq (wire.command, ZM_CMD_STREAM_DATA);
+        cr_assert_eq (wire.corr, 0x0102030405060708ULL);
+        cr_assert_not_null (wire.data);
+        size_t got = 0;
+        const uint8_t *body = (const uint8_t *) zm_wire_data_body (&wire, &got);
+        cr_assert_eq (got, size);
+        for (size_t at = 0; at < size; at++)
+            cr_assert_eq (body[at], (uint8_t) (at * 7));
+        //  The raw bytes: "ZM" 1, 0x11, the corr id big-endian
+        cr_assert_eq (memcmp (zmq_msg_data (wire.data), "ZM\x01\x11\x01\x02\x03\x04\x05\x06\x07\x08",
+                              12), 0);
+        zm_wire_clear (&wire);
+    }
+}
+
+//  A 1-frame message of size bytes
+static zmsg_t *
+s_one_frame (const void *data, size_t size)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, data, size);
+    return msg;
+}
+
+Test (wire, malformed_stream_frames, .timeout = 10)
+{
+    //  1 frame, shorter than its 12 bytes: dropped
+    s_expect_fail (s_one_frame ("ZM\x01\x11\x00\x00", 6), 0, ZM_EPROTO, false, 0, "shorter");
+    //  1 frame that is not STREAM_DATA: answered
+    s_expect_fail (s_one_frame ("ZM\x01\x01\x00\x00\x00\x00\x00\x00\x00\x09xx", 14), 0, ZM_EPROTO,
+                   true, 9, "wrong frame count");
+    //  1 frame of another version: answered, naming it
+    s_expect_fail (s_one_frame ("ZM\x02\x11\x00\x00\x00\x00\x00\x00\x00\x09xx", 14), 0, ZM_EPROTO,
+                   true, 9, "unsupported protocol version");
+    //  1 frame with a bad signature: dropped
+    s_expect_fail (s_one_frame ("ZX\x01\x11\x00\x00\x00\x00\x00\x00\x00\x09xx", 14), 0, ZM_EPROTO,
+                   false, 0, "bad signature");
+    //  1 frame over the body limit: answered
+    s_expect_fail (s_one_frame ("ZM\x01\x11\x00\x00\x00\x00\x00\x00\x00\x09xxxxx", 17), 4,
+                   ZM_ETOOBIG, true, 9, "body is over the size limit");
+    //  STREAM_DATA in 5 frames: answered
+    zm_wire_t data = {.command = ZM_CMD_STREAM_END, .corr = 11};
+    zframe_t *body = NULL;
+    zmsg_t *msg = s_encode (&data, &body);
+    s_replace (msg, 1, "\x11", 1);
+    s_expect_fail (msg, 0, ZM_EPROTO, true, 11, "1-frame form only");
+    //  STREAM_OPEN: credit required, not 0, an unsigned integer, at most 1,000,000
+    zm_wire_t open = {.command = ZM_CMD_STREAM_OPEN,
+                      .corr = 12,
+                      .service = "s",
+                      .endpoint = "e",
+                      .timeout_ms = 100,
+                      .credit = 1};
+    struct {
+        const char *json;
+        const char *reason;
+    } cases[] = {
+        {"{\"service\":\"s\",\"endpoint\":\"e\",\"timeout\":100}", "missing credit"},
+        {"{\"service\":\"s\",\"endpoint\":\"e\",\"timeout\":100,\"credit\":0}", "credit is 0"},
+        {"{\"service\":\"s\",\"endpoint\":\"e\",\"timeout\":100,\"credit\":-1}",
+         "credit is not an unsigned integer"},
+        {"{\"service\":\"s\",\"endpoint\":\"e\",\"timeout\":100,\"credit\":\"9\"}",
+         "credit is not an unsigned integer"},
+        {"{\"service\":\"s\",\"endpoint\":\"e\",\"timeout\":100,\"credit\":1000001}",
+         "credit is over 1000000"},
+        {"{\"endpoint\":\"e\",\"timeout\":100,\"credit\":5}", "missing service"},
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
+        msg = s_encode (&open, &body);
+        zm_msg_t *map = NULL;
+        cr_assert_eq (zm_msg_decode (ZM_CT_JSON, cases[index].json, strlen (cases[index].json),
+                                     &map, NULL),
+                      0);
+        s_set_header (msg, map);
+        zm_msg_destroy (&map);
+        s_expect_fail (msg, 0, ZM_EPROTO, true, 12, cases[index].reason);
+    }
+    //  STREAM_CREDIT: credit required; 0 is a keepalive
+    zm_wire_t credit = {.command = ZM_CMD_STREAM_CREDIT, .corr = 13, .credit = 0};
+    msg = s_encode (&credit, &body);
+    zm_wire_t in;
+    cr_assert_eq (zm_wire_decode (&msg, 0, &in), 0);
+    cr_assert_eq (in.credit, 0u);
+    zm_wire_clear (&in);
+    msg = s_encode (&credit, &body);
+    s_replace (msg, 3, "\x80", 1);
+    s_expect_fail (msg, 0, ZM_EPROTO, true, 13, "missing credit");
 }
