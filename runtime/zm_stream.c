@@ -1263,7 +1263,10 @@ zm_stream_open_async (zm_ctx_t *ctx, const char *service, const char *endpoint,
         s_unref (&self);
         goto done;
     }
-    *stream_p = self; //  the owner's ref
+    //  The actor's handle lives as long as the wire half or an event holds
+    //  it: until the stream is over for the actor (as a handler's)
+    *stream_p = self;
+    s_unref (&self);
 done:
     if (error)
         zm_log_debug ("stream: %s", zm_error_detail (error));
