@@ -100,7 +100,8 @@ struct _zm_stream_t {
     zm_pid_t owner;             //  actor of the application half; 0: a plain thread
     char event_type[ZM_WIRE_MAX_NAME + 1]; //  type of its events
     char origin[2 * ZM_WIRE_MAX_NAME + 2]; //  server: "service.endpoint", for errors
-    bool breaker;               //  client: the open is reported to the breaker
+    bool breaker;               //  client: the open counts for the circuit breaker
+    bool reported;              //  client: the open's outcome went to the selector
     int window;                 //  credit this side grants
     int heartbeat;              //  ms
     //  io thread only
@@ -367,6 +368,17 @@ s_send_error (zm_stream_t *self, const zm_error_t *error)
     self->last_tx = zclock_mono ();
 }
 
+//  Tell the selector how the open went, once (io thread): the pick's
+//  outstanding count back, and for the breaker a success or a failure
+static void
+s_report_open (zm_stream_t *self, bool failed)
+{
+    if (self->server || self->reported)
+        return;
+    self->reported = true;
+    zm_client_done (self->node, self->address, failed, self->breaker);
+}
+
 //  Remove the wire half (io thread): tables, socket, statistics, the
 //  registration's ref. The stream struct lives on while others hold it.
 static void
@@ -374,6 +386,7 @@ s_unregister (s_io_t *io, zm_stream_t *self)
 {
     if (!self->registered)
         return;
+    s_report_open (self, true); //  not accepted: a failure
     self->registered = false;
     zhashx_delete (io->all, self);
     if (self->server) {
@@ -712,8 +725,8 @@ s_on_credit (s_io_t *io, zm_stream_t *self, uint64_t credit)
     if (credit || first)
         pthread_cond_broadcast (&self->cond);
     pthread_mutex_unlock (&self->lock);
-    if (first && self->breaker)
-        zm_client_done (self->node, self->address, false, true);
+    if (first)
+        s_report_open (self, false);
     if (writable)
         s_event (self, ZM_STREAM_WRITABLE, NULL, 0, NULL);
 }
@@ -748,9 +761,8 @@ s_on_failed (s_io_t *io, zm_stream_t *self, zm_error_t **error_p)
     s_over_locked (self, error_p);
     int code = self->error ? zm_error_err (self->error) : 0;
     pthread_mutex_unlock (&self->lock);
-    if (first_open && self->breaker)
-        zm_client_done (self->node, self->address,
-                        code == ZM_EUNAVAIL || code == ZM_ECLOSED || code == ZM_ETIMEOUT, true);
+    if (first_open)
+        s_report_open (self, code == ZM_EUNAVAIL || code == ZM_ECLOSED || code == ZM_ETIMEOUT);
     s_notify_end (self);
     s_unregister (io, self);
 }
@@ -981,7 +993,7 @@ s_abandon_on (zm_reactor_t *reactor, void *arg)
     zm_stream_t *self = (zm_stream_t *) arg;
     s_io_t *io = s_io_of (reactor);
     pthread_mutex_lock (&self->lock);
-    bool accepted = self->accepted && !self->done;
+    bool accepted = self->accepted;
     pthread_mutex_unlock (&self->lock);
     if (accepted)
         return 1;
@@ -1160,7 +1172,9 @@ zm_stream_open (zm_node_t *node, const char *service, const char *endpoint, zm_m
             }
             pthread_cond_timedwait (&self->cond, &self->lock, &when);
         }
-        bool accepted = self->accepted && !self->done;
+        //  Accepted, even if it is over already (a short stream the server
+        //  ended before this thread woke): its messages wait in inq
+        bool accepted = self->accepted;
         bool answered = self->done;
         pthread_mutex_unlock (&self->lock);
         if (!accepted && !answered)
@@ -1429,17 +1443,14 @@ zm_stream_recv (zm_stream_t *self, zm_msg_t **msg_p, int timeout_ms)
     pthread_mutex_lock (&self->lock);
     int rc = ZM_ETIMEOUT;
     while (true) {
-        if (self->error) {
-            rc = zm_error_err (self->error);
-            break;
-        }
+        //  What arrived before the end comes first, whatever the end
         if (self->inq.count) {
             *msg_p = (zm_msg_t *) s_ring_pop (&self->inq, NULL);
             rc = 0;
             break;
         }
         if (self->done) {
-            rc = ZM_ECLOSED;
+            rc = self->error ? zm_error_err (self->error) : ZM_ECLOSED;
             break;
         }
         if (timeout_ms == 0 || !s_wait (self, until))
@@ -1533,6 +1544,11 @@ zm_stream_cancel (zm_stream_t *self)
         void *buffer;
         while ((buffer = s_ring_pop (&self->outq, NULL)))
             free (buffer);
+        //  Abandoned here: what had arrived is not read either
+        while ((buffer = s_ring_pop (&self->inq, NULL))) {
+            zm_msg_t *msg = (zm_msg_t *) buffer;
+            zm_msg_destroy (&msg);
+        }
     }
     pthread_mutex_unlock (&self->lock);
     zm_error_destroy (&error);

@@ -104,8 +104,11 @@ zm_stream_event_t
 //  Takes *open_p (the open message, may be NULL). Returns the stream (caller
 //  owns it: zm_stream_destroy) or NULL with the error in *error_p when not
 //  NULL (caller owns it): ZM_ENOTFOUND (no instance; no such service or
-//  stream endpoint), ZM_EUNAVAIL (no instance answered), ZM_ETIMEOUT, the
-//  handler's refusal, ZM_EBLOCKING on a reactor thread. opts may be NULL.
+//  stream endpoint), ZM_EUNAVAIL (no instance answered), ZM_ETIMEOUT,
+//  ZM_EBLOCKING on a reactor thread. opts may be NULL. The server accepts
+//  before its handler sees the open message, so a handler's refusal comes
+//  either here or, the stream open, from the first zm_stream_recv or
+//  zm_stream_send (zm_stream_error).
 zm_stream_t *
     zm_stream_open (zm_node_t *node, const char *service, const char *endpoint,
                     zm_msg_t **open_p, zm_error_t **error_p, const zm_stream_opts_t *opts);
@@ -136,8 +139,10 @@ int
 //  (-1: until the stream's deadline). Returns 0 and *msg_p (caller owns; NULL
 //  for an empty body), ZM_ETIMEOUT (nothing yet: the stream goes on),
 //  ZM_ECLOSED (the server ended the stream normally, after its last
-//  message), or why the stream failed (as zm_stream_error). On an actor's
-//  stream: ZM_EINVAL (messages come as events).
+//  message), or why the stream failed (as zm_stream_error). Messages that
+//  arrived before the end are returned first, whatever the end (but
+//  zm_stream_cancel on this side drops them). On an actor's stream:
+//  ZM_EINVAL (messages come as events).
 int
     zm_stream_recv (zm_stream_t *self, zm_msg_t **msg_p, int timeout_ms);
 
