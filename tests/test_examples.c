@@ -1,6 +1,7 @@
 /*  Examples: they build, they run, and the README shows them as they are. */
 #include "support.h"
 #include <czmq.h>
+#include <inttypes.h>
 
 Test (examples, hello_prints_greeting, .timeout = 20)
 {
@@ -227,4 +228,118 @@ Test (examples, kv_client_survives_a_killed_kv_server, .timeout = 90)
     cr_assert_eq (puts, 40);
     cr_assert_eq (found, 40);
     cr_assert_gt (retries, 0, "the client never saw the server down: %s", summary);
+}
+
+//  lines_server on loopback, its READY port and key in proc. Never asserts
+//  (see s_server_start).
+static bool
+s_lines_server_start (zt_proc_t *proc, const char *build_dir)
+{
+    char path[4200];
+    snprintf (path, sizeof path, "%s/examples/lines_server", build_dir);
+    const char *argv[] = {path,
+                          "--rpc.bind=127.0.0.1",
+                          "--log.level=warning",
+                          "--node.name=lines",
+                          "--node.shutdown_timeout=1000",
+                          NULL};
+    *proc = zt_spawn (argv, NULL);
+    return proc->pid > 0 && zt_ready (proc, 10000) > 0;
+}
+
+static void
+s_lines_server_stop (zt_proc_t *proc)
+{
+    if (proc->pid > 0) {
+        kill (proc->pid, SIGTERM);
+        zt_wait (proc, 5000);
+    }
+    zt_kill (proc, SIGKILL);
+}
+
+//  Write count lines of varying length (0..99 bytes, some empty, the last
+//  one without a newline, so not empty) to path. Returns the bytes of the lines' text,
+//  newlines not counted, or -1.
+static int64_t
+s_write_lines (const char *path, int count)
+{
+    FILE *file = fopen (path, "w");
+    if (!file)
+        return -1;
+    int64_t bytes = 0;
+    uint32_t seed = 12345;
+    char line[128];
+    for (int i = 0; i < count; i++) {
+        seed = seed * 1103515245 + 12345;
+        int len = (int) ((seed >> 16) % 100);
+        if (i + 1 == count && len == 0)
+            len = 1; //  an empty last line without a newline is no line
+        for (int c = 0; c < len; c++)
+            line[c] = (char) ('a' + (i + c) % 26);
+        fwrite (line, 1, (size_t) len, file);
+        if (i + 1 < count)
+            fputc ('\n', file);
+        bytes += len;
+    }
+    return fclose (file) == 0 ? bytes : -1;
+}
+
+Test (examples, lines_client_counts_a_large_file_exactly, .timeout = 120)
+{
+    const char *build_dir = zt_build_dir ();
+    char dir[64], file[128];
+    snprintf (dir, sizeof dir, "/tmp/zm-lines-XXXXXX");
+    cr_assert_not_null (mkdtemp (dir));
+    snprintf (file, sizeof file, "%s/big.txt", dir);
+    int64_t bytes = s_write_lines (file, 200000);
+    zt_proc_t server = ZT_PROC_NONE;
+    bool started = bytes > 0 && s_lines_server_start (&server, build_dir);
+    int status = -1;
+    char out[4096] = "";
+    if (started) {
+        char command[9000];
+        //  timeout(1): the server is always stopped below
+        snprintf (command, sizeof command, "timeout 90 %s/examples/lines_client '%s' '%s' 2>&1",
+                  build_dir, server.address, file);
+        status = zt_run (command, out, sizeof out);
+    }
+    s_lines_server_stop (&server);
+    char command[128];
+    snprintf (command, sizeof command, "rm -rf '%s'", dir);
+    cr_expect_eq (system (command), 0);
+    cr_assert_gt (bytes, 9000000, "the test file was not written (%" PRId64 ")", bytes);
+    cr_assert (started, "lines_server did not start");
+    cr_assert_eq (status, 0, "lines_client exited %d:\n%s", status, out);
+    char expected[128];
+    snprintf (expected, sizeof expected, "200000 lines, %" PRId64 " bytes\n", bytes);
+    cr_assert_str_eq (out, expected);
+}
+
+Test (examples, lines_client_fails_on_a_missing_file, .timeout = 60)
+{
+    const char *build_dir = zt_build_dir ();
+    char dir[64], file[128];
+    snprintf (dir, sizeof dir, "/tmp/zm-lines-XXXXXX");
+    cr_assert_not_null (mkdtemp (dir));
+    snprintf (file, sizeof file, "%s/missing.txt", dir);
+    zt_proc_t server = ZT_PROC_NONE;
+    bool started = s_lines_server_start (&server, build_dir);
+    int status = -1;
+    char out[4096] = "";
+    if (started) {
+        char command[9000];
+        snprintf (command, sizeof command, "timeout 30 %s/examples/lines_client '%s' '%s' 2>&1",
+                  build_dir, server.address, file);
+        status = zt_run (command, out, sizeof out);
+    }
+    s_lines_server_stop (&server);
+    rmdir (dir);
+    cr_assert (started, "lines_server did not start");
+    cr_assert_eq (status, 1, "lines_client exited %d:\n%s", status, out);
+    //  One line, naming the file and why
+    char expected[256];
+    snprintf (expected, sizeof expected, "cannot open %s: No such file or directory", file);
+    cr_assert (strstr (out, expected), "%s", out);
+    cr_assert (strstr (out, "404"), "%s", out);
+    cr_assert_eq (strchr (out, '\n'), out + strlen (out) - 1, "one line: %s", out);
 }

@@ -1213,3 +1213,220 @@ Test (zm_tool, lock_and_elect_bad_usage_exits_2, .timeout = 30)
     cr_assert (strstr (out, "lock NAME [--ttl MS]") && strstr (out, "elect NAME --observe"), "%s",
                out);
 }
+
+//  --------------------------------------------------------------------------
+//  zm stream, against a stream_node (tests/helpers/stream_node.c): its
+//  "streams" service has Echo, Produce, Fail... and it prints a line
+//  "EVENT <endpoint> ..." for every stream that ends.
+
+static zt_proc_t
+s_start_stream_node (void)
+{
+    char path[4200];
+    snprintf (path, sizeof path, "%s/tests/helpers/stream_node", zt_build_dir ());
+    const char *argv[] = {path, "--node.name=x", "--log.level=warning", NULL};
+    zt_proc_t node = zt_spawn (argv, NULL);
+    cr_assert (node.pid > 0, "cannot start %s", path);
+    cr_assert (zt_ready (&node, 10000) > 0, "stream_node did not start");
+    return node;
+}
+
+//  Wait for stream_node's next line that starts with prefix; the rest of it.
+static char *
+s_expect_event (zt_proc_t *node, const char *prefix)
+{
+    static char line[512];
+    int64_t until = zt_clock () + 5000;
+    while (zt_clock () < until)
+        if (zt_read_line (node, line, sizeof line, (int) (until - zt_clock ()))
+            && strncmp (line, prefix, strlen (prefix)) == 0)
+            return line + strlen (prefix);
+    cr_assert_fail ("no '%s' from stream_node in 5 s", prefix);
+    return NULL;
+}
+
+//  text in a new temporary file, for zm's stdin; its name into path (64).
+static void
+s_temp_input (char *path, const char *text)
+{
+    snprintf (path, 64, "/tmp/zm-stream-in-XXXXXX");
+    int fd = mkstemp (path);
+    cr_assert (fd >= 0, "mkstemp: %s", strerror (errno));
+    size_t len = strlen (text);
+    cr_assert_eq (write (fd, text, len), (ssize_t) len);
+    close (fd);
+}
+
+Test (zm_tool, stream_echoes_json_lines, .timeout = 60)
+{
+    zt_proc_t node = s_start_stream_node ();
+    char input[64];
+    //  Any JSON value per line; a blank line is skipped; the last line
+    //  has no newline
+    s_temp_input (input, "{\"seq\": 1, \"name\": \"ada\"}\n"
+                         "[1, 2, {\"deep\": [true, null]}]\n"
+                         "\n"
+                         "\"just a string\"\n"
+                         "  {\"seq\": 4, \"pi\": 3.5}  ");
+    char out[8192];
+    int rc = s_run (out, sizeof out, S_FLAGS " stream streams Echo --via '%s' < %s",
+                    node.address, input);
+    unlink (input);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    //  Four messages back, in order, each one JSON line
+    char *lines[8] = {NULL};
+    int count = 0;
+    for (char *save = NULL, *line = strtok_r (out, "\n", &save); line && count < 8;
+         line = strtok_r (NULL, "\n", &save))
+        lines[count++] = line;
+    cr_assert_eq (count, 4, "%d lines", count);
+    zm_msg_t *msg = s_json (lines[0]);
+    cr_assert_eq (zm_msg_get_int (msg, "seq", -1), 1);
+    cr_assert_str_eq (zm_msg_get_str (msg, "name", ""), "ada");
+    zm_msg_destroy (&msg);
+    msg = s_json (lines[1]);
+    const zm_val_t *root = zm_msg_root (msg);
+    cr_assert_eq (zm_val_type (root), ZM_TYPE_ARRAY);
+    cr_assert_eq (zm_val_size (root), 3);
+    cr_assert_eq (zm_val_int (zm_val_at (root, 1), 0), 2);
+    const zm_val_t *deep = zm_val_get (zm_val_at (root, 2), "deep");
+    cr_assert_eq (zm_val_size (deep), 2);
+    cr_assert (zm_val_bool (zm_val_at (deep, 0), false));
+    cr_assert_eq (zm_val_type (zm_val_at (deep, 1)), ZM_TYPE_NIL);
+    zm_msg_destroy (&msg);
+    msg = s_json (lines[2]);
+    cr_assert_str_eq (zm_val_str (zm_msg_root (msg), "", NULL), "just a string");
+    zm_msg_destroy (&msg);
+    msg = s_json (lines[3]);
+    cr_assert_eq (zm_msg_get_int (msg, "seq", -1), 4);
+    cr_assert_float_eq (zm_msg_get_float (msg, "pi", 0), 3.5, 1e-9);
+    zm_msg_destroy (&msg);
+    //  zm closed its side at the end of stdin, after the four; the server
+    //  ended the stream once all was echoed
+    cr_assert_str_eq (s_expect_event (&node, "EVENT Echo INPUT_END "), "4");
+    s_expect_event (&node, "EVENT Echo END");
+
+    //  The open message, and discovery through a static peer. More than a
+    //  window (128) of messages: the stream cannot end before zm_stream_open
+    //  returns (a stream ended that soon can be reported as a timeout, see
+    //  the commit message)
+    size_t size = 65536;
+    char *many = (char *) malloc (size);
+    rc = s_run (many, size,
+                S_FLAGS " '--registry.peers=%s' stream streams Produce "
+                        "--open '{\"count\": 300, \"size\": 2}' < /dev/null",
+                node.address);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, many);
+    char *line = many;
+    for (int seq = 0; seq < 300; seq++) {
+        char expected[64];
+        snprintf (expected, sizeof expected, "{\"seq\":%d,\"data\":{\"$bin\":\"eHg=\"}}\n", seq);
+        cr_assert (strncmp (line, expected, strlen (expected)) == 0, "seq %d: %.60s", seq, line);
+        line += strlen (expected);
+    }
+    cr_assert_str_eq (line, "", "more than 300 lines");
+    free (many);
+    zt_kill (&node, SIGTERM);
+}
+
+Test (zm_tool, stream_echoes_many_lines_both_ways_at_once, .timeout = 60)
+{
+    //  Far more than the window (128) each way: zm must read while it
+    //  sends, or the echo stalls
+    zt_proc_t node = s_start_stream_node ();
+    char input[64];
+    size_t size = 20000 * 24;
+    char *text = (char *) malloc (size), *at = text;
+    for (int i = 0; i < 20000; i++)
+        at += sprintf (at, "{\"seq\":%d}\n", i);
+    s_temp_input (input, text);
+    char *out = (char *) malloc (size);
+    int rc = s_run (out, size, S_FLAGS " stream streams Echo --via '%s' < %s", node.address,
+                    input);
+    unlink (input);
+    cr_assert_eq (rc, 0, "exit %d", rc);
+    cr_assert_str_eq (out, text, "the echo differs");
+    cr_assert_str_eq (s_expect_event (&node, "EVENT Echo INPUT_END "), "20000");
+    free (text);
+    free (out);
+    zt_kill (&node, SIGTERM);
+}
+
+Test (zm_tool, stream_refused_exits_1, .timeout = 60)
+{
+    zt_proc_t node = s_start_stream_node ();
+    char out[4096];
+    //  Fail refuses every stream with 409
+    int rc = s_run (out, sizeof out, S_FLAGS " stream streams Fail --via '%s' < /dev/null 2>&1",
+                    node.address);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "zm: streams.Fail: 409"), "%s", out);
+    cr_assert (strstr (out, "refused on purpose"), "%s", out);
+    //  No such stream endpoint: 404
+    rc = s_run (out, sizeof out, S_FLAGS " stream streams Nope --via '%s' < /dev/null 2>&1",
+                node.address);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "404"), "%s", out);
+    //  The stream's deadline passes: 408
+    rc = s_run (out, sizeof out,
+                S_FLAGS " stream streams Hang --via '%s' --timeout 500 < /dev/null 2>&1",
+                node.address);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "408"), "%s", out);
+    zt_kill (&node, SIGTERM);
+}
+
+Test (zm_tool, stream_bad_json_exits_2, .timeout = 60)
+{
+    zt_proc_t node = s_start_stream_node ();
+    char input[64], out[4096];
+    s_temp_input (input, "{\"seq\": 1}\n{\"seq\": 2\n{\"seq\": 3}\n");
+    //  stdout and stderr apart: the first line may or may not be echoed
+    //  before zm gives up
+    int rc = s_run (out, sizeof out,
+                    S_FLAGS " stream streams Echo --via '%s' < %s 2>&1 >/dev/null",
+                    node.address, input);
+    unlink (input);
+    cr_assert_eq (rc, 2, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "line 2 of stdin is not valid JSON"), "%s", out);
+    //  The stream was cancelled, not ended
+    cr_assert (strstr (s_expect_event (&node, "EVENT Echo "), "CANCEL 499"));
+    //  A bad open message: refused before any stream
+    rc = s_run (out, sizeof out,
+                S_FLAGS " stream streams Echo --via '%s' --open '{\"count\":' < /dev/null 2>&1",
+                node.address);
+    cr_assert_eq (rc, 2, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "the open message is not valid JSON"), "%s", out);
+    zt_kill (&node, SIGTERM);
+}
+
+Test (zm_tool, stream_bad_usage_exits_2, .timeout = 20)
+{
+    static const char *cases[][2] = {
+        {"stream", "usage: zm stream"},
+        {"stream streams", "usage: zm stream"},
+        {"stream streams Echo extra", "usage: zm stream"},
+        {"stream 'bad name' Echo", "names"},
+        {"stream streams Echo --open", "needs a value"},
+        {"stream streams Echo --timeout 3600001", "--timeout"},
+        {"stream streams Echo --count 3", "--count does not apply"},
+        {"stream streams Echo --via http://x:1", "--via"},
+        {"call greeter Say.Hello --open '{}'", "--open does not apply"},
+    };
+    char out[4096];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = s_run (out, sizeof out, S_FLAGS " %s < /dev/null 2>&1", cases[i][0]);
+        cr_assert_eq (rc, 2, "zm %s: exit %d: %s", cases[i][0], rc, out);
+        s_assert_error_line (out);
+        cr_assert (strstr (out, cases[i][1]), "zm %s: %s", cases[i][0], out);
+    }
+    cr_assert_eq (s_run (out, sizeof out, "stream --help"), 0);
+    cr_assert (strstr (out, "usage: zm [FLAGS] stream SERVICE ENDPOINT"), "%s", out);
+    cr_assert_eq (s_run (out, sizeof out, "help"), 0);
+    cr_assert (strstr (out, "stream SERVICE ENDPOINT [--open JSON]"), "%s", out);
+}

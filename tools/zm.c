@@ -2,16 +2,24 @@
     zm - the zmicro command-line tool
 
     A short-lived node that talks to a running cluster: call an endpoint,
-    publish an event through a running node, print the events of a
-    subscription, list the services the registry knows, read and write the
-    store of a node (its built-in "$store" service), run a command under a
-    distributed lock, campaign in or observe an election (the sync members'
-    "$sync" service, docs/sync.md). JSON in, JSON out on stdout; errors go
-    to stderr as one line "zm: ...".
+    open a stream (JSON lines from stdin to the server, the server's
+    messages as JSON lines on stdout), publish an event through a running
+    node, print the events of a subscription, list the services the
+    registry knows, read and write the store of a node (its built-in
+    "$store" service), run a command under a distributed lock, campaign in
+    or observe an election (the sync members' "$sync" service,
+    docs/sync.md). JSON in, JSON out on stdout; errors go to stderr as one
+    line "zm: ...".
 
     The store is per node, so `zm store` never picks just any node: --via
     names one, --node picks the node of that name, and otherwise it must be
     the only node (other than the tool's) that serves "$store".
+
+    `zm stream SERVICE ENDPOINT` sends and prints at once: a thread
+    receives and prints while the main thread reads stdin (never blocking
+    on it: it also waits for signals and for the stream to end) and sends,
+    as credit allows. At the end of stdin it closes its sending side and
+    prints until the server ends the stream.
 
     `zm lock NAME -- COMMAND` takes the lock, runs COMMAND as a child with
     the fencing token in its environment (ZM_LOCK_TOKEN) while the node's
@@ -33,7 +41,8 @@
     goes to the configuration; the tool's options also take "--opt VALUE".
 
     Exit status: 0 success; 1 the operation failed (an error from the
-    cluster, no node found, a timeout); 2 bad usage or input. zm lock exits
+    cluster, no node found, a timeout, a stream that failed); 2 bad usage
+    or input (zm stream: a line of stdin that is not JSON). zm lock exits
     with its command's status instead (128+N when signal N ended it).
     =========================================================================
 */
@@ -106,6 +115,7 @@ extern char **environ;
 #define S_OPT_WAIT 0x1000       //  --wait
 #define S_OPT_VALUE 0x2000      //  --value
 #define S_OPT_OBSERVE 0x4000    //  --observe
+#define S_OPT_OPEN 0x8000       //  --open
 #define S_OPT_STORE (S_OPT_VIA | S_OPT_NODE | S_OPT_WHERE)
 
 static const char *s_usage =
@@ -114,6 +124,13 @@ static const char *s_usage =
     "Commands:\n"
     "  call SERVICE ENDPOINT [JSON]  call an endpoint with a JSON request ({} when\n"
     "                                omitted); prints the JSON reply (null: no body)\n"
+    "  stream SERVICE ENDPOINT [--open JSON]\n"
+    "                                opens a stream (open message JSON, {} when\n"
+    "                                omitted); sends each JSON line of stdin as one\n"
+    "                                message and prints each message the server\n"
+    "                                sends as one JSON line, both at once; at the end\n"
+    "                                of stdin closes its side and prints until the\n"
+    "                                server ends the stream (zm stream --help)\n"
     "  publish TOPIC JSON            publish an event through a running node (its\n"
     "                                \"$node\" publish endpoint); prints {\"id\": ...}\n"
     "  subscribe PATTERN             prints each matching event as one JSON line:\n"
@@ -155,15 +172,16 @@ static const char *s_usage =
     "  help                          prints this text\n"
     "\n"
     "Options:\n"
-    "  --via tcp://HOST:PORT[#KEY]  call, publish, store: use this node only (KEY:\n"
-    "                          its public key, unless the registry knows it; publish:\n"
-    "                          default is any other node the registry knows)\n"
+    "  --via tcp://HOST:PORT[#KEY]  call, stream, publish, store: use this node only\n"
+    "                          (KEY: its public key, unless the registry knows it;\n"
+    "                          publish: default is any other node the registry knows)\n"
     "  --node NAME             store: the node named NAME (store: default is the only\n"
     "                          other node serving \"$store\"; with several, name one)\n"
     "  --database NAME         store: the database (default \"zmicro\"; a service's\n"
     "                          records are in the database named after it)\n"
     "  --table NAME            store: the table (default \"default\")\n"
-    "  --meta KEY=VALUE        call, publish, store put: a metadata pair; repeatable\n"
+    "  --meta KEY=VALUE        call, stream, publish, store put: a metadata pair;\n"
+    "                          repeatable\n"
     "  --meta KEY              subscribe: print the events' metadata value for KEY in\n"
     "                          \"metadata\" (repeatable; metadata is read by key)\n"
     "  --ttl MS                store put: the record expires MS ms after the write;\n"
@@ -183,7 +201,9 @@ static const char *s_usage =
     "  --offset N              store list: skip the first N keys\n"
     "  --timeout MS            call, publish, services, store: deadline (default\n"
     "                          rpc.timeout, discovery included); subscribe, elect\n"
-    "                          --observe: stop after MS ms\n"
+    "                          --observe: stop after MS ms; stream: the stream's\n"
+    "                          deadline (at most 3600000, default stream.timeout)\n"
+    "  --open JSON             stream: the open message (default {})\n"
     "  --group NAME            subscribe: join queue group NAME (one member in the\n"
     "                          cluster gets each event)\n"
     "  --count N               subscribe: stop after N events; elect --observe:\n"
@@ -213,8 +233,34 @@ static const char *s_usage =
     "find nodes: --registry.peers=tcp://HOST:PORT#KEY,... or beacons.\n"
     "\n"
     "Exit status: 0 success; 1 the operation failed (an error from the cluster, no\n"
-    "node found, a timeout, a lock held by another or lost); 2 bad usage or input\n"
-    "(bad JSON, topic, option). zm lock exits with COMMAND's status once it ran.\n";
+    "node found, a timeout, a lock held by another or lost, a stream that failed);\n"
+    "2 bad usage or input (bad JSON, topic, option). zm lock exits with COMMAND's\n"
+    "status once it ran.\n";
+
+static const char *s_stream_usage =
+    "usage: zm [FLAGS] stream SERVICE ENDPOINT [--open JSON] [--timeout MS]\n"
+    "                  [--via tcp://HOST:PORT[#KEY]] [--meta KEY=VALUE]...\n"
+    "\n"
+    "Opens a stream to SERVICE's stream endpoint ENDPOINT (include/zmicro/stream.h)\n"
+    "with the open message JSON ({} when --open is not given), then does two things\n"
+    "at once: sends every line of stdin, a JSON value, as one message (blank lines\n"
+    "are skipped), and prints every message the server sends as one JSON line on\n"
+    "stdout (null: an empty message). Credit paces both ways: zm reads stdin only\n"
+    "as fast as the server takes it. At the end of stdin zm closes its sending side\n"
+    "(the server sees the end of input) and goes on printing until the server ends\n"
+    "the stream; if the server ends it first, the rest of stdin is not read.\n"
+    "\n"
+    "  --open JSON   the open message\n"
+    "  --timeout MS  the stream's deadline, from its opening (1..3600000; default\n"
+    "                stream.timeout, 600000). Opening waits at most rpc.timeout.\n"
+    "  --via, --meta as for zm call\n"
+    "\n"
+    "Exit 0: the server ended the stream normally (or stdout was closed: the stream\n"
+    "is cancelled). 1 (a line \"zm: SERVICE.ENDPOINT: CODE STATUS: detail\" on\n"
+    "stderr): the stream could not be opened, the server refused or failed it, the\n"
+    "deadline passed, the server went silent, or SIGINT/SIGTERM came (the stream is\n"
+    "cancelled). 2: bad usage, or a line of stdin that is not valid JSON (the\n"
+    "stream is cancelled; the error names the line).\n";
 
 static const char *s_lock_usage =
     "usage: zm [FLAGS] lock NAME [--ttl MS] [--wait MS] -- COMMAND [ARGS...]\n"
@@ -290,6 +336,7 @@ typedef struct {
     long wait;                  //  --wait in ms, -1 when not given
     const char *value;          //  elect --value, or NULL
     bool observe;               //  elect --observe
+    const char *open;           //  stream --open JSON, or NULL
     char **exec_argv;           //  lock: what follows "--" (NULL-terminated,
                                 //  borrowed), NULL when there is no "--"
     int exec_argc;              //  how many
@@ -614,9 +661,10 @@ s_parse (s_cli_t *cli, int argc, char **argv)
         }
         if (options && (strcmp (arg, "-h") == 0 || strcmp (arg, "--help") == 0)) {
             const char *command = cli->command ? cli->command : "";
-            fputs (strcmp (command, "lock") == 0    ? s_lock_usage
-                   : strcmp (command, "elect") == 0 ? s_elect_usage
-                                                    : s_usage,
+            fputs (strcmp (command, "lock") == 0     ? s_lock_usage
+                   : strcmp (command, "elect") == 0  ? s_elect_usage
+                   : strcmp (command, "stream") == 0 ? s_stream_usage
+                                                     : s_usage,
                    stdout);
             return -1;
         }
@@ -695,6 +743,11 @@ s_parse (s_cli_t *cli, int argc, char **argv)
                 return S_USAGE;
             }
             cli->value = value;
+        }
+        else if (s_is_option (arg, "open")) {
+            if (!(value = s_option_value (argc, argv, &i, "open")))
+                return S_USAGE;
+            cli->open = value;
         }
         else if (strcmp (arg, "--observe") == 0)
             cli->observe = true;
@@ -776,6 +829,7 @@ s_options_fit (const s_cli_t *cli, const char *what, unsigned allowed)
         {S_OPT_WAIT, cli->wait >= 0, "--wait"},
         {S_OPT_VALUE, cli->value != NULL, "--value"},
         {S_OPT_OBSERVE, cli->observe, "--observe"},
+        {S_OPT_OPEN, cli->open != NULL, "--open"},
     };
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
         if (options[i].given && !(allowed & options[i].option)) {
@@ -1068,20 +1122,50 @@ s_pick_node (zm_node_t *node, s_discovery_t *discovery, const s_want_t *want, ch
 //  --------------------------------------------------------------------------
 //  call
 
+//  What call and stream share: SERVICE ENDPOINT, at most max_args
+//  arguments in all, the options of allowed, the --meta pairs as a map.
+//  Returns S_OK or S_USAGE (reported).
+static int
+s_endpoint_check (s_cli_t *cli, int max_args, unsigned allowed, const char *usage)
+{
+    if (cli->arg_count < 2 || cli->arg_count > max_args) {
+        s_fail ("usage: %s", usage);
+        return S_USAGE;
+    }
+    if (!s_name_ok (cli->args[0]) || !s_name_ok (cli->args[1])) {
+        s_fail ("%s: service and endpoint names are 1..255 bytes of A-Z a-z 0-9 . _ - $",
+                cli->command);
+        return S_USAGE;
+    }
+    if (!s_options_fit (cli, cli->command, allowed) || s_meta_map (cli) != S_OK)
+        return S_USAGE;
+    return S_OK;
+}
+
+//  Call and stream options from the command line: --via, --meta.
+static void
+s_call_opts (const s_cli_t *cli, zm_call_opts_t *opts)
+{
+    opts->address = cli->via;
+    opts->metadata = cli->meta;
+}
+
+//  "zm: SERVICE.ENDPOINT: 409 Conflict: detail (id)" for a failed call or
+//  stream.
+static void
+s_fail_endpoint (const s_cli_t *cli, int rc, const zm_error_t *error)
+{
+    char what[600];
+    snprintf (what, sizeof what, "%s.%s", cli->args[0], cli->args[1]);
+    s_fail_error (what, rc, error);
+}
+
 static int
 s_call (s_cli_t *cli)
 {
-    if (cli->arg_count < 2 || cli->arg_count > 3) {
-        s_fail ("usage: zm call SERVICE ENDPOINT [JSON]");
+    if (s_endpoint_check (cli, 3, S_OPT_VIA | S_OPT_META, "zm call SERVICE ENDPOINT [JSON]"))
         return S_USAGE;
-    }
     const char *service = cli->args[0], *endpoint = cli->args[1];
-    if (!s_name_ok (service) || !s_name_ok (endpoint)) {
-        s_fail ("call: service and endpoint names are 1..255 bytes of A-Z a-z 0-9 . _ - $");
-        return S_USAGE;
-    }
-    if (!s_options_fit (cli, cli->command, S_OPT_VIA | S_OPT_META) || s_meta_map (cli) != S_OK)
-        return S_USAGE;
     zm_msg_t *req = NULL;
     if (s_parse_json ("the request", cli->arg_count == 3 ? cli->args[2] : "{}", &req))
         return S_USAGE;
@@ -1092,9 +1176,8 @@ s_call (s_cli_t *cli)
         return status;
     }
     zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
+    s_call_opts (cli, &opts);
     opts.content_type = ZM_CT_JSON;
-    opts.address = cli->via;
-    opts.metadata = cli->meta;
     opts.timeout_ms = (int) s_timeout (cli, node);
     zm_msg_t *rep = NULL;
     zm_error_t *error = NULL;
@@ -1102,9 +1185,7 @@ s_call (s_cli_t *cli)
     if (rc == 0)
         status = s_print_json (rep);
     else {
-        char what[600];
-        snprintf (what, sizeof what, "%s.%s", service, endpoint);
-        s_fail_error (what, rc, error);
+        s_fail_endpoint (cli, rc, error);
         status = S_FAILED;
     }
     zm_msg_destroy (&rep);
@@ -1903,7 +1984,7 @@ s_store (s_cli_t *cli)
 }
 
 //  --------------------------------------------------------------------------
-//  lock and elect
+//  Signals, for the commands that wait: lock, elect, stream
 
 //  SIGCHLD: wakes main to reap lock's command.
 static void
@@ -1966,18 +2047,31 @@ s_catch_signals (bool child)
     return S_OK;
 }
 
-//  Sleep at most ms, less when a signal wakes us; the signals that came
-//  while blocked are handled now (0: only that).
-static void
-s_doze (int ms)
+//  Sleep at most ms, less when a signal or the wake pipe wakes us, or fd
+//  (when not -1) has something to read; the signals that came while blocked
+//  are handled now (0: only that). Returns true when fd is readable (or at
+//  its end, or failed: a read will not block).
+static bool
+s_doze_on (int fd, int ms)
 {
-    struct pollfd item = {s_wake[0], POLLIN, 0};
+    struct pollfd items[2] = {{s_wake[0], POLLIN, 0}, {fd, POLLIN, 0}};
     struct timespec wait = {ms / 1000, (long) (ms % 1000) * 1000000};
-    ppoll (&item, 1, &wait, &s_doze_mask);
+    if (ppoll (items, fd >= 0 ? 2 : 1, &wait, &s_doze_mask) < 0)
+        items[1].revents = 0;   //  EINTR: a signal, looked at by the caller
     char byte;
     while (read (s_wake[0], &byte, 1) == 1)
         ;
+    return fd >= 0 && items[1].revents != 0;
 }
+
+static void
+s_doze (int ms)
+{
+    s_doze_on (-1, ms);
+}
+
+//  --------------------------------------------------------------------------
+//  lock and elect
 
 //  A lock or election name as the sync members accept them: 1..255 bytes
 //  of [A-Za-z0-9._/-].
@@ -2385,6 +2479,282 @@ s_elect (s_cli_t *cli)
 }
 
 //  --------------------------------------------------------------------------
+//  stream
+
+//  The stream's receiving half: a thread of its own, so that messages are
+//  printed while main sends. It alone writes to stdout.
+typedef struct {
+    zm_stream_t *stream;
+    pthread_mutex_t lock;       //  guards what follows
+    bool done;                  //  the thread is ending
+    int rc;                     //  zm_stream_recv's last: ZM_ECLOSED a normal end
+    bool failed;                //  it cancelled the stream: a message could not
+                                //  be printed (reported)
+    bool stdout_closed;         //  it cancelled the stream: nobody reads stdout
+} s_receiver_t;
+
+//  Steps of the waits for credit and messages: signals and the other
+//  thread's news are heard within one.
+#define S_STREAM_STEP_MS 200
+//  Longest line of stdin: the largest message body.
+#define S_LINE_MAX ((size_t) ZM_MSG_MAX_SIZE)
+
+static void *
+s_receive (void *arg)
+{
+    s_receiver_t *self = (s_receiver_t *) arg;
+    bool failed = false, stdout_closed = false;
+    int rc;
+    while (true) {
+        zm_msg_t *msg = NULL;
+        rc = zm_stream_recv (self->stream, &msg, S_STREAM_STEP_MS);
+        if (rc == ZM_ETIMEOUT && !zm_stream_error (self->stream))
+            continue;           //  nothing yet: the stream goes on
+        if (rc)
+            break;
+        failed = s_print_json (msg) != S_OK;
+        stdout_closed = !failed && ferror (stdout);    //  EPIPE
+        zm_msg_destroy (&msg);
+        if (failed || stdout_closed) {
+            zm_stream_cancel (self->stream);
+            break;
+        }
+    }
+    pthread_mutex_lock (&self->lock);
+    self->done = true;
+    self->rc = rc;
+    self->failed = failed;
+    self->stdout_closed = stdout_closed;
+    pthread_mutex_unlock (&self->lock);
+    char byte = 1;
+    if (write (s_wake[1], &byte, 1) < 0) {
+        //  Full pipe: main is already woken.
+    }
+    return NULL;
+}
+
+static bool
+s_receiver_done (s_receiver_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    bool done = self->done;
+    pthread_mutex_unlock (&self->lock);
+    return done;
+}
+
+//  Lines of stdin, read as they come (never blocking: main also waits for
+//  signals and the receiver).
+typedef struct {
+    char *data;
+    size_t len, cap;
+    size_t scanned;             //  bytes of data known to hold no newline
+    long line;                  //  lines taken so far
+    bool eof;
+} s_input_t;
+
+//  Read what stdin has now. Returns 0, or an errno (reported).
+static int
+s_input_read (s_input_t *self)
+{
+    if (self->cap - self->len < 65536) {
+        size_t cap = self->cap ? self->cap * 2 : 131072;
+        char *data = (char *) realloc (self->data, cap);
+        if (!data) {
+            s_fail ("out of memory");
+            return ENOMEM;
+        }
+        self->data = data;
+        self->cap = cap;
+    }
+    ssize_t got = read (STDIN_FILENO, self->data + self->len, self->cap - self->len);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN))
+        return 0;
+    if (got < 0 && errno != EBADF) {
+        s_fail ("stdin: %s", strerror (errno));
+        return errno;
+    }
+    if (got <= 0)
+        self->eof = true;       //  the end, or no stdin at all
+    else
+        self->len += (size_t) got;
+    return 0;
+}
+
+//  The next whole line (the last one may lack its newline), NUL-terminated
+//  in place, or NULL. Valid until the next s_input_read.
+static char *
+s_input_line (s_input_t *self, size_t *size_p)
+{
+    char *newline = (char *) memchr (self->data + self->scanned, '\n', self->len - self->scanned);
+    if (!newline) {
+        self->scanned = self->len;
+        if (!self->eof || self->len == 0)
+            return NULL;        //  no whole line yet
+    }
+    char *line = self->data;
+    size_t size = newline ? (size_t) (newline - line) : self->len;
+    line[size] = 0;             //  room: the newline, or at the end cap > len
+    *size_p = size;
+    self->line++;
+    return line;
+}
+
+//  Drop the line s_input_line returned.
+static void
+s_input_next (s_input_t *self, size_t size)
+{
+    size_t used = size < self->len ? size + 1 : self->len;
+    memmove (self->data, self->data + used, self->len - used);
+    self->len -= used;
+    self->scanned = 0;
+}
+
+//  Send one line as a message, waiting for credit in steps. Returns S_OK
+//  (sent; or not, because the stream is over or a signal came), S_USAGE
+//  (not JSON, reported), or S_FAILED (it cannot be sent, reported).
+static int
+s_stream_line (zm_stream_t *stream, const s_input_t *input, const char *line, size_t size,
+               s_receiver_t *receiver)
+{
+    size_t at = 0;
+    while (at < size && (line[at] == ' ' || line[at] == '\t' || line[at] == '\r'))
+        at++;
+    if (at == size)
+        return S_OK;            //  a blank line
+    char what[64];
+    snprintf (what, sizeof what, "line %ld of stdin", input->line);
+    zm_msg_t *msg = NULL;
+    const char *reason = NULL;
+    int rc = zm_msg_decode (ZM_CT_JSON, line, size, &msg, &reason);
+    if (rc) {
+        s_fail ("%s is not valid JSON: %s", what, reason ? reason : zm_strerror (rc));
+        return S_USAGE;
+    }
+    while ((rc = zm_stream_send (stream, &msg, S_STREAM_STEP_MS)) == ZM_ETOOMANY) {
+        s_doze (0);             //  no credit yet: a signal, or the receiver?
+        if (s_signalled || s_receiver_done (receiver))
+            break;
+    }
+    zm_msg_destroy (&msg);      //  what was not sent
+    //  ZM_ECLOSED: the stream is over; ZM_ETOOMANY: a signal or the
+    //  receiver stopped the wait: the caller looks at both
+    if (rc == 0 || rc == ZM_ECLOSED || rc == ZM_ETOOMANY)
+        return S_OK;
+    s_fail ("%s cannot be sent: %s", what, zm_strerror (rc));
+    return S_FAILED;
+}
+
+//  Feed stdin to the stream until it ends (then close the sending side),
+//  the stream is over, or a signal. Returns S_OK, or S_USAGE or S_FAILED
+//  (reported, but a signal: s_signalled).
+static int
+s_stream_feed (zm_stream_t *stream, s_receiver_t *receiver)
+{
+    s_input_t input = {0};
+    int status = S_OK;
+    bool reading = true;
+    while (status == S_OK && !s_signalled && !s_receiver_done (receiver)) {
+        if (!reading) {
+            s_doze (S_STEP_MS);     //  wait for the receiver
+            continue;
+        }
+        if (!s_doze_on (STDIN_FILENO, S_STREAM_STEP_MS))
+            continue;
+        if (s_input_read (&input) != 0) {
+            status = S_FAILED;
+            break;
+        }
+        size_t size;
+        char *line;
+        while (status == S_OK && !s_signalled && !s_receiver_done (receiver)
+               && (line = s_input_line (&input, &size))) {
+            status = s_stream_line (stream, &input, line, size, receiver);
+            s_input_next (&input, size);
+        }
+        if (status == S_OK && input.len > S_LINE_MAX) {
+            s_fail ("line %ld of stdin is longer than %zu bytes", input.line + 1, S_LINE_MAX);
+            status = S_USAGE;
+        }
+        if (status == S_OK && input.eof && input.len == 0) {
+            zm_stream_close_send (stream);  //  ZM_ECLOSED: over already
+            reading = false;
+        }
+    }
+    free (input.data);
+    return status;
+}
+
+static int
+s_stream (s_cli_t *cli)
+{
+    if (s_endpoint_check (cli, 2, S_OPT_VIA | S_OPT_META | S_OPT_OPEN,
+                          "zm stream SERVICE ENDPOINT [--open JSON] (zm stream --help)"))
+        return S_USAGE;
+    if (cli->timeout > 3600000L) {
+        s_fail ("stream: --timeout wants milliseconds, 1..3600000");
+        return S_USAGE;
+    }
+    zm_msg_t *open = NULL;
+    if (s_parse_json ("the open message", cli->open ? cli->open : "{}", &open))
+        return S_USAGE;
+    int status = S_FAILED;
+    s_block_signals ();
+    zm_node_t *node = s_node_new (cli, true, &status);
+    if (!node) {
+        zm_msg_destroy (&open);
+        return status;
+    }
+    if (s_catch_signals (false) != S_OK) {
+        zm_msg_destroy (&open);
+        zm_node_destroy (&node);
+        return S_FAILED;
+    }
+    zm_stream_opts_t opts = ZM_STREAM_OPTS_DEFAULT;
+    s_call_opts (cli, &opts.call);
+    opts.call.timeout_ms = (int) cli->timeout;     //  0: stream.timeout
+    zm_error_t *error = NULL;
+    zm_stream_t *stream = zm_stream_open (node, cli->args[0], cli->args[1], &open, &error, &opts);
+    if (!stream) {
+        s_fail_endpoint (cli, zm_error_err (error), error);
+        zm_error_destroy (&error);
+        zm_node_destroy (&node);
+        return S_FAILED;
+    }
+    s_receiver_t receiver = {.stream = stream};
+    pthread_mutex_init (&receiver.lock, NULL);
+    pthread_t thread;
+    if (pthread_create (&thread, NULL, s_receive, &receiver) != 0) {
+        s_fail ("cannot start a thread");
+        zm_stream_destroy (&stream);
+        zm_node_destroy (&node);
+        pthread_mutex_destroy (&receiver.lock);
+        return S_FAILED;
+    }
+    status = s_stream_feed (stream, &receiver);
+    if (status != S_OK || s_signalled)
+        zm_stream_cancel (stream);  //  the receiver ends with ZM_ECANCELED
+    pthread_join (thread, NULL);
+    if (status != S_OK)
+        ;                           //  reported
+    else if (receiver.failed)
+        status = S_FAILED;          //  reported
+    else if (receiver.rc == ZM_ECLOSED || receiver.stdout_closed)
+        ;                           //  a normal end, or nobody listens
+    else if (s_signalled) {
+        s_fail ("%s.%s: interrupted (the stream is cancelled)", cli->args[0], cli->args[1]);
+        status = S_FAILED;
+    }
+    else {
+        s_fail_endpoint (cli, receiver.rc, zm_stream_error (stream));
+        status = S_FAILED;
+    }
+    zm_stream_destroy (&stream);
+    zm_node_destroy (&node);
+    pthread_mutex_destroy (&receiver.lock);
+    return status;
+}
+
+//  --------------------------------------------------------------------------
 //  keygen
 
 static int
@@ -2471,6 +2841,8 @@ main (int argc, char **argv)
             fputs (s_usage, stdout);
         else if (strcmp (cli.command, "call") == 0)
             status = s_call (&cli);
+        else if (strcmp (cli.command, "stream") == 0)
+            status = s_stream (&cli);
         else if (strcmp (cli.command, "publish") == 0)
             status = s_publish (&cli);
         else if (strcmp (cli.command, "subscribe") == 0)
