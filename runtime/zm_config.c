@@ -90,7 +90,7 @@ static const s_spec_t s_runtime_keys[] = {
      "Consecutive failures that put an instance aside (circuit breaker opens)"},
     {"rpc.breaker_cooldown", ZM_CONFIG_INT, "5000", true, 1, 3600000, NULL,
      "How long an instance stays aside before one trial call, in ms"},
-    {"stream.window", ZM_CONFIG_INT, "128", true, 1, 512, NULL,
+    {"stream.window", ZM_CONFIG_INT, "128", true, 1, 256, NULL,
      "Credit a stream's receiver grants, in messages: at most this many in flight each way; "
      "applies to new streams"},
     {"stream.timeout", ZM_CONFIG_INT, "600000", true, 1, 3600000, NULL,

@@ -32,6 +32,11 @@
 
 #define S_SWEEP_MS 50            //  deadline, keepalive and silence checks
 #define S_SILENCE_BEATS 3        //  heartbeats of silence that end a stream
+//  Most messages a side keeps in flight, whatever credit it is given: a
+//  server's streams share its ROUTER, whose pipes drop past their
+//  high-water mark (1000) and learn of what the peer read only in batches
+//  of up to half that; 256 in flight never reaches it.
+#define S_MAX_INFLIGHT 256
 
 //  A FIFO of pointers with sizes: the outbound (encoded buffers) and
 //  inbound (messages) queues. Bounded by credit, so it never grows far.
@@ -719,6 +724,8 @@ s_on_credit (s_io_t *io, zm_stream_t *self, uint64_t credit)
     bool first = !self->server && !self->accepted;
     self->accepted = true;
     self->credit += (int64_t) credit;
+    if (self->credit > S_MAX_INFLIGHT)
+        self->credit = S_MAX_INFLIGHT; //  sending fewer than granted is always allowed
     bool writable = self->owner && (first || (credit && self->want_writable));
     if (writable)
         self->want_writable = false;
@@ -903,7 +910,7 @@ zm_stream_accept (zm_reactor_t *reactor, void *router, const zm_wire_peer_t *pee
     snprintf (self->event_type, sizeof self->event_type, "%s", zm_endpoint_name (endpoint));
     snprintf (self->origin, sizeof self->origin, "%s.%s", wire->service, wire->endpoint);
     self->deadline = zclock_mono () + wire->timeout_ms;
-    self->credit = (int64_t) wire->credit;
+    self->credit = wire->credit < S_MAX_INFLIGHT ? (int64_t) wire->credit : S_MAX_INFLIGHT;
     self->granted = self->window;
     s_register (io, self);
     zhashx_insert (io->served, &key, self);
@@ -1032,10 +1039,11 @@ s_open_prepare (zm_node_t *node, const char *service, const char *endpoint, zm_m
         *error_p = zm_error_new (ZM_EINVAL, "zmicro.client", "service and endpoint are required");
         return ZM_EINVAL;
     }
-    if (opts->window < 0 || opts->window > 512 || call->timeout_ms > (int) ZM_WIRE_MAX_TIMEOUT
+    if (opts->window < 0 || opts->window > S_MAX_INFLIGHT
+        || call->timeout_ms > (int) ZM_WIRE_MAX_TIMEOUT
         || (call->metadata && zm_val_type (zm_msg_root (call->metadata)) != ZM_TYPE_MAP)) {
         *error_p = zm_error_new (ZM_EINVAL, "zmicro.client",
-                                 "bad stream options (window 0..512, timeout up to one hour, "
+                                 "bad stream options (window 0..256, timeout up to one hour, "
                                  "metadata a map)");
         return ZM_EINVAL;
     }

@@ -620,3 +620,39 @@ Test (stream, a_stream_over_before_its_opener_wakes_is_still_read, .timeout = 60
     zm_node_destroy (&node);
     zt_kill (&server, SIGTERM);
 }
+
+Test (stream, a_large_window_loses_nothing, .timeout = 120)
+{
+    //  The largest window both ways: every message arrives (a server's
+    //  ROUTER drops past its high-water mark; credit must never get there)
+    zt_proc_t server = s_start ("wide", "--stream.window=256");
+    zm_node_t *node = s_client_node ();
+    zm_stream_opts_t opts = ZM_STREAM_OPTS_DEFAULT;
+    opts.call.address = server.address;
+    opts.window = 256;
+    zm_msg_t *open = zm_msg_new ();
+    zm_msg_set_int (open, "count", 200000);
+    zm_msg_set_int (open, "size", 1024);
+    zm_error_t *error = NULL;
+    zm_stream_t *stream = zm_stream_open (node, "streams", "Produce", &open, &error, &opts);
+    cr_assert_not_null (stream, "%s", error ? zm_error_detail (error) : "?");
+    opts.window = 257;
+    cr_assert_null (zm_stream_open (node, "streams", "Produce", NULL, &error, &opts));
+    cr_assert_eq (zm_error_err (error), ZM_EINVAL, "window 257 is refused");
+    zm_error_destroy (&error);
+    int64_t got = 0, bad = 0;
+    zm_msg_t *msg = NULL;
+    int rc;
+    while ((rc = zm_stream_recv (stream, &msg, 10000)) == 0) {
+        if (zm_msg_get_int (msg, "seq", -1) != got)
+            bad++;
+        got++;
+        zm_msg_destroy (&msg);
+    }
+    cr_assert_eq (rc, ZM_ECLOSED, "%s", zm_strerror (rc));
+    cr_assert_eq (got, 200000);
+    cr_assert_eq (bad, 0);
+    zm_stream_destroy (&stream);
+    zm_node_destroy (&node);
+    zt_kill (&server, SIGTERM);
+}

@@ -79,8 +79,8 @@ typedef struct {
                                 //  call.timeout_ms: the stream's deadline (0:
                                 //  stream.timeout); call.retries: further instances
                                 //  tried when opening fails (-1: rpc.retries)
-    int window;                 //  credit granted to the server, in messages
-                                //  (0: stream.window)
+    int window;                 //  credit granted to the server, in messages,
+                                //  1..256 (0: stream.window)
 } zm_stream_opts_t;
 
 #define ZM_STREAM_OPTS_DEFAULT {ZM_CALL_OPTS_DEFAULT, 0}
