@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  The election timeout and the quorum window are at least this many times
+//  a durable write: a vote costs the candidate one and the voter one.
+#define S_SLOW_FACTOR 4
+
 struct _zm_raft_t {
     zm_raft_config_t config;
     uint64_t term;                      //  current term (durable)
@@ -30,6 +34,9 @@ struct _zm_raft_t {
     int64_t heartbeat_at;               //  leader: next APPEND round
     int64_t quorum_at;                  //  leader: next check quorum
     int64_t leader_heard;               //  follower: when the leader last spoke
+    int64_t synced_at;                  //  config.clock after the last durable write
+    bool unsaved;                       //  term changed, not stored yet (see s_become_follower)
+    int64_t slow;                       //  how long writes take (ms, recent worst, decaying)
     uint64_t rng;                       //  xorshift64 state
     bool failed;                        //  storage failed: silent from then on
     zm_raft_msg_t *out;                 //  outbox, a queue
@@ -101,14 +108,52 @@ s_bits (uint32_t bits)
     return count;
 }
 
+//  How long a member may be silent before it counts as gone: the election
+//  timeout's base, stretched while the disk is slow
+static int64_t
+s_window (const zm_raft_t *self)
+{
+    int64_t stretched = S_SLOW_FACTOR * self->slow;
+    return stretched > self->config.election_ms ? stretched : self->config.election_ms;
+}
+
 static int64_t
 s_election_timeout (zm_raft_t *self)
 {
     self->rng ^= self->rng << 13;
     self->rng ^= self->rng >> 7;
     self->rng ^= self->rng << 17;
-    int64_t base = self->config.election_ms;
+    int64_t base = s_window (self);
     return base + (int64_t) (self->rng % (uint64_t) base);
+}
+
+//  The time to start a timer from: now, or later when a durable write
+//  finished after the time step or tick was given
+static int64_t
+s_now (const zm_raft_t *self, int64_t now)
+{
+    return self->synced_at > now ? self->synced_at : now;
+}
+
+//  Around each durable write: the clock before it (0 without a clock), and
+//  after it, what it took
+static int64_t
+s_write_begin (const zm_raft_t *self)
+{
+    return self->config.clock ? self->config.clock () : 0;
+}
+
+static void
+s_write_end (zm_raft_t *self, int64_t began)
+{
+    if (!self->config.clock)
+        return;
+    self->synced_at = self->config.clock ();
+    int64_t took = self->synced_at - began;
+    //  The recent worst: a slow write counts at once, fast ones wear it down
+    self->slow -= self->slow / 8;
+    if (took > self->slow)
+        self->slow = took;
 }
 
 static void
@@ -138,10 +183,26 @@ s_send (zm_raft_t *self, zm_raft_msg_t *msg)
 static bool
 s_persist_state (zm_raft_t *self)
 {
-    if (!self->failed
-        && self->config.storage->save_state (self->config.storage_self, self->term, self->vote)
-               != 0)
+    if (self->failed)
+        return false;
+    int64_t began = s_write_begin (self);
+    if (self->config.storage->save_state (self->config.storage_self, self->term, self->vote) != 0)
         self->failed = true;
+    s_write_end (self, began);
+    self->unsaved = false;
+    return !self->failed;
+}
+
+//  Replace the snapshot in storage; false (and failed) when it cannot
+static bool
+s_save_snapshot (zm_raft_t *self, const zm_raft_snapshot_t *snapshot, bool keep)
+{
+    if (self->failed)
+        return false;
+    int64_t began = s_write_begin (self);
+    if (self->config.storage->save_snapshot (self->config.storage_self, snapshot, keep) != 0)
+        self->failed = true;
+    s_write_end (self, began);
     return !self->failed;
 }
 
@@ -152,8 +213,12 @@ s_log_put (zm_raft_t *self, uint64_t index, const zm_raft_entry_t *entries, size
 {
     if (index <= self->snapshot.index || index > s_last_index (self) + 1)
         return false; //  never: the callers keep to the log
-    if (self->failed
-        || self->config.storage->append (self->config.storage_self, index, entries, count) != 0) {
+    if (self->failed)
+        return false;
+    int64_t began = s_write_begin (self);
+    int rc = self->config.storage->append (self->config.storage_self, index, entries, count);
+    s_write_end (self, began);
+    if (rc != 0) {
         self->failed = true;
         return false;
     }
@@ -186,19 +251,24 @@ s_log_put (zm_raft_t *self, uint64_t index, const zm_raft_entry_t *entries, size
     return true;
 }
 
-//  A new term (or none): follower of leader (may be ZM_RAFT_NONE)
+//  A new term (or none): follower of leader (may be ZM_RAFT_NONE). A new
+//  term is stored at once, or, with defer, by the caller before it answers
+//  (a vote request: term and vote go to the disk in one write).
 static void
-s_become_follower (zm_raft_t *self, uint64_t term, int leader, int64_t now)
+s_become_follower (zm_raft_t *self, uint64_t term, int leader, int64_t now, bool defer)
 {
     if (term != self->term) {
         self->term = term;
         self->vote = ZM_RAFT_NONE;
-        s_persist_state (self);
+        if (defer)
+            self->unsaved = true;
+        else
+            s_persist_state (self);
     }
     self->role = ZM_RAFT_FOLLOWER;
     self->leader = leader;
     self->votes = 0;
-    self->election_at = now + s_election_timeout (self);
+    self->election_at = s_now (self, now) + s_election_timeout (self);
 }
 
 //  The snapshot to a member that needs entries it covers
@@ -276,7 +346,7 @@ s_broadcast_append (zm_raft_t *self, int64_t now)
     for (int member = 0; member < self->config.count; member++)
         if (member != self->config.self)
             s_send_append (self, member);
-    self->heartbeat_at = now + self->config.heartbeat_ms;
+    self->heartbeat_at = s_now (self, now) + self->config.heartbeat_ms;
 }
 
 static void
@@ -304,16 +374,18 @@ s_become_leader (zm_raft_t *self, int64_t now)
     for (int member = 0; member < self->config.count; member++) {
         self->next[member] = s_last_index (self) + 1;
         self->match[member] = 0;
-        self->heard[member] = now;
         self->acked[member] = 0;
     }
     //  A no-op of this term: commits what earlier terms left (5.4.2)
     zm_raft_entry_t noop = {.term = self->term};
     if (!s_log_put (self, s_last_index (self) + 1, &noop, 1))
         return;
+    //  Everyone counts as heard from now, once the no-op is on the disk
+    for (int member = 0; member < self->config.count; member++)
+        self->heard[member] = s_now (self, now);
     self->match[self->config.self] = s_last_index (self);
     s_advance_commit (self);
-    self->quorum_at = now + self->config.election_ms;
+    self->quorum_at = s_now (self, now) + s_window (self);
     s_broadcast_append (self, now);
 }
 
@@ -332,7 +404,7 @@ s_campaign (zm_raft_t *self, bool pre, int64_t now)
     }
     self->leader = ZM_RAFT_NONE;
     self->votes = 1u << self->config.self;
-    self->election_at = now + s_election_timeout (self);
+    self->election_at = s_now (self, now) + s_election_timeout (self);
     if (s_bits (self->votes) >= s_majority (self)) {
         if (pre)
             s_campaign (self, false, now);
@@ -374,7 +446,7 @@ s_on_vote (zm_raft_t *self, const zm_raft_msg_t *msg, bool pre, int64_t now)
     if (pre) {
         //  Would we vote in that term? Nothing changes here.
         bool leader_alive = self->leader != ZM_RAFT_NONE
-                            && now - self->leader_heard < self->config.election_ms;
+                            && now - self->leader_heard < s_window (self);
         grant = msg->term > self->term && !leader_alive
                 && s_up_to_date (self, msg->index, msg->log_term);
         reply.term = grant ? msg->term : self->term;
@@ -383,13 +455,14 @@ s_on_vote (zm_raft_t *self, const zm_raft_msg_t *msg, bool pre, int64_t now)
         grant = msg->term == self->term
                 && (self->vote == ZM_RAFT_NONE || self->vote == msg->from)
                 && s_up_to_date (self, msg->index, msg->log_term);
-        if (grant && self->vote != msg->from) {
-            self->vote = msg->from;
-            if (!s_persist_state (self)) //  durable before it is told
-                return;
-        }
+        bool changed = self->unsaved || (grant && self->vote != msg->from);
         if (grant)
-            self->election_at = now + s_election_timeout (self);
+            self->vote = msg->from;
+        //  Term and vote durable before the candidate is told
+        if (changed && !s_persist_state (self))
+            return;
+        if (grant)
+            self->election_at = s_now (self, now) + s_election_timeout (self);
     }
     reply.granted = grant;
     s_send (self, &reply);
@@ -427,9 +500,9 @@ s_from_leader (zm_raft_t *self, const zm_raft_msg_t *msg, int64_t now, zm_raft_m
         return false;
     }
     if (self->role != ZM_RAFT_FOLLOWER || self->leader != msg->from)
-        s_become_follower (self, msg->term, msg->from, now);
-    self->leader_heard = now;
-    self->election_at = now + s_election_timeout (self);
+        s_become_follower (self, msg->term, msg->from, now, false);
+    self->leader_heard = s_now (self, now);
+    self->election_at = s_now (self, now) + s_election_timeout (self);
     return true;
 }
 
@@ -508,12 +581,8 @@ s_on_snapshot (zm_raft_t *self, zm_raft_msg_t *msg, int64_t now)
         //  Install it; our log, which does not reach it or conflicts, goes
         snapshot.data = msg->entries[0].data;
         snapshot.size = msg->entries[0].size;
-        if (self->failed
-            || self->config.storage->save_snapshot (self->config.storage_self, &snapshot, false)
-                   != 0) {
-            self->failed = true;
+        if (!s_save_snapshot (self, &snapshot, false))
             return;
-        }
         msg->entries[0].data = NULL; //  ours now
         s_log_cut (self, 0);
         free (self->snapshot.data);
@@ -566,7 +635,7 @@ zm_raft_step (zm_raft_t *self, zm_raft_msg_t *msg, int64_t now)
     //  A vote request while our leader is alive is a disrupted member's:
     //  ignored whole, its term included (section 6 of the thesis)
     bool leader_alive = self->role == ZM_RAFT_FOLLOWER && self->leader != ZM_RAFT_NONE
-                        && now - self->leader_heard < self->config.election_ms;
+                        && now - self->leader_heard < s_window (self);
     if (msg->type == ZM_RAFT_VOTE && msg->term > self->term && leader_alive) {
         zm_raft_msg_clear (msg);
         return;
@@ -580,7 +649,7 @@ zm_raft_step (zm_raft_t *self, zm_raft_msg_t *msg, int64_t now)
                            msg->type == ZM_RAFT_APPEND || msg->type == ZM_RAFT_SNAPSHOT
                                ? from
                                : ZM_RAFT_NONE,
-                           now);
+                           now, msg->type == ZM_RAFT_VOTE);
     switch (msg->type) {
         case ZM_RAFT_PRE_VOTE:
             s_on_vote (self, msg, true, now);
@@ -621,13 +690,13 @@ zm_raft_tick (zm_raft_t *self, int64_t now)
             int alive = 1;
             for (int member = 0; member < self->config.count; member++)
                 if (member != self->config.self
-                    && now - self->heard[member] < self->config.election_ms)
+                    && now - self->heard[member] < s_window (self))
                     alive++;
             if (alive < s_majority (self)) {
-                s_become_follower (self, self->term, ZM_RAFT_NONE, now);
+                s_become_follower (self, self->term, ZM_RAFT_NONE, now, false);
                 return;
             }
-            self->quorum_at = now + self->config.election_ms;
+            self->quorum_at = now + s_window (self);
         }
         if (now >= self->heartbeat_at)
             s_broadcast_append (self, now);
@@ -697,9 +766,8 @@ zm_raft_compact (zm_raft_t *self, uint64_t index, const void *data, size_t size)
         return ZM_ENOMEM;
     if (size)
         memcpy (snapshot.data, data, size);
-    if (self->config.storage->save_snapshot (self->config.storage_self, &snapshot, true) != 0) {
+    if (!s_save_snapshot (self, &snapshot, true)) {
         free (snapshot.data);
-        self->failed = true;
         return ZM_EIO;
     }
     size_t covered = (size_t) (index - self->snapshot.index);

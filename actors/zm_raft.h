@@ -125,6 +125,14 @@ typedef struct {
     uint64_t seed;            //  of the timeouts' randomness
     const zm_raft_storage_ops_t *storage;
     void *storage_self;
+    //  The monotonic clock in ms, or NULL. When set, the core reads it
+    //  around each durable write: its timers start once the write is done
+    //  (not at the time step or tick was given), and a disk that takes w ms
+    //  to sync stretches the election timeout and the leader's quorum
+    //  window to at least S_SLOW_FACTOR * w, so that a slow disk slows the
+    //  group down instead of stalling its elections. NULL (tests with
+    //  simulated time): the time given to step and tick is used.
+    int64_t (*clock) (void);
 } zm_raft_config_t;
 
 typedef struct _zm_raft_t zm_raft_t;

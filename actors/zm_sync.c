@@ -514,6 +514,7 @@ s_resolve (s_sync_t *self)
         self->dealer[i] = dealer;
         snprintf (self->address[i], sizeof self->address[i], "%s", address);
         zm_log_info ("sync: member %s at %s", self->members[i], address);
+        s_trace (self, "connect %d %s", i, address);
     }
 }
 
@@ -526,6 +527,9 @@ s_flush (s_sync_t *self)
         zsock_t *dealer = msg.to >= 0 && msg.to < self->count ? self->dealer[msg.to] : NULL;
         void *data = NULL;
         size_t size = 0;
+        if (msg.type <= ZM_RAFT_VOTE_REPLY)
+            s_trace (self, "send %d to %d term %" PRIu64 " granted %d%s", (int) msg.type, msg.to,
+                     msg.term, msg.granted, dealer ? "" : " (no connection)");
         if (dealer && s_encode (&msg, &data, &size) == 0) {
             zm_wire_t wire = {.command = ZM_CMD_REQUEST,
                               .corr = ++self->corr,
@@ -945,6 +949,9 @@ s_raft (zm_ctx_t *ctx, zm_msg_t *req)
     if (!req || !s_decode (req, self->count, &msg))
         return zm_error (ctx, ZM_EINVAL, "not a raft message");
     int64_t now = zclock_mono ();
+    if (msg.type <= ZM_RAFT_VOTE_REPLY)
+        s_trace (self, "recv %d from %d term %" PRIu64 " granted %d", (int) msg.type, msg.from,
+                 msg.term, msg.granted);
     zm_raft_step (self->raft, &msg, now);
     s_progress (self, now);
     s_flush (self);
@@ -1236,7 +1243,8 @@ s_start_raft (s_sync_t *self, int64_t now)
         .max_batch = 64,
         .seed = (uint64_t) zclock_usecs () ^ ((uint64_t) getpid () << 20) ^ (uint64_t) self->self,
         .storage = &s_disk_ops,
-        .storage_self = &self->disk};
+        .storage_self = &self->disk,
+        .clock = zclock_mono};
     self->raft = zm_raft_new (&config, now);
     if (!self->raft) {
         zm_log_error ("sync: cannot start Raft (sync.heartbeat must be below "

@@ -19,6 +19,10 @@
       - each member applied the same owner at each index;
       - at most one leader per term;
       - locks keep being granted after each fault.
+    One more test gives the members a disk slower than the election timeout
+    (every fsync delayed by the preloaded tests/shim/slow_fsync.c): the
+    group must still elect a leader and keep it. When grants or a leader do
+    not come, the end of each member's trace (its votes) goes to stderr.
     Needs root (network namespaces); CI runs it as root.
 */
 #include "support.h"
@@ -122,6 +126,26 @@ s_pump (int ms)
     } while (zt_clock () < deadline);
 }
 
+static char *s_trace (int i);
+
+//  The end of each member's sync.trace (votes, leads, grants), to stderr:
+//  why a test saw no grants
+static void
+s_dump_traces (void)
+{
+    for (int i = 0; i < s_count; i++) {
+        char *text = s_trace (i);
+        size_t size = strlen (text);
+        int lines = 0;
+        const char *from = text + size;
+        while (from > text && lines <= 24)
+            lines += *--from == '\n';
+        fprintf (stderr, "sync faults: the end of m%d's trace:\n%s\n", i,
+                 from == text ? from : from + 1);
+        free (text);
+    }
+}
+
 //  Pump until n more grants, at most timeout_ms; true if they came.
 //  When they do not, prints the last lines read, to tell why.
 static bool
@@ -140,6 +164,7 @@ s_pump_grants (int n, int timeout_ms)
         if (*line)
             fprintf (stderr, "  %s\n", line);
     }
+    s_dump_traces ();
     return false;
 }
 
@@ -211,10 +236,10 @@ s_stop_all (void)
     }
 }
 
-//  A cluster of count members on count hosts, each with a keypair made
-//  beforehand (the others must know it)
+//  count hosts and a keypair for each, made beforehand (the others must
+//  know it): the members are not started
 static void
-s_cluster (int count)
+s_prepare (int count)
 {
     for (int i = 0; i < S_MAX; i++) {
         s_procs[i] = (zt_proc_t) ZT_PROC_NONE;
@@ -231,6 +256,13 @@ s_cluster (int count)
         snprintf (keys, sizeof keys, "%s/keys-%d", s_dir, i);
         cr_assert_eq (zm_keypair_create (keys, "node", NULL, s_keys[i]), 0);
     }
+}
+
+//  A cluster of count members on count hosts, granting locks
+static void
+s_cluster (int count)
+{
+    s_prepare (count);
     for (int i = 0; i < count; i++)
         s_start (i);
     cr_assert (s_pump_grants (10, 15000), "no locks granted at the start");
@@ -595,4 +627,63 @@ Test (sync_faults, randomized_kills_cuts_and_restarts, .fini = s_teardown, .time
     fprintf (stderr, "sync faults: %d faults\n", faults);
     cr_assert_gt (faults, 5);
     s_check_history ();
+}
+
+//  How many terms the members led, as their traces say
+static int
+s_terms_led (void)
+{
+    int terms = 0;
+    for (int i = 0; i < s_count; i++) {
+        char *text = s_trace (i);
+        for (const char *at = strstr (text, " lead "); at; at = strstr (at + 1, " lead "))
+            terms++;
+        free (text);
+    }
+    return terms;
+}
+
+//  Every fsync of the members takes 400 ms (tests/shim/slow_fsync.c), more
+//  than the election timeout (300 ms by default): a loaded machine's disk.
+//  A member that started its election timer before storing its new term
+//  gave up each candidacy the moment it was stored, and no leader was ever
+//  elected. The group must elect one, and keep it.
+Test (sync_faults, a_disk_slower_than_the_election_timeout_still_elects_a_leader,
+      .fini = s_teardown, .timeout = 120)
+{
+    s_prepare (3);
+    char shim[4200], asan[1024];
+    snprintf (shim, sizeof shim, "%s/tests/shim/libslow_fsync.so", zt_build_dir ());
+    cr_assert_eq (access (shim, R_OK), 0, "%s is not built", shim);
+    //  The members get the shim (and an ASan build does not object to a
+    //  library loaded before its runtime); this test's own process does not
+    const char *old_asan = getenv ("ASAN_OPTIONS");
+    snprintf (asan, sizeof asan, "%s%sverify_asan_link_order=0", old_asan ? old_asan : "",
+              old_asan && *old_asan ? ":" : "");
+    char *saved_asan = old_asan ? strdup (old_asan) : NULL;
+    setenv ("LD_PRELOAD", shim, 1);
+    setenv ("ZT_SLOW_FSYNC_MS", "400", 1);
+    setenv ("ASAN_OPTIONS", asan, 1);
+    for (int i = 0; i < 3; i++)
+        s_launch (i, false);
+    unsetenv ("LD_PRELOAD");
+    unsetenv ("ZT_SLOW_FSYNC_MS");
+    if (saved_asan)
+        setenv ("ASAN_OPTIONS", saved_asan, 1);
+    else
+        unsetenv ("ASAN_OPTIONS");
+    free (saved_asan);
+    int64_t deadline = zt_clock () + 15000;
+    while (s_terms_led () == 0 && zt_clock () < deadline)
+        s_pump (100);
+    if (s_terms_led () == 0)
+        s_dump_traces ();
+    cr_assert_gt (s_terms_led (), 0, "no leader in 15 s with a slow disk");
+    //  And it stays leader: no new term in the next 5 s
+    int terms = s_terms_led ();
+    s_pump (5000);
+    if (s_terms_led () != terms)
+        s_dump_traces ();
+    cr_assert_eq (s_terms_led (), terms, "the group kept electing leaders");
+    cr_assert_geq (s_leader (), 0, "the leader is not alive");
 }
