@@ -2252,3 +2252,34 @@ Test (zm_tool, output_indented_on_a_terminal_one_line_when_piped, .fini = s_flee
     cr_assert_eq (rc, 1, "exit %d: %s", rc, tty);
     s_assert_error_line (tty);
 }
+
+Test (zm_tool, bench_stopped_by_sigterm_prints_what_it_measured, .fini = s_fleet_teardown,
+      .timeout = 60)
+{
+    char peers[512];
+    s_fleet_start (1, peers, sizeof peers);
+    //  Slow calls (20 ms each, one at a time on slow's own reactor): far
+    //  from done when the signal comes
+    char via[200];
+    snprintf (via, sizeof via, "--via=%s", s_fleet[0].address);
+    const char *argv[] = {s_zm (),    "--registry.beacon=false", "--log.level=warning",
+                          "bench",    "slow",
+                          "Slow",     "--requests",
+                          "100000",   "--body",
+                          "{\"ms\": 20}", via,
+                          NULL};
+    zt_proc_t bench = zt_spawn (argv, NULL);
+    cr_assert (bench.pid > 0);
+    usleep (1500 * 1000);
+    kill (bench.pid, SIGTERM);
+    char line[4096];
+    cr_assert (zt_read_line (&bench, line, sizeof line, 10000), "nothing printed");
+    cr_assert_eq (zt_wait (&bench, 10000), 1, "exit 1: interrupted");
+    zm_msg_t *result = s_json (line);
+    int64_t made = zm_msg_get_int (result, "requests", 0);
+    cr_assert (made > 0 && made < 100000, "%s", line);
+    cr_assert_eq (zm_msg_get_int (result, "errors", -1), 0, "%s", line);
+    cr_assert_geq (zm_msg_get_int (result, "p50_us", 0), 20000, "%s", line);
+    zm_msg_destroy (&result);
+    zt_kill (&bench, SIGKILL);
+}
