@@ -5,11 +5,22 @@
     open a stream (JSON lines from stdin to the server, the server's
     messages as JSON lines on stdout), publish an event through a running
     node, print the events of a subscription, list the services the
-    registry knows, read and write the store of a node (its built-in
-    "$store" service), run a command under a distributed lock, campaign in
-    or observe an election (the sync members' "$sync" service,
-    docs/sync.md). JSON in, JSON out on stdout; errors go to stderr as one
-    line "zm: ...".
+    registry knows or describe one, print the registry's events as they
+    come (zm watch), ask nodes for their health or their counters (their
+    "$node" health and stats endpoints), measure an endpoint (zm bench),
+    read and write the store of a node (its built-in "$store" service), run
+    a command under a distributed lock, campaign in or observe an election
+    (the sync members' "$sync" service, docs/sync.md). zm config prints the
+    configuration a node would run with and where each value comes from,
+    without starting one. JSON in, JSON out on stdout; errors go to stderr
+    as one line "zm: ...". docs/zm.1 is the manual.
+
+    Output: on a terminal every JSON value is printed indented over several
+    lines (s_put_pretty, over the codec's compact text); otherwise, for
+    programs, one compact line per value: a reply, an event, a node, a key.
+
+    Every command is a row of s_commands: its name, its function, its help
+    (zm COMMAND --help, zm help COMMAND).
 
     The store is per node, so `zm store` never picks just any node: --via
     names one, --node picks the node of that name, and otherwise it must be
@@ -21,29 +32,47 @@
     as credit allows. At the end of stdin it closes its sending side and
     prints until the server ends the stream.
 
+    describe, health and stats work on a fleet (s_fleet_new): --via's node
+    (described by its "$node" describe answer), or the nodes the registry
+    knows once discovery had its say, narrowed by --node or a service. With
+    neither, health and stats also ask the static peers the registry does
+    not know: a peer that never answered is a node that is down, and health
+    says so instead of leaving it out. The calls go out at once, a thread
+    each (zm_call runs on its caller's thread), and the answers are printed
+    by node name.
+
+    `zm bench` runs C caller threads over one shared counter of N calls;
+    each caller makes one call first that is not counted (it finds the
+    service and opens that thread's connection), then all start together.
+    Latencies are kept per call and sorted for the percentiles.
+
     `zm lock NAME -- COMMAND` takes the lock, runs COMMAND as a child with
     the fencing token in its environment (ZM_LOCK_TOKEN) while the node's
     renewer keeps the lease, and releases it when COMMAND exits; its exit
     status is COMMAND's. Losing the lock while COMMAND runs stops COMMAND
     (SIGTERM). `zm elect NAME` leads until told to stop, then resigns;
     `zm elect NAME --observe` prints the leader and its changes. Both wait
-    in steps of at most a second, so that SIGINT and SIGTERM are heard.
+    in steps of at most a second, so that SIGINT and SIGTERM are heard, as
+    do `zm watch` and `zm bench` (which then prints what it measured).
 
-    Every command starts a node of its own, configured like any other
-    (defaults, file, ZM_* environment, --key=value flags), with two
-    defaults of its own: log.level "warning" (a tool's stderr is for its
-    errors), and, except for subscribe, rpc.bind "" so the tool is a pure
-    client that never shows up in anyone's registry. subscribe keeps its
-    RPC socket: queue-group events come to it point to point.
+    Every command but config, keygen and help starts a node of its own,
+    configured like any other (defaults, file, ZM_* environment,
+    --key=value flags), with two defaults of its own: log.level "warning"
+    (a tool's stderr is for its errors), and, except for subscribe,
+    rpc.bind "" so the tool is a pure client that never shows up in
+    anyone's registry. subscribe keeps its RPC socket: queue-group events
+    come to it point to point.
 
     The tool's own options and the config flags may come in any order
     around the command. A --key=value that is not one of the tool's options
     goes to the configuration; the tool's options also take "--opt VALUE".
 
     Exit status: 0 success; 1 the operation failed (an error from the
-    cluster, no node found, a timeout, a stream that failed); 2 bad usage
-    or input (zm stream: a line of stdin that is not JSON). zm lock exits
-    with its command's status instead (128+N when signal N ended it).
+    cluster, no node found, a timeout, a stream that failed, a node
+    unhealthy or silent, a call of zm bench that failed, a config key that
+    is not there); 2 bad usage or input (zm stream: a line of stdin that is
+    not JSON). zm lock exits with its command's status instead (128+N when
+    signal N ended it).
     =========================================================================
 */
 #include <czmq.h>
@@ -669,27 +698,23 @@ s_put_pretty (const char *json, size_t size, FILE *out)
                 quoted = false;
             continue;
         }
-        bool close = c == '}' || c == ']';
-        if (close)
-            depth--;
-        if (close || (c == ',')) {
-            if (c == ',')
-                fputc (',', out);
-            fprintf (out, "\n%*s", depth * 2, "");
-            if (c == ',')
-                continue;
-        }
-        if (c == ':') {
+        bool open = c == '{' || c == '[';
+        if (c == '}' || c == ']')
+            fprintf (out, "\n%*s%c", --depth * 2, "", c);
+        else if (c == ',')
+            fprintf (out, ",\n%*s", depth * 2, "");
+        else if (c == ':')
             fputs (": ", out);
-            continue;
+        else if (open && i + 1 < size && (json[i + 1] == '}' || json[i + 1] == ']')) {
+            fputc (c, out);             //  empty: as it is
+            fputc (json[++i], out);
         }
-        fputc (c, out);
-        if (c == '"')
-            quoted = true;
-        else if ((c == '{' || c == '[') && i + 1 < size && (json[i + 1] == '}' || json[i + 1] == ']'))
-            fputc (json[++i], out);     //  empty
-        else if (c == '{' || c == '[')
-            fprintf (out, "\n%*s", ++depth * 2, "");
+        else if (open)
+            fprintf (out, "%c\n%*s", c, ++depth * 2, "");
+        else {
+            fputc (c, out);
+            quoted = c == '"';
+        }
     }
 }
 
@@ -707,8 +732,8 @@ s_write_json (const void *data, size_t size)
     return 0;
 }
 
-//  Print a message as one line of JSON (NULL prints null). Returns S_OK or
-//  S_FAILED (reported).
+//  Print a message as JSON, s_write_json's way (NULL prints null).
+//  Returns S_OK or S_FAILED (reported).
 static int
 s_print_json (const zm_msg_t *msg)
 {
