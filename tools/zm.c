@@ -3273,7 +3273,7 @@ s_fleet_via (s_cli_t *cli, zm_node_t *node, s_fleet_t *fleet)
         target->rc = rc;
         s_error_text (rc, error, target->error, sizeof target->error);
     }
-    //  The entry, as the registry would have it: {descriptor, host, sources}
+    //  The entry, as the registry would have it: {descriptor, host}
     fleet->list = zm_msg_new ();
     zm_val_t *nodes = fleet->list ? zm_val_set_array (zm_msg_root_mut (fleet->list), "nodes")
                                   : NULL;
