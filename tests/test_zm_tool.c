@@ -9,7 +9,9 @@
 #include "support.h"
 #include <czmq.h>
 #include <inttypes.h>
+#include <pty.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include "zmicro.h"
 
 //  Flags every zm run gets: loopback only, no beacons, quiet.
@@ -1429,4 +1431,855 @@ Test (zm_tool, stream_bad_usage_exits_2, .timeout = 20)
     cr_assert (strstr (out, "usage: zm [FLAGS] stream SERVICE ENDPOINT"), "%s", out);
     cr_assert_eq (s_run (out, sizeof out, "help"), 0);
     cr_assert (strstr (out, "stream SERVICE ENDPOINT [--open JSON]"), "%s", out);
+}
+
+//  --------------------------------------------------------------------------
+//  zm describe, watch, health, stats, config, bench; help and output format
+
+//  The nodes of these tests, for the teardown: it runs after a failed
+//  assertion too.
+static zt_proc_t s_fleet[2] = {ZT_PROC_NONE, ZT_PROC_NONE};
+
+static void
+s_fleet_teardown (void)
+{
+    for (size_t i = 0; i < sizeof s_fleet / sizeof s_fleet[0]; i++)
+        zt_kill (&s_fleet[i], SIGTERM);
+}
+
+//  Start alpha and, when two, beta; peers gets "'--registry.peers=A[,B]'".
+static void
+s_fleet_start (int count, char *peers, size_t size)
+{
+    s_fleet[0] = s_start_node ("alpha");
+    if (count > 1)
+        s_fleet[1] = s_start_node ("beta");
+    snprintf (peers, size, "'--registry.peers=%s%s%s'", s_fleet[0].address,
+              count > 1 ? "," : "", count > 1 ? s_fleet[1].address : "");
+}
+
+//  An address where nothing listens, with a well-formed key: the node at
+//  port 1 of loopback (never ours: below 1024).
+static void
+s_dead_address (char *address, size_t size)
+{
+    snprintf (address, size, "tcp://127.0.0.1:1#%s", s_fleet[0].key);
+}
+
+//  Split out into its lines (in place); returns how many (at most max).
+static int
+s_lines (char *out, char **lines, int max)
+{
+    int count = 0;
+    for (char *save = NULL, *line = strtok_r (out, "\n", &save); line && count < max;
+         line = strtok_r (NULL, "\n", &save))
+        lines[count++] = line;
+    return count;
+}
+
+//  Run `zm ARGS` with stderr into a file of its own; its one line into err
+//  (asserted one line "zm: ..." when the exit status is not 0).
+static int
+s_run_err (char *out, size_t size, char *err, size_t err_size, const char *format, ...)
+    __attribute__ ((format (printf, 5, 6)));
+
+static int
+s_run_err (char *out, size_t size, char *err, size_t err_size, const char *format, ...)
+{
+    char args[3000], path[64];
+    va_list list;
+    va_start (list, format);
+    vsnprintf (args, sizeof args, format, list);
+    va_end (list);
+    snprintf (path, sizeof path, "/tmp/zm-tool-err-%d", (int) getpid ());
+    int rc = s_run (out, size, S_FLAGS " %s 2>%s", args, path);
+    s_read_file (path, err, err_size);
+    unlink (path);
+    if (rc != 0)
+        s_assert_error_line (err);
+    return rc;
+}
+
+//  A string in a JSON array?
+static bool
+s_has (const zm_val_t *array, const char *text)
+{
+    for (size_t i = 0; i < zm_val_size (array); i++)
+        if (strcmp (zm_val_str (zm_val_at (array, i), "", NULL), text) == 0)
+            return true;
+    return false;
+}
+
+//  Every command: its name, as zm --help lists it.
+static const char *s_commands[] = {"call",  "stream", "publish", "subscribe", "services",
+                                   "describe", "watch", "health", "stats",  "config",
+                                   "bench", "store",  "lock",    "elect",     "keygen",
+                                   "help"};
+
+Test (zm_tool, help_for_every_command, .timeout = 30)
+{
+    char out[8192], again[8192], general[16384];
+    cr_assert_eq (s_run (general, sizeof general, "--help"), 0);
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++) {
+        const char *name = s_commands[i];
+        //  Its own usage, on stdout, exit 0; the same through zm help
+        int rc = s_run (out, sizeof out, "%s --help", name);
+        cr_assert_eq (rc, 0, "zm %s --help: exit %d", name, rc);
+        char head[64];
+        snprintf (head, sizeof head, " %s ", name);
+        cr_assert (strncmp (out, "usage: zm ", 10) == 0 && strstr (out, head), "zm %s --help: %s",
+                   name, out);
+        cr_assert_neq (strcmp (out, general), 0, "zm %s --help is zm --help", name);
+        cr_assert_eq (s_run (again, sizeof again, "help %s", name), 0);
+        cr_assert_str_eq (again, out, "zm help %s", name);
+        //  -h too, after arguments and flags
+        cr_assert_eq (s_run (again, sizeof again, S_FLAGS " %s x -h", name), 0);
+        cr_assert_str_eq (again, out, "zm %s x -h", name);
+        //  zm --help lists it
+        char listed[64];
+        snprintf (listed, sizeof listed, "\n  %s", name);
+        cr_assert (strstr (general, listed), "zm --help does not list %s", name);
+    }
+    //  A command there is not: exit 2, one line
+    int rc = s_run (out, sizeof out, "help frobnicate 2>&1");
+    cr_assert_eq (rc, 2, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "frobnicate"), "%s", out);
+    rc = s_run (out, sizeof out, "frobnicate --help 2>&1");
+    cr_assert_eq (rc, 2, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+}
+
+Test (zm_tool, describe_service_across_nodes, .fini = s_fleet_teardown, .timeout = 60)
+{
+    char peers[512], out[8192];
+    s_fleet_start (2, peers, sizeof peers);
+    int rc = s_run (out, sizeof out, S_FLAGS " %s describe greeter", peers);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    char *lines[4];
+    cr_assert_eq (s_lines (out, lines, 4), 1, "one line when piped");
+    zm_msg_t *answer = s_json (lines[0]);
+    const zm_val_t *root = zm_msg_root (answer);
+    cr_assert_str_eq (zm_msg_get_str (answer, "name", ""), "greeter");
+    const zm_val_t *versions = zm_val_get (root, "versions");
+    cr_assert_eq (zm_val_size (versions), 1);
+    cr_assert (s_has (versions, "1.0.0"));
+    const zm_val_t *endpoints = zm_val_get (root, "endpoints");
+    cr_assert_eq (zm_val_size (endpoints), 4);
+    cr_assert (s_has (endpoints, "Say.Hello") && s_has (endpoints, "Echo")
+               && s_has (endpoints, "Fail") && s_has (endpoints, "Slow"));
+    cr_assert_eq (zm_val_type (zm_val_get (root, "streams")), ZM_TYPE_ARRAY);
+    cr_assert_eq (zm_val_size (zm_val_get (root, "streams")), 0);
+    //  Both nodes, by name, each with its address, metadata and endpoints
+    const zm_val_t *nodes = zm_val_get (root, "nodes");
+    cr_assert_eq (zm_val_size (nodes), 2);
+    for (size_t i = 0; i < 2; i++) {
+        const zm_val_t *node = zm_val_at (nodes, i);
+        const char *name = i == 0 ? "alpha" : "beta";
+        char address[64];
+        snprintf (address, sizeof address, "tcp://127.0.0.1:%d", s_fleet[i].port);
+        cr_assert_str_eq (zm_val_str (zm_val_get (node, "name"), "", NULL), name);
+        cr_assert_str_eq (zm_val_str (zm_val_get (node, "address"), "", NULL), address);
+        cr_assert_eq (strlen (zm_val_str (zm_val_get (node, "uuid"), "", NULL)), 32);
+        cr_assert_str_eq (zm_val_str (zm_val_get (node, "version"), "", NULL), "1.0.0");
+        cr_assert_eq (zm_val_int (zm_val_get (node, "instances"), 0), 1);
+        cr_assert (s_has (zm_val_get (node, "endpoints"), "Say.Hello"));
+        const zm_val_t *meta = zm_val_get (node, "metadata");
+        cr_assert_str_eq (zm_val_str (zm_val_get (meta, "team"), "", NULL), "core");
+        cr_assert_str_eq (zm_val_str (zm_val_get (meta, "node"), "", NULL), name);
+    }
+    zm_msg_destroy (&answer);
+    //  --node: only beta's
+    rc = s_run (out, sizeof out, S_FLAGS " %s describe greeter --node beta", peers);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    answer = s_json (out);
+    nodes = zm_val_get (zm_msg_root (answer), "nodes");
+    cr_assert_eq (zm_val_size (nodes), 1);
+    cr_assert_str_eq (zm_val_str (zm_val_get (zm_val_at (nodes, 0), "name"), "", NULL), "beta");
+    zm_msg_destroy (&answer);
+    //  --via: the built-in "$node" as alpha describes it
+    rc = s_run (out, sizeof out, S_FLAGS " describe '$node' --via '%s'", s_fleet[0].address);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    answer = s_json (out);
+    endpoints = zm_val_get (zm_msg_root (answer), "endpoints");
+    cr_assert (s_has (endpoints, "describe") && s_has (endpoints, "health")
+                   && s_has (endpoints, "stats"),
+               "%s", out);
+    nodes = zm_val_get (zm_msg_root (answer), "nodes");
+    cr_assert_eq (zm_val_size (nodes), 1);
+    cr_assert_str_eq (zm_val_str (zm_val_get (zm_val_at (nodes, 0), "name"), "", NULL),
+                      "alpha");
+    zm_msg_destroy (&answer);
+}
+
+Test (zm_tool, describe_unknown_service_exits_1, .fini = s_fleet_teardown, .timeout = 60)
+{
+    char peers[512], out[8192], err[4096], dead[128];
+    s_fleet_start (1, peers, sizeof peers);
+    s_dead_address (dead, sizeof dead);
+    int rc = s_run_err (out, sizeof out, err, sizeof err, "%s describe nobody", peers);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+    cr_assert (strstr (err, "no node serves \"nobody\"") && strstr (err, "1 other node"), "%s",
+               err);
+    cr_assert_str_eq (out, "", "nothing on stdout");
+    rc = s_run_err (out, sizeof out, err, sizeof err, "%s describe greeter --node gamma", peers);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+    cr_assert (strstr (err, "no node named \"gamma\""), "%s", err);
+    rc = s_run_err (out, sizeof out, err, sizeof err, "describe nobody --via '%s'",
+                    s_fleet[0].address);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+    cr_assert (strstr (err, "does not serve \"nobody\""), "%s", err);
+    //  Nobody there: bounded by --timeout
+    int64_t start = zt_clock ();
+    rc = s_run_err (out, sizeof out, err, sizeof err, "describe greeter --via '%s' --timeout 500",
+                    dead);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+    cr_assert_lt (zt_clock () - start, 10000);
+    //  No node known at all
+    rc = s_run_err (out, sizeof out, err, sizeof err, "describe greeter --timeout 300");
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+}
+
+//  Read watch's lines until one is event action of type (and service, when
+//  not NULL) about the node named name, for at most ms; returns it decoded.
+static zm_msg_t *
+s_expect_watch (zt_proc_t *watch, const char *action, const char *type, const char *name,
+                const char *service, int ms)
+{
+    char line[8192];
+    int64_t until = zt_clock () + ms;
+    while (zt_clock () < until) {
+        if (!zt_read_line (watch, line, sizeof line, (int) (until - zt_clock ())))
+            break;
+        zm_msg_t *event = s_json (line);
+        const char *svc = zm_val_str (
+            zm_val_get (zm_val_get (zm_msg_root (event), "service"), "name"), "", NULL);
+        if (strcmp (zm_msg_get_str (event, "action", ""), action) == 0
+            && strcmp (zm_msg_get_str (event, "type", ""), type) == 0
+            && strcmp (zm_msg_get_str (event, "name", ""), name) == 0
+            && (!service || strcmp (svc, service) == 0))
+            return event;
+        zm_msg_destroy (&event);
+    }
+    cr_assert_fail ("watch: no %s %s event about %s%s%s within %d ms", action, type, name,
+                    service ? " service " : "", service ? service : "", ms);
+    return NULL;
+}
+
+Test (zm_tool, watch_prints_registry_events, .fini = s_fleet_teardown, .timeout = 60)
+{
+    char peers[512], uuid[64], address[64];
+    s_fleet_start (1, peers, sizeof peers);
+    s_node_uuid (s_fleet[0].address, uuid, sizeof uuid);
+    snprintf (address, sizeof address, "tcp://127.0.0.1:%d", s_fleet[0].port);
+    //  Asked every 200 ms: a node gone is dropped after two silent rounds
+    char flag[300];
+    snprintf (flag, sizeof flag, "--registry.peers=%s", s_fleet[0].address);
+    const char *argv[] = {s_zm (), "--registry.beacon=false", "--log.level=warning",
+                          "--registry.ttl=200", flag, "watch", "--timeout", "50000", NULL};
+    zt_proc_t watch = zt_spawn (argv, NULL);
+    cr_assert (watch.pid > 0);
+    //  alpha comes: the node, then its services
+    zm_msg_t *event = s_expect_watch (&watch, "add", "node", "alpha", NULL, 10000);
+    cr_assert_str_eq (zm_msg_get_str (event, "node", ""), uuid);
+    cr_assert_str_eq (zm_msg_get_str (event, "host", ""), "127.0.0.1");
+    cr_assert_str_eq (zm_msg_get_str (event, "public_key", ""), s_fleet[0].key);
+    const zm_val_t *addresses = zm_val_get (zm_msg_root (event), "addresses");
+    cr_assert (s_has (addresses, address));
+    zm_msg_destroy (&event);
+    event = s_expect_watch (&watch, "add", "service", "alpha", "greeter", 5000);
+    const zm_val_t *svc = zm_val_get (zm_msg_root (event), "service");
+    cr_assert_str_eq (zm_val_str (zm_val_get (svc, "version"), "", NULL), "1.0.0");
+    cr_assert (s_has (zm_val_get (svc, "endpoints"), "Say.Hello"));
+    cr_assert_str_eq (zm_val_str (zm_val_get (zm_val_get (svc, "metadata"), "team"), "", NULL),
+                      "core");
+    zm_msg_destroy (&event);
+    //  alpha goes
+    zt_kill (&s_fleet[0], SIGTERM);
+    event = s_expect_watch (&watch, "remove", "node", "alpha", NULL, 15000);
+    cr_assert_str_eq (zm_msg_get_str (event, "node", ""), uuid);
+    zm_msg_destroy (&event);
+    //  SIGTERM: the normal end
+    kill (watch.pid, SIGTERM);
+    cr_assert_eq (zt_wait (&watch, 10000), 0, "zm watch exits 0 on SIGTERM");
+    zt_kill (&watch, SIGKILL);
+}
+
+Test (zm_tool, watch_stops, .fini = s_fleet_teardown, .timeout = 60)
+{
+    char peers[512], out[8192], err[4096];
+    //  Nothing to see, --timeout: exit 0, nothing printed
+    int64_t start = zt_clock ();
+    int rc = s_run_err (out, sizeof out, err, sizeof err, "watch --timeout 300");
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    cr_assert_str_eq (out, "");
+    //  --count events not seen within --timeout: exit 1
+    rc = s_run_err (out, sizeof out, err, sizeof err, "watch --count 1 --timeout 300");
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+    cr_assert (strstr (err, "0 of 1 event"), "%s", err);
+    cr_assert_lt (zt_clock () - start, 10000);
+    //  --count: exactly that many, one line each (piped), the node first
+    s_fleet_start (1, peers, sizeof peers);
+    rc = s_run_err (out, sizeof out, err, sizeof err, "%s watch --count 2 --timeout 20000",
+                    peers);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    char *lines[8];
+    cr_assert_eq (s_lines (out, lines, 8), 2, "two lines");
+    zm_msg_t *first = s_json (lines[0]), *second = s_json (lines[1]);
+    cr_assert_str_eq (zm_msg_get_str (first, "type", ""), "node");
+    cr_assert_str_eq (zm_msg_get_str (first, "action", ""), "add");
+    cr_assert_str_eq (zm_msg_get_str (second, "type", ""), "service");
+    cr_assert_str_eq (zm_msg_get_str (second, "name", ""), "alpha");
+    zm_msg_destroy (&first);
+    zm_msg_destroy (&second);
+}
+
+//  Check one line of zm health: a healthy node named name at port.
+static void
+s_assert_healthy (const char *line, const char *name, int port)
+{
+    zm_msg_t *node = s_json (line);
+    char address[64];
+    snprintf (address, sizeof address, "tcp://127.0.0.1:%d", port);
+    cr_assert_str_eq (zm_msg_get_str (node, "name", ""), name, "%s", line);
+    cr_assert_str_eq (zm_msg_get_str (node, "address", ""), address, "%s", line);
+    cr_assert_eq (strlen (zm_msg_get_str (node, "uuid", "")), 32, "%s", line);
+    cr_assert (zm_msg_get_bool (node, "healthy", false), "%s", line);
+    cr_assert (zm_msg_get_bool (node, "live", false), "%s", line);
+    cr_assert (zm_msg_get_bool (node, "ready", false), "%s", line);
+    cr_assert_str_eq (zm_msg_get_str (node, "status", ""), "serving", "%s", line);
+    cr_assert (zm_msg_get_int (node, "latency_us", 0) > 0, "%s", line);
+    cr_assert_null (zm_val_get (zm_msg_root (node), "error"), "%s", line);
+    zm_msg_destroy (&node);
+}
+
+Test (zm_tool, health_of_every_node, .fini = s_fleet_teardown, .timeout = 60)
+{
+    char peers[512], out[8192], err[4096];
+    s_fleet_start (2, peers, sizeof peers);
+    //  Every node known: one line each, by name
+    int rc = s_run_err (out, sizeof out, err, sizeof err, "%s health", peers);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    char *lines[8];
+    cr_assert_eq (s_lines (out, lines, 8), 2, "one line per node");
+    s_assert_healthy (lines[0], "alpha", s_fleet[0].port);
+    s_assert_healthy (lines[1], "beta", s_fleet[1].port);
+    //  Those serving a service
+    rc = s_run_err (out, sizeof out, err, sizeof err, "%s health greeter", peers);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    cr_assert_eq (s_lines (out, lines, 8), 2);
+    //  One by name, one by address
+    rc = s_run_err (out, sizeof out, err, sizeof err, "%s health --node beta", peers);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    cr_assert_eq (s_lines (out, lines, 8), 1);
+    s_assert_healthy (lines[0], "beta", s_fleet[1].port);
+    rc = s_run_err (out, sizeof out, err, sizeof err, "health --via '%s'", s_fleet[0].address);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    cr_assert_eq (s_lines (out, lines, 8), 1);
+    s_assert_healthy (lines[0], "alpha", s_fleet[0].port);
+}
+
+Test (zm_tool, health_unreachable_exits_1, .fini = s_fleet_teardown, .timeout = 60)
+{
+    char peers[512], out[8192], err[4096], dead[128];
+    s_fleet_start (1, peers, sizeof peers);
+    s_dead_address (dead, sizeof dead);
+    //  A static peer that never answers is a node that is down: its line
+    //  says so, alpha's is healthy, exit 1 with one line naming it
+    int rc = s_run_err (out, sizeof out, err, sizeof err,
+                        "'--registry.peers=%s,%s' health --timeout 2000", s_fleet[0].address,
+                        dead);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+    cr_assert (strstr (err, "zm: health: 1 of 2 node(s) unhealthy: tcp://127.0.0.1:1: "), "%s",
+               err);
+    char *lines[8];
+    cr_assert_eq (s_lines (out, lines, 8), 2, "one line per node");
+    zm_msg_t *down = s_json (lines[0]);
+    cr_assert_str_eq (zm_msg_get_str (down, "address", ""), "tcp://127.0.0.1:1");
+    cr_assert_not (zm_msg_get_bool (down, "healthy", true));
+    cr_assert (*zm_msg_get_str (down, "error", ""), "%s", lines[0]);
+    cr_assert_null (zm_val_get (zm_msg_root (down), "name"), "never heard from: %s", lines[0]);
+    zm_msg_destroy (&down);
+    s_assert_healthy (lines[1], "alpha", s_fleet[0].port);
+    //  --via a node that is not there; a name or service no node has
+    int64_t start = zt_clock ();
+    rc = s_run_err (out, sizeof out, err, sizeof err, "health --via '%s' --timeout 500", dead);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+    cr_assert_lt (zt_clock () - start, 10000);
+    zm_msg_t *line = s_json (out);
+    cr_assert_not (zm_msg_get_bool (line, "healthy", true));
+    zm_msg_destroy (&line);
+    rc = s_run_err (out, sizeof out, err, sizeof err, "%s health --node gamma", peers);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+    cr_assert (strstr (err, "no node named \"gamma\""), "%s", err);
+    rc = s_run_err (out, sizeof out, err, sizeof err, "%s health nobody", peers);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+    cr_assert (strstr (err, "no node serves \"nobody\""), "%s", err);
+    //  A node gone since: exit 1
+    zt_kill (&s_fleet[0], SIGTERM);
+    rc = s_run_err (out, sizeof out, err, sizeof err, "health --via '%s' --timeout 500",
+                    s_fleet[0].address);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+}
+
+//  From a line of zm stats: SERVICE.ENDPOINT's "requests", -1 when absent.
+static int64_t
+s_endpoint_requests (const zm_msg_t *line, const char *service, const char *endpoint)
+{
+    const zm_val_t *services = zm_val_get (zm_val_get (zm_msg_root (line), "stats"), "services");
+    return zm_val_int (zm_val_get (zm_val_get (zm_val_get (services, service), endpoint),
+                                   "requests"),
+                       -1);
+}
+
+Test (zm_tool, stats_count_the_calls, .fini = s_fleet_teardown, .timeout = 60)
+{
+    char peers[512], out[8192], err[4096];
+    s_fleet_start (2, peers, sizeof peers);
+    for (int i = 0; i < 3; i++) {
+        int rc = s_run (out, sizeof out, S_FLAGS " call greeter Echo --via '%s'",
+                        s_fleet[0].address);
+        cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    }
+    int rc = s_run (out, sizeof out, S_FLAGS " call greeter Fail --via '%s' 2>/dev/null",
+                    s_fleet[0].address);
+    cr_assert_eq (rc, 1);
+    rc = s_run_err (out, sizeof out, err, sizeof err, "stats --via '%s'", s_fleet[0].address);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    char *lines[8];
+    cr_assert_eq (s_lines (out, lines, 8), 1);
+    zm_msg_t *alpha = s_json (lines[0]);
+    cr_assert_str_eq (zm_msg_get_str (alpha, "name", ""), "alpha");
+    cr_assert_eq (strlen (zm_msg_get_str (alpha, "uuid", "")), 32);
+    const zm_val_t *stats = zm_val_get (zm_msg_root (alpha), "stats");
+    cr_assert (zm_val_int (zm_val_get (zm_val_get (stats, "rpc"), "requests"), 0) >= 4, "%s",
+               lines[0]);
+    cr_assert_eq (s_endpoint_requests (alpha, "greeter", "Echo"), 3, "%s", lines[0]);
+    cr_assert_eq (s_endpoint_requests (alpha, "greeter", "Fail"), 1, "%s", lines[0]);
+    const zm_val_t *fail = zm_val_get (
+        zm_val_get (zm_val_get (stats, "services"), "greeter"), "Fail");
+    cr_assert_eq (zm_val_int (zm_val_get (fail, "errors"), 0), 1, "%s", lines[0]);
+    cr_assert_eq (zm_val_int (zm_val_get (fail, "last_error_code"), 0), 409, "%s", lines[0]);
+    zm_msg_destroy (&alpha);
+    //  Every node, by name: beta served none of it
+    rc = s_run_err (out, sizeof out, err, sizeof err, "%s stats", peers);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    cr_assert_eq (s_lines (out, lines, 8), 2, "one line per node");
+    zm_msg_t *first = s_json (lines[0]), *second = s_json (lines[1]);
+    cr_assert_str_eq (zm_msg_get_str (first, "name", ""), "alpha");
+    cr_assert_eq (s_endpoint_requests (first, "greeter", "Echo"), 3);
+    cr_assert_str_eq (zm_msg_get_str (second, "name", ""), "beta");
+    cr_assert_eq (s_endpoint_requests (second, "greeter", "Echo"), 0);
+    zm_msg_destroy (&first);
+    zm_msg_destroy (&second);
+    //  --node
+    rc = s_run_err (out, sizeof out, err, sizeof err, "%s stats --node beta", peers);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    cr_assert_eq (s_lines (out, lines, 8), 1);
+    cr_assert (strstr (lines[0], "\"name\":\"beta\""), "%s", lines[0]);
+}
+
+Test (zm_tool, stats_unreachable_exits_1, .fini = s_fleet_teardown, .timeout = 60)
+{
+    char peers[512], out[8192], err[4096], dead[128];
+    s_fleet_start (1, peers, sizeof peers);
+    s_dead_address (dead, sizeof dead);
+    //  The node that answers is printed; the other one fails the command
+    int rc = s_run_err (out, sizeof out, err, sizeof err,
+                        "'--registry.peers=%s,%s' stats --timeout 2000", s_fleet[0].address, dead);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+    cr_assert (strstr (err, "zm: stats: 1 of 2 node(s) did not answer: tcp://127.0.0.1:1"), "%s",
+               err);
+    char *lines[8];
+    cr_assert_eq (s_lines (out, lines, 8), 1);
+    zm_msg_t *alpha = s_json (lines[0]);
+    cr_assert_str_eq (zm_msg_get_str (alpha, "name", ""), "alpha");
+    zm_msg_destroy (&alpha);
+    rc = s_run_err (out, sizeof out, err, sizeof err, "stats --via '%s' --timeout 500", dead);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+    cr_assert_str_eq (out, "");
+    rc = s_run_err (out, sizeof out, err, sizeof err, "%s stats --node gamma", peers);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+    rc = s_run_err (out, sizeof out, err, sizeof err, "stats --timeout 300");
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+    cr_assert (strstr (err, "no node known"), "%s", err);
+}
+
+//  The line of key in zm config's output (lines), decoded; asserts it is
+//  there once.
+static zm_msg_t *
+s_config_key (char **lines, int count, const char *key)
+{
+    zm_msg_t *found = NULL;
+    for (int i = 0; i < count; i++) {
+        zm_msg_t *item = s_json (lines[i]);
+        if (strcmp (zm_msg_get_str (item, "key", ""), key) == 0) {
+            cr_assert_null (found, "%s twice", key);
+            found = item;
+        }
+        else
+            zm_msg_destroy (&item);
+    }
+    cr_assert_not_null (found, "no %s", key);
+    return found;
+}
+
+Test (zm_tool, config_says_where_each_value_comes_from, .timeout = 30)
+{
+    char file[] = "/tmp/zm-tool-config-XXXXXX";
+    int fd = mkstemp (file);
+    cr_assert (fd >= 0);
+    const char *json = "{\"rpc\": {\"timeout\": 1234}, \"log\": {\"level\": \"info\"}}";
+    cr_assert_eq (write (fd, json, strlen (json)), (ssize_t) strlen (json));
+    close (fd);
+    //  default < file < environment < flags
+    size_t size = 65536;
+    char *out = (char *) malloc (size), command[8000];
+    snprintf (command, sizeof command,
+              "ZM_REGISTRY_TTL=777 ZM_LOG_LEVEL=notice %s config --config %s "
+              "--log.level=debug --app.colour=blue",
+              s_zm (), file);
+    int rc = zt_run (command, out, size);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    char *lines[400];
+    int count = s_lines (out, lines, 400);
+    cr_assert_gt (count, 40, "one line per key: %d", count);
+    static const struct {
+        const char *key, *layer, *type;
+    } expected[] = {{"rpc.timeout", "file", "int"},    {"registry.ttl", "env", "int"},
+                    {"log.level", "flags", "str"},     {"rpc.retries", "default", "int"},
+                    {"registry.beacon", "env", "bool"}, {"app.colour", "flags", "str"}};
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
+        zm_msg_t *item = s_config_key (lines, count, expected[i].key);
+        cr_assert_str_eq (zm_msg_get_str (item, "layer", ""), expected[i].layer, "%s",
+                          expected[i].key);
+        cr_assert_str_eq (zm_msg_get_str (item, "type", ""), expected[i].type, "%s",
+                          expected[i].key);
+        cr_assert_not_null (zm_val_get (zm_msg_root (item), "description"));
+        const char *key = expected[i].key;
+        if (strcmp (key, "rpc.timeout") == 0)
+            cr_assert_eq (zm_msg_get_int (item, "value", 0), 1234);
+        else if (strcmp (key, "registry.ttl") == 0)
+            cr_assert_eq (zm_msg_get_int (item, "value", 0), 777);
+        else if (strcmp (key, "log.level") == 0)
+            cr_assert_str_eq (zm_msg_get_str (item, "value", ""), "debug");
+        else if (strcmp (key, "registry.beacon") == 0)
+            cr_assert_not (zm_msg_get_bool (item, "value", true));  //  the tests' ZM_*
+        else if (strcmp (key, "app.colour") == 0)
+            cr_assert_str_eq (zm_msg_get_str (item, "value", ""), "blue");
+        zm_msg_destroy (&item);
+    }
+    //  The runtime's defaults, not the tool's own (log.level "warning")
+    rc = s_run (out, size, "config log.level");
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    cr_assert_eq (s_lines (out, lines, 400), 1, "one key, one line");
+    zm_msg_t *item = s_json (lines[0]);
+    cr_assert_str_eq (zm_msg_get_str (item, "layer", ""), "default");
+    cr_assert_str_eq (zm_msg_get_str (item, "value", ""), "notice");
+    zm_msg_destroy (&item);
+    rc = s_run (out, size, "config rpc.timeout --config=%s", file);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    item = s_json (out);
+    cr_assert_eq (zm_msg_get_int (item, "value", 0), 1234);
+    zm_msg_destroy (&item);
+    //  A key there is not: exit 1; values the configuration refuses: exit 2
+    rc = s_run (out, size, "config no.such.key 2>&1");
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "no.such.key"), "%s", out);
+    rc = s_run (out, size, "config --rpc.timeout=soon 2>&1");
+    cr_assert_eq (rc, 2, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    cr_assert (strstr (out, "rpc.timeout"), "%s", out);
+    rc = s_run (out, size, "config --config /nonexistent/zm.json 2>&1");
+    cr_assert_eq (rc, 2, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    snprintf (command, sizeof command, "ZM_RPC_TIMEOUT=never %s config 2>&1", s_zm ());
+    rc = zt_run (command, out, size);
+    cr_assert_eq (rc, 2, "exit %d: %s", rc, out);
+    s_assert_error_line (out);
+    unlink (file);
+    free (out);
+}
+
+Test (zm_tool, bench_measures_calls, .fini = s_fleet_teardown, .timeout = 90)
+{
+    char peers[512], out[8192], err[4096];
+    s_fleet_start (1, peers, sizeof peers);
+    int rc = s_run_err (out, sizeof out, err, sizeof err,
+                        "bench greeter Echo --requests 300 --concurrency 4 --body '{\"seq\": 5}' "
+                        "--via '%s'",
+                        s_fleet[0].address);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    char *lines[4];
+    cr_assert_eq (s_lines (out, lines, 4), 1, "one object");
+    zm_msg_t *result = s_json (lines[0]);
+    cr_assert_str_eq (zm_msg_get_str (result, "service", ""), "greeter");
+    cr_assert_str_eq (zm_msg_get_str (result, "endpoint", ""), "Echo");
+    cr_assert_eq (zm_msg_get_int (result, "requests", 0), 300, "%s", lines[0]);
+    cr_assert_eq (zm_msg_get_int (result, "concurrency", 0), 4, "%s", lines[0]);
+    cr_assert_eq (zm_msg_get_int (result, "errors", -1), 0, "%s", lines[0]);
+    double elapsed = zm_msg_get_float (result, "elapsed_ms", 0);
+    double rate = zm_msg_get_float (result, "calls_per_s", 0);
+    cr_assert (elapsed > 0 && rate > 0, "%s", lines[0]);
+    //  300 calls in elapsed ms: the rate says so (to its rounding)
+    cr_assert_float_eq (rate, 300 * 1000.0 / elapsed, 0.06 + rate * 1e-6, "%s", lines[0]);
+    int64_t p50 = zm_msg_get_int (result, "p50_us", 0), p99 = zm_msg_get_int (result, "p99_us", 0),
+            max = zm_msg_get_int (result, "max_us", 0);
+    cr_assert (p50 > 0 && p50 <= p99 && p99 <= max, "%s", lines[0]);
+    cr_assert_leq (p50, (int64_t) (elapsed * 1000), "%s", lines[0]);
+    zm_msg_destroy (&result);
+    //  Real calls: the node counted them, and each caller's first one
+    rc = s_run (out, sizeof out, S_FLAGS " stats --via '%s'", s_fleet[0].address);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    zm_msg_t *stats = s_json (out);
+    cr_assert_eq (s_endpoint_requests (stats, "greeter", "Echo"), 304, "%s", out);
+    zm_msg_destroy (&stats);
+    //  Through the registry, the defaults but --requests
+    rc = s_run_err (out, sizeof out, err, sizeof err, "%s bench greeter Say.Hello --requests 20",
+                    peers);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    result = s_json (out);
+    cr_assert_eq (zm_msg_get_int (result, "requests", 0), 20, "%s", out);
+    cr_assert_eq (zm_msg_get_int (result, "concurrency", 0), 1, "%s", out);
+    zm_msg_destroy (&result);
+    //  More callers than calls: as many callers as calls
+    rc = s_run_err (out, sizeof out, err, sizeof err,
+                    "bench greeter Echo --requests 3 --concurrency 50 --via '%s'",
+                    s_fleet[0].address);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    result = s_json (out);
+    cr_assert_eq (zm_msg_get_int (result, "concurrency", 0), 3, "%s", out);
+    zm_msg_destroy (&result);
+}
+
+Test (zm_tool, bench_failures_exit_1, .fini = s_fleet_teardown, .timeout = 60)
+{
+    char peers[512], out[8192], err[4096], dead[128];
+    s_fleet_start (1, peers, sizeof peers);
+    s_dead_address (dead, sizeof dead);
+    //  An endpoint that fails: nothing measured, the error said
+    int rc = s_run_err (out, sizeof out, err, sizeof err, "bench greeter Fail --via '%s'",
+                        s_fleet[0].address);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+    cr_assert (strstr (err, "greeter.Fail: 409") && strstr (err, "it failed on purpose"), "%s",
+               err);
+    cr_assert_str_eq (out, "");
+    //  A service nobody serves, a node that is not there
+    rc = s_run_err (out, sizeof out, err, sizeof err, "%s bench nobody X --timeout 2000", peers);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+    cr_assert (strstr (err, "404"), "%s", err);
+    int64_t start = zt_clock ();
+    rc = s_run_err (out, sizeof out, err, sizeof err,
+                    "bench greeter Echo --via '%s' --timeout 500 --concurrency 4", dead);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, err);
+    cr_assert_str_eq (out, "");
+    cr_assert_lt (zt_clock () - start, 10000);
+}
+
+Test (zm_tool, new_commands_bad_usage_exit_2, .timeout = 30)
+{
+    //  Each line: arguments, and a piece of the error line.
+    static const char *cases[][2] = {
+        {"describe", "usage: zm describe"},
+        {"describe a b", "usage: zm describe"},
+        {"describe 'a b'", "service name"},
+        {"describe x --group g", "--group does not apply"},
+        {"describe x --via tcp://127.0.0.1:1 --node n", "together"},
+        {"describe x --via http://x:1", "--via"},
+        {"watch x", "usage: zm watch"},
+        {"watch --count 0", "--count"},
+        {"watch --timeout 0", "--timeout"},
+        {"watch --all", "--all does not apply"},
+        {"health a b", "usage: zm health"},
+        {"health 'a b'", "service name"},
+        {"health x --node n", "one at most"},
+        {"health --node n --via tcp://127.0.0.1:1", "one at most"},
+        {"health --count 3", "--count does not apply"},
+        {"stats x", "usage: zm stats"},
+        {"stats --meta a=b", "--meta does not apply"},
+        {"config a b", "usage: zm config"},
+        {"config --timeout 5", "--timeout does not apply"},
+        {"config --via tcp://127.0.0.1:1", "--via does not apply"},
+        {"config --log.level=loud", "loud"},
+        {"bench", "usage: zm bench"},
+        {"bench greeter", "usage: zm bench"},
+        {"bench greeter Echo extra", "usage: zm bench"},
+        {"bench 'a b' Echo", "names"},
+        {"bench greeter Echo --requests 0", "--requests"},
+        {"bench greeter Echo --requests 1000001", "--requests"},
+        {"bench greeter Echo --requests x", "--requests"},
+        {"bench greeter Echo --concurrency 0", "--concurrency"},
+        {"bench greeter Echo --concurrency 257", "--concurrency"},
+        {"bench greeter Echo --body", "needs a value"},
+        {"bench greeter Echo --body '{\"a\":'", "--body is not valid JSON"},
+        {"bench greeter Echo --count 3", "--count does not apply"},
+        {"bench greeter Echo --meta novalue", "--meta"},
+        {"call greeter Echo --requests 5", "--requests does not apply"},
+        {"call greeter Echo --body '{}'", "--body does not apply"},
+        {"help call store", "usage: zm help"},
+    };
+    char out[4096];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = s_run (out, sizeof out, S_FLAGS " %s 2>&1", cases[i][0]);
+        cr_assert_eq (rc, 2, "zm %s: exit %d: %s", cases[i][0], rc, out);
+        s_assert_error_line (out);
+        cr_assert (strstr (out, cases[i][1]), "zm %s: %s", cases[i][0], out);
+    }
+}
+
+//  Run `zm ARGS` through the shell with its stdout a terminal (a pty in raw
+//  mode: no \r added), and what it printed there in out. Returns the exit
+//  status.
+static int
+s_run_tty (char *out, size_t size, const char *format, ...) __attribute__ ((format (printf, 3, 4)));
+
+static int
+s_run_tty (char *out, size_t size, const char *format, ...)
+{
+    char args[3000], command[8000];
+    va_list list;
+    va_start (list, format);
+    vsnprintf (args, sizeof args, format, list);
+    va_end (list);
+    snprintf (command, sizeof command, "%s %s", s_zm (), args);
+    int master = -1, slave = -1;
+    cr_assert_eq (openpty (&master, &slave, NULL, NULL, NULL), 0, "openpty: %s",
+                  strerror (errno));
+    struct termios mode;
+    cr_assert_eq (tcgetattr (slave, &mode), 0);
+    cfmakeraw (&mode);
+    cr_assert_eq (tcsetattr (slave, TCSANOW, &mode), 0);
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    cr_assert (pid >= 0);
+    if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid () != parent || dup2 (slave, STDOUT_FILENO) < 0)
+            _exit (127);
+        close (master);
+        close (slave);
+        execl ("/bin/sh", "sh", "-c", command, (char *) NULL);
+        _exit (127);
+    }
+    close (slave);
+    size_t got = 0;
+    char scrap[512];
+    while (true) {
+        size_t room = size - 1 - got;
+        ssize_t bytes = room ? read (master, out + got, room) : read (master, scrap, sizeof scrap);
+        if (bytes < 0 && errno == EINTR)
+            continue;
+        if (bytes <= 0)
+            break;      //  EIO: every holder of the terminal closed it
+        if (room)
+            got += (size_t) bytes;
+    }
+    out[got] = 0;
+    close (master);
+    int status = 0;
+    while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+//  Are two JSON texts the same value?
+static void
+s_assert_same_json (const char *a, const char *b)
+{
+    zm_msg_t *x = s_json (a), *y = s_json (b);
+    void *x_text = NULL, *y_text = NULL;
+    size_t x_size = 0, y_size = 0;
+    cr_assert_eq (zm_msg_encode (x, ZM_CT_JSON, &x_text, &x_size), 0);
+    cr_assert_eq (zm_msg_encode (y, ZM_CT_JSON, &y_text, &y_size), 0);
+    cr_assert (x_size == y_size && memcmp (x_text, y_text, x_size) == 0, "%s\n  differs from\n%s",
+               a, b);
+    free (x_text);
+    free (y_text);
+    zm_msg_destroy (&x);
+    zm_msg_destroy (&y);
+}
+
+Test (zm_tool, output_indented_on_a_terminal_one_line_when_piped, .fini = s_fleet_teardown,
+      .timeout = 60)
+{
+    char tty[16384], piped[16384];
+    //  A flat map: one member a line, two spaces in
+    int rc = s_run_tty (tty, sizeof tty, "config rpc.timeout");
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, tty);
+    static const char head[] = "{\n  \"key\": \"rpc.timeout\",\n  \"value\": 5000,\n  "
+                               "\"type\": \"int\",\n  \"layer\": \"default\",\n  "
+                               "\"description\": \"";
+    cr_assert (strncmp (tty, head, strlen (head)) == 0, "%s", tty);
+    size_t len = strlen (tty);
+    cr_assert (len > 4 && strcmp (tty + len - 4, "\"\n}\n") == 0, "%s", tty);
+    rc = s_run (piped, sizeof piped, "config rpc.timeout");
+    cr_assert_eq (rc, 0);
+    char *lines[8];
+    cr_assert_eq (s_lines (piped, lines, 8), 1, "one line when piped");
+    s_assert_same_json (tty, lines[0]);
+
+    char peers[512];
+    s_fleet_start (1, peers, sizeof peers);
+    rc = s_run_tty (tty, sizeof tty,
+                    S_FLAGS " call greeter Say.Hello '{\"name\": \"a, b: {c}\"}' --via '%s'",
+                    s_fleet[0].address);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, tty);
+    //  Punctuation inside strings is left alone
+    cr_assert_str_eq (tty, "{\n  \"greeting\": \"Hello a, b: {c}\",\n  \"node\": \"alpha\"\n}\n");
+    //  Nested: four spaces at the second level; empty containers as they are
+    rc = s_run_tty (tty, sizeof tty, S_FLAGS " describe greeter --via '%s'", s_fleet[0].address);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, tty);
+    cr_assert (strstr (tty, "\n  \"streams\": [],\n"), "%s", tty);
+    cr_assert (strstr (tty, "\n  \"nodes\": [\n    {\n      \"name\": \"alpha\",\n"), "%s",
+               tty);
+    cr_assert (strstr (tty, "\n      \"metadata\": {\n        \""), "%s", tty);
+    rc = s_run (piped, sizeof piped, S_FLAGS " describe greeter --via '%s'", s_fleet[0].address);
+    cr_assert_eq (rc, 0);
+    cr_assert_eq (s_lines (piped, lines, 8), 1, "one line when piped");
+    s_assert_same_json (tty, lines[0]);
+    //  Several values (health of each node): each indented, one after the other
+    rc = s_run_tty (tty, sizeof tty, S_FLAGS " %s health", peers);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, tty);
+    static const char first[] = "{\n  \"name\": \"alpha\",\n";
+    cr_assert (strncmp (tty, first, strlen (first)) == 0, "%s", tty);
+    char *rows[32];
+    cr_assert_eq (s_lines (tty, rows, 32), 10, "{, 8 members, }");
+    cr_assert_str_eq (rows[9], "}");
+    //  Errors stay one line on stderr, whatever stdout is
+    rc = s_run_tty (tty, sizeof tty, S_FLAGS " call greeter Fail --via '%s' 2>&1",
+                    s_fleet[0].address);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, tty);
+    s_assert_error_line (tty);
+}
+
+Test (zm_tool, bench_stopped_by_sigterm_prints_what_it_measured, .fini = s_fleet_teardown,
+      .timeout = 60)
+{
+    char peers[512];
+    s_fleet_start (1, peers, sizeof peers);
+    //  Slow calls (20 ms each, one at a time on slow's own reactor): far
+    //  from done when the signal comes
+    char via[200];
+    snprintf (via, sizeof via, "--via=%s", s_fleet[0].address);
+    const char *argv[] = {s_zm (),    "--registry.beacon=false", "--log.level=warning",
+                          "bench",    "slow",
+                          "Slow",     "--requests",
+                          "100000",   "--body",
+                          "{\"ms\": 20}", via,
+                          NULL};
+    zt_proc_t bench = zt_spawn (argv, NULL);
+    cr_assert (bench.pid > 0);
+    usleep (1500 * 1000);
+    kill (bench.pid, SIGTERM);
+    char line[4096];
+    cr_assert (zt_read_line (&bench, line, sizeof line, 10000), "nothing printed");
+    cr_assert_eq (zt_wait (&bench, 10000), 1, "exit 1: interrupted");
+    zm_msg_t *result = s_json (line);
+    int64_t made = zm_msg_get_int (result, "requests", 0);
+    cr_assert (made > 0 && made < 100000, "%s", line);
+    cr_assert_eq (zm_msg_get_int (result, "errors", -1), 0, "%s", line);
+    cr_assert_geq (zm_msg_get_int (result, "p50_us", 0), 20000, "%s", line);
+    zm_msg_destroy (&result);
+    zt_kill (&bench, SIGKILL);
 }

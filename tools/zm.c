@@ -5,11 +5,22 @@
     open a stream (JSON lines from stdin to the server, the server's
     messages as JSON lines on stdout), publish an event through a running
     node, print the events of a subscription, list the services the
-    registry knows, read and write the store of a node (its built-in
-    "$store" service), run a command under a distributed lock, campaign in
-    or observe an election (the sync members' "$sync" service,
-    docs/sync.md). JSON in, JSON out on stdout; errors go to stderr as one
-    line "zm: ...".
+    registry knows or describe one, print the registry's events as they
+    come (zm watch), ask nodes for their health or their counters (their
+    "$node" health and stats endpoints), measure an endpoint (zm bench),
+    read and write the store of a node (its built-in "$store" service), run
+    a command under a distributed lock, campaign in or observe an election
+    (the sync members' "$sync" service, docs/sync.md). zm config prints the
+    configuration a node would run with and where each value comes from,
+    without starting one. JSON in, JSON out on stdout; errors go to stderr
+    as one line "zm: ...". docs/zm.1 is the manual.
+
+    Output: on a terminal every JSON value is printed indented over several
+    lines (s_put_pretty, over the codec's compact text); otherwise, for
+    programs, one compact line per value: a reply, an event, a node, a key.
+
+    Every command is a row of s_commands: its name, its function, its help
+    (zm COMMAND --help, zm help COMMAND).
 
     The store is per node, so `zm store` never picks just any node: --via
     names one, --node picks the node of that name, and otherwise it must be
@@ -21,29 +32,47 @@
     as credit allows. At the end of stdin it closes its sending side and
     prints until the server ends the stream.
 
+    describe, health and stats work on a fleet (s_fleet_new): --via's node
+    (described by its "$node" describe answer), or the nodes the registry
+    knows once discovery had its say, narrowed by --node or a service. With
+    neither, health and stats also ask the static peers the registry does
+    not know: a peer that never answered is a node that is down, and health
+    says so instead of leaving it out. The calls go out at once, a thread
+    each (zm_call runs on its caller's thread), and the answers are printed
+    by node name.
+
+    `zm bench` runs C caller threads over one shared counter of N calls;
+    each caller makes one call first that is not counted (it finds the
+    service and opens that thread's connection), then all start together.
+    Latencies are kept per call and sorted for the percentiles.
+
     `zm lock NAME -- COMMAND` takes the lock, runs COMMAND as a child with
     the fencing token in its environment (ZM_LOCK_TOKEN) while the node's
     renewer keeps the lease, and releases it when COMMAND exits; its exit
     status is COMMAND's. Losing the lock while COMMAND runs stops COMMAND
     (SIGTERM). `zm elect NAME` leads until told to stop, then resigns;
     `zm elect NAME --observe` prints the leader and its changes. Both wait
-    in steps of at most a second, so that SIGINT and SIGTERM are heard.
+    in steps of at most a second, so that SIGINT and SIGTERM are heard, as
+    do `zm watch` and `zm bench` (which then prints what it measured).
 
-    Every command starts a node of its own, configured like any other
-    (defaults, file, ZM_* environment, --key=value flags), with two
-    defaults of its own: log.level "warning" (a tool's stderr is for its
-    errors), and, except for subscribe, rpc.bind "" so the tool is a pure
-    client that never shows up in anyone's registry. subscribe keeps its
-    RPC socket: queue-group events come to it point to point.
+    Every command but config, keygen and help starts a node of its own,
+    configured like any other (defaults, file, ZM_* environment,
+    --key=value flags), with two defaults of its own: log.level "warning"
+    (a tool's stderr is for its errors), and, except for subscribe,
+    rpc.bind "" so the tool is a pure client that never shows up in
+    anyone's registry. subscribe keeps its RPC socket: queue-group events
+    come to it point to point.
 
     The tool's own options and the config flags may come in any order
     around the command. A --key=value that is not one of the tool's options
     goes to the configuration; the tool's options also take "--opt VALUE".
 
     Exit status: 0 success; 1 the operation failed (an error from the
-    cluster, no node found, a timeout, a stream that failed); 2 bad usage
-    or input (zm stream: a line of stdin that is not JSON). zm lock exits
-    with its command's status instead (128+N when signal N ended it).
+    cluster, no node found, a timeout, a stream that failed, a node
+    unhealthy or silent, a call of zm bench that failed, a config key that
+    is not there); 2 bad usage or input (zm stream: a line of stdin that is
+    not JSON). zm lock exits with its command's status instead (128+N when
+    signal N ended it).
     =========================================================================
 */
 #include <czmq.h>
@@ -55,6 +84,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +128,13 @@ extern char **environ;
 #define S_STEP_MS 1000
 //  How often zm lock and zm elect check that they still hold what they took.
 #define S_HELD_POLL_MS 100
+//  bench: most calls (one latency slot each), most callers at once, and
+//  the defaults.
+#define S_BENCH_REQUESTS_MAX 1000000L
+#define S_BENCH_CONCURRENCY_MAX 256L
+#define S_BENCH_REQUESTS 1000L
+//  health and stats: most nodes asked at once (a thread each).
+#define S_FANOUT_MAX 32
 
 //  The options, as bits: which ones a command takes (s_options_fit).
 #define S_OPT_VIA 0x001         //  --via
@@ -116,12 +153,13 @@ extern char **environ;
 #define S_OPT_VALUE 0x2000      //  --value
 #define S_OPT_OBSERVE 0x4000    //  --observe
 #define S_OPT_OPEN 0x8000       //  --open
+#define S_OPT_BENCH 0x10000     //  --requests, --concurrency, --body
 #define S_OPT_STORE (S_OPT_VIA | S_OPT_NODE | S_OPT_WHERE)
 
-static const char *s_usage =
+static const char s_usage[] =
     "usage: zm [FLAGS] COMMAND [ARGS] [OPTIONS]\n"
     "\n"
-    "Commands:\n"
+    "Commands (zm COMMAND --help, or zm help COMMAND, says more of each):\n"
     "  call SERVICE ENDPOINT [JSON]  call an endpoint with a JSON request ({} when\n"
     "                                omitted); prints the JSON reply (null: no body)\n"
     "  stream SERVICE ENDPOINT [--open JSON]\n"
@@ -137,6 +175,17 @@ static const char *s_usage =
     "                                {\"topic\", \"id\", \"publisher\", \"time\",\n"
     "                                 \"metadata\", \"event\"}\n"
     "  services                      prints the services the registry knows, as JSON\n"
+    "  describe SERVICE              prints a service: its versions, endpoints,\n"
+    "                                streams and nodes\n"
+    "  watch                         prints the registry's events as they come\n"
+    "  health [SERVICE]              asks the nodes for their health, one value per\n"
+    "                                node; exits 1 when one is unhealthy or silent\n"
+    "  stats                         prints each node's counters\n"
+    "  config [KEY]                  prints the configuration a node would run with,\n"
+    "                                and where each value comes from\n"
+    "  bench SERVICE ENDPOINT [--requests N] [--concurrency C] [--body JSON]\n"
+    "                                calls an endpoint N times, C at once; prints the\n"
+    "                                rate and the p50/p99 latencies\n"
     "  store get KEY                 prints a record of a node's store: {\"key\",\n"
     "                                \"value\", \"version\", \"expires\", \"metadata\"};\n"
     "                                the value is a string, or {\"$bin\": BASE64} when\n"
@@ -169,19 +218,21 @@ static const char *s_usage =
     "                                metadata name and roles; prints {\"name\",\n"
     "                                \"public_key\", \"cert\", \"secret\"}. Never\n"
     "                                overwrites a key.\n"
-    "  help                          prints this text\n"
+    "  help [COMMAND]                prints this text, or COMMAND's\n"
     "\n"
     "Options:\n"
-    "  --via tcp://HOST:PORT[#KEY]  call, stream, publish, store: use this node only\n"
+    "  --via tcp://HOST:PORT[#KEY]  call, stream, publish, store, describe, health,\n"
+    "                          stats, bench: use this node only\n"
     "                          (KEY: its public key, unless the registry knows it;\n"
     "                          publish: default is any other node the registry knows)\n"
     "  --node NAME             store: the node named NAME (store: default is the only\n"
-    "                          other node serving \"$store\"; with several, name one)\n"
+    "                          other node serving \"$store\"; with several, name one);\n"
+    "                          describe, health, stats: only the nodes named NAME\n"
     "  --database NAME         store: the database (default \"zmicro\"; a service's\n"
     "                          records are in the database named after it)\n"
     "  --table NAME            store: the table (default \"default\")\n"
-    "  --meta KEY=VALUE        call, stream, publish, store put: a metadata pair;\n"
-    "                          repeatable\n"
+    "  --meta KEY=VALUE        call, stream, publish, store put, bench: a metadata\n"
+    "                          pair; repeatable\n"
     "  --meta KEY              subscribe: print the events' metadata value for KEY in\n"
     "                          \"metadata\" (repeatable; metadata is read by key)\n"
     "  --ttl MS                store put: the record expires MS ms after the write;\n"
@@ -199,15 +250,20 @@ static const char *s_usage =
     "  --suffix S              store list: only keys that end with S\n"
     "  --limit N               store list: at most N keys\n"
     "  --offset N              store list: skip the first N keys\n"
-    "  --timeout MS            call, publish, services, store: deadline (default\n"
-    "                          rpc.timeout, discovery included); subscribe, elect\n"
-    "                          --observe: stop after MS ms; stream: the stream's\n"
-    "                          deadline (at most 3600000, default stream.timeout)\n"
+    "  --timeout MS            call, publish, services, store, describe, health,\n"
+    "                          stats: deadline (default rpc.timeout, discovery\n"
+    "                          included); bench: each call's; subscribe, watch,\n"
+    "                          elect --observe: stop after MS ms; stream: the\n"
+    "                          stream's deadline (at most 3600000, default\n"
+    "                          stream.timeout)\n"
     "  --open JSON             stream: the open message (default {})\n"
     "  --group NAME            subscribe: join queue group NAME (one member in the\n"
     "                          cluster gets each event)\n"
-    "  --count N               subscribe: stop after N events; elect --observe:\n"
-    "                          after N lines\n"
+    "  --count N               subscribe, watch: stop after N events; elect\n"
+    "                          --observe: after N lines\n"
+    "  --requests N            bench: the calls to make (1..1000000, default 1000)\n"
+    "  --concurrency C         bench: callers at once (1..256, default 1)\n"
+    "  --body JSON             bench: the request (default {})\n"
     "  --all                   services: include the built-ins (\"$node\", \"$store\")\n"
     "  -h, --help              prints this text\n"
     "  --version               prints the version (unless a number follows it)\n"
@@ -221,8 +277,13 @@ static const char *s_usage =
     "  --auth.cluster_key=FILE (or ZM_AUTH_CLUSTER_KEY), or as an identity of its own\n"
     "  with --auth.identity=DIR/NAME (zm keygen --name NAME --dir DIR).\n"
     "\n"
-    "subscribe runs until --count events were printed, --timeout ms passed, or\n"
-    "SIGINT/SIGTERM. It exits 1 when --timeout ends it before --count events, else 0.\n"
+    "Output: JSON on stdout. On a terminal each value is indented over several lines;\n"
+    "otherwise (a pipe, a file) each value is one compact line: a reply, an event, a\n"
+    "node, a key. Errors: one line \"zm: ...\" on stderr.\n"
+    "\n"
+    "subscribe and watch run until --count events were printed, --timeout ms passed,\n"
+    "or SIGINT/SIGTERM. They exit 1 when --timeout ends them before --count events,\n"
+    "else 0.\n"
     "\n"
     "store names a key 1..255 bytes, a database or table 1..64 bytes of A-Z a-z\n"
     "0-9 _ . -. A record that is not there (404) or a version conflict (409)\n"
@@ -233,11 +294,12 @@ static const char *s_usage =
     "find nodes: --registry.peers=tcp://HOST:PORT#KEY,... or beacons.\n"
     "\n"
     "Exit status: 0 success; 1 the operation failed (an error from the cluster, no\n"
-    "node found, a timeout, a lock held by another or lost, a stream that failed);\n"
+    "node found, a timeout, a lock held by another or lost, a stream that failed, a\n"
+    "node unhealthy or silent, a call of zm bench that failed);\n"
     "2 bad usage or input (bad JSON, topic, option). zm lock exits with COMMAND's\n"
     "status once it ran.\n";
 
-static const char *s_stream_usage =
+static const char s_stream_usage[] =
     "usage: zm [FLAGS] stream SERVICE ENDPOINT [--open JSON] [--timeout MS]\n"
     "                  [--via tcp://HOST:PORT[#KEY]] [--meta KEY=VALUE]...\n"
     "\n"
@@ -262,7 +324,7 @@ static const char *s_stream_usage =
     "cancelled). 2: bad usage, or a line of stdin that is not valid JSON (the\n"
     "stream is cancelled; the error names the line).\n";
 
-static const char *s_lock_usage =
+static const char s_lock_usage[] =
     "usage: zm [FLAGS] lock NAME [--ttl MS] [--wait MS] -- COMMAND [ARGS...]\n"
     "\n"
     "Takes the distributed lock NAME (docs/sync.md) and runs COMMAND while holding\n"
@@ -285,7 +347,7 @@ static const char *s_lock_usage =
     "on to COMMAND; the lock is released once it exits. 126, 127: COMMAND cannot\n"
     "run. 2: bad usage.\n";
 
-static const char *s_elect_usage =
+static const char s_elect_usage[] =
     "usage: zm [FLAGS] elect NAME [--value TEXT] [--ttl MS] [--wait MS]\n"
     "       zm [FLAGS] elect NAME --observe [--count N] [--timeout MS]\n"
     "\n"
@@ -305,6 +367,209 @@ static const char *s_elect_usage =
     "\n"
     "Exit 1: --wait passed while another led, or no sync member answered. 2: bad\n"
     "usage.\n";
+
+static const char s_call_usage[] =
+    "usage: zm [FLAGS] call SERVICE ENDPOINT [JSON] [--via tcp://HOST:PORT[#KEY]]\n"
+    "                  [--meta KEY=VALUE]... [--timeout MS]\n"
+    "\n"
+    "Calls SERVICE's endpoint ENDPOINT with the request JSON ({} when omitted) and\n"
+    "prints the reply (null: the handler replied without a body). The instance is\n"
+    "picked among those the registry knows (static peers, beacons).\n"
+    "\n"
+    "  --via ADDRESS  call the node at tcp://HOST:PORT only (#KEY: its public key,\n"
+    "                 unless the registry knows it)\n"
+    "  --meta K=V     a metadata pair sent with the call; repeatable\n"
+    "  --timeout MS   the deadline, discovery and retries included (default\n"
+    "                 rpc.timeout)\n"
+    "\n"
+    "Exit 1 (a line \"zm: SERVICE.ENDPOINT: CODE STATUS: detail\" on stderr): the\n"
+    "call failed (an error from the handler, no such service or endpoint, a\n"
+    "timeout). 2: bad usage, or a request that is not JSON.\n";
+
+static const char s_publish_usage[] =
+    "usage: zm [FLAGS] publish TOPIC JSON [--via tcp://HOST:PORT[#KEY]]\n"
+    "                  [--meta KEY=VALUE]... [--timeout MS]\n"
+    "\n"
+    "Publishes the event JSON (a map or an array) on TOPIC (words separated by\n"
+    "dots; docs/pubsub.md) through a running node, its \"$node\" publish endpoint:\n"
+    "the first other node the registry knows, or --via's. Prints {\"id\": ...}, the\n"
+    "event's id. --meta pairs travel with the event.\n"
+    "\n"
+    "Exit 1: no node to publish through, or it failed. 2: bad usage, a bad topic,\n"
+    "an event that is not JSON.\n";
+
+static const char s_subscribe_usage[] =
+    "usage: zm [FLAGS] subscribe PATTERN [--group NAME] [--meta KEY]... [--count N]\n"
+    "                  [--timeout MS]\n"
+    "\n"
+    "Prints each event whose topic matches PATTERN (* one word, > the rest) as one\n"
+    "JSON value {\"topic\", \"id\", \"publisher\", \"time\", \"metadata\", \"event\"}.\n"
+    "Metadata is read by key: --meta KEY puts KEY's value in \"metadata\"\n"
+    "(repeatable). --group NAME joins queue group NAME: one member in the cluster\n"
+    "gets each event.\n"
+    "\n"
+    "Runs until --count N events were printed, --timeout MS passed, or SIGINT or\n"
+    "SIGTERM. Exit 1 when --timeout ends it before --count events, else 0. 2: bad\n"
+    "usage or pattern.\n";
+
+static const char s_services_usage[] =
+    "usage: zm [FLAGS] services [--all] [--timeout MS]\n"
+    "\n"
+    "Prints the services the registry knows once discovery had its say, by name and\n"
+    "version: {\"services\": [{\"name\", \"version\", \"endpoints\", \"nodes\": [{\"uuid\",\n"
+    "\"name\", \"address\", \"metadata\"}]}]}. --all includes the built-ins (\"$node\",\n"
+    "\"$store\", ...). --timeout MS bounds the wait (default rpc.timeout).\n";
+
+static const char s_store_usage[] =
+    "usage: zm [FLAGS] store get KEY\n"
+    "       zm [FLAGS] store put KEY VALUE [--ttl MS] [--meta KEY=VALUE]...\n"
+    "                                      [--version N | --absent]\n"
+    "       zm [FLAGS] store del KEY [--version N]\n"
+    "       zm [FLAGS] store list [PREFIX] [--suffix S] [--limit N] [--offset N]\n"
+    "   each with [--via tcp://HOST:PORT[#KEY] | --node NAME] [--database NAME]\n"
+    "             [--table NAME] [--timeout MS]\n"
+    "\n"
+    "Reads and writes the store of one node, its \"$store\" service (docs/store.md):\n"
+    "--via's, the node named --node, or else the only other node serving \"$store\".\n"
+    "get prints {\"key\", \"value\", \"version\", \"expires\", \"metadata\"} (a value that\n"
+    "is not UTF-8 text is {\"$bin\": BASE64}); put prints {\"version\": N}; del prints\n"
+    "{}; list prints {\"records\": [{\"key\", \"version\", \"expires\"}]} in key order.\n"
+    "\n"
+    "  --database NAME  default \"zmicro\" (a service's records are in the database\n"
+    "                   named after it)\n"
+    "  --table NAME     default \"default\"\n"
+    "  --ttl MS         put: the record expires MS ms after the write\n"
+    "  --version N      put, del: only when the record is at version N\n"
+    "  --absent         put: only when the key has no record\n"
+    "  --suffix S       list: only keys that end with S\n"
+    "  --limit N        list: at most N keys\n"
+    "  --offset N       list: skip the first N keys\n"
+    "\n"
+    "A key is 1..255 bytes; a database or table 1..64 bytes of A-Z a-z 0-9 _ . -.\n"
+    "Exit 1: no such record (404), a version conflict (409), no node, a timeout.\n"
+    "2: bad usage.\n";
+
+static const char s_keygen_usage[] =
+    "usage: zm keygen --cluster [--out FILE]\n"
+    "       zm keygen --name NAME [--roles R1,R2] [--dir DIR]\n"
+    "\n"
+    "--cluster makes a cluster key (docs/security.md) and prints {\"cluster_key\"}, or\n"
+    "writes it to a new FILE (mode 0600) and prints {\"cluster_key_file\"}. --name\n"
+    "makes a keypair DIR/NAME.cert and DIR/NAME.cert_secret (DIR: zm-keys) with the\n"
+    "metadata name and roles, and prints {\"name\", \"roles\", \"public_key\", \"cert\",\n"
+    "\"secret\"}. No node is started. A key is never overwritten: exit 1. 2: bad\n"
+    "usage.\n";
+
+static const char s_describe_usage[] =
+    "usage: zm [FLAGS] describe SERVICE [--node NAME | --via tcp://HOST:PORT[#KEY]]\n"
+    "                  [--timeout MS]\n"
+    "\n"
+    "Prints SERVICE as the registry knows it once discovery had its say (the\n"
+    "built-in \"$node\" and \"$store\" too):\n"
+    "  {\"name\", \"versions\": [...], \"endpoints\": [...], \"streams\": [...],\n"
+    "   \"nodes\": [{\"name\", \"uuid\", \"address\", \"version\", \"instances\",\n"
+    "              \"endpoints\", \"streams\", \"metadata\"}]}\n"
+    "versions, endpoints and streams gather those of every node; \"streams\" are the\n"
+    "endpoints that open streams; \"instances\" is how many instances of the service\n"
+    "the node runs. --node NAME: only the nodes named NAME. --via: ask that node\n"
+    "(its \"$node\" describe endpoint) instead of the registry. --timeout MS bounds\n"
+    "the wait (default rpc.timeout).\n"
+    "\n"
+    "Exit 1: no node known serves SERVICE, or --via's node does not or does not\n"
+    "answer. 2: bad usage.\n";
+
+static const char s_watch_usage[] =
+    "usage: zm [FLAGS] watch [--count N] [--timeout MS]\n"
+    "\n"
+    "Prints the registry's events as they come, one JSON value each\n"
+    "(docs/discovery.md):\n"
+    "  {\"action\": \"add\"|\"update\"|\"remove\", \"type\": \"node\"|\"service\",\n"
+    "   \"node\" (its UUID), \"name\", \"host\", \"public_key\", \"addresses\": [...],\n"
+    "   \"service\" (type service: {\"name\", \"version\", \"instances\", \"endpoints\",\n"
+    "   \"metadata\"})}\n"
+    "What the registry knows when the watch starts comes first, as \"add\" events;\n"
+    "nodes then come as discovery finds them (registry.peers, beacons) and go when\n"
+    "they stop or fall silent.\n"
+    "\n"
+    "Runs until --count N events were printed, --timeout MS passed, or SIGINT or\n"
+    "SIGTERM: exit 0. Exit 1: --timeout ended it before --count events, or events\n"
+    "were dropped (read too slowly: 10,000 wait at most). 2: bad usage.\n";
+
+static const char s_health_usage[] =
+    "usage: zm [FLAGS] health [SERVICE | --node NAME | --via tcp://HOST:PORT[#KEY]]\n"
+    "                  [--timeout MS]\n"
+    "\n"
+    "Asks nodes for their health (their \"$node\" health endpoint), all at once, and\n"
+    "prints one JSON value per node, by name:\n"
+    "  {\"name\", \"uuid\", \"address\", \"healthy\": true, \"live\", \"ready\", \"status\",\n"
+    "   \"latency_us\"}\n"
+    "  {\"name\", \"uuid\", \"address\", \"healthy\": false, \"error\"}   (no answer)\n"
+    "The nodes: every node the registry knows once discovery had its say, and the\n"
+    "static peers (registry.peers) that never answered it; with SERVICE, the nodes\n"
+    "serving SERVICE; with --node, those named NAME; with --via, that one. A node\n"
+    "is healthy when it answers live and ready (\"status\": \"serving\"; a node\n"
+    "shutting down is \"stopping\"). name and uuid are missing for a node never heard\n"
+    "from. --timeout MS bounds discovery, and each call (default rpc.timeout).\n"
+    "\n"
+    "Exit 0: every node is healthy. 1: one is not, or does not answer (a line\n"
+    "\"zm: health: N of M node(s) unhealthy: ...\" on stderr), or no node was found.\n"
+    "2: bad usage.\n";
+
+static const char s_stats_usage[] =
+    "usage: zm [FLAGS] stats [--node NAME | --via tcp://HOST:PORT[#KEY]]\n"
+    "                  [--timeout MS]\n"
+    "\n"
+    "Prints the counters of nodes (their \"$node\" stats endpoint), one JSON value per\n"
+    "node, by name:\n"
+    "  {\"name\", \"uuid\", \"address\", \"stats\": {\"rpc\": {\"requests\", \"malformed\",\n"
+    "   \"dropped\"}, \"pubsub\": {...}, \"registry\": {...}, \"services\": {SERVICE:\n"
+    "   {ENDPOINT: {\"requests\", \"errors\", \"latency_avg_us\", \"latency_max_us\",\n"
+    "   \"last_error_code\", \"last_error\"}}}}}\n"
+    "The nodes are those of zm health without SERVICE.\n"
+    "\n"
+    "Exit 1: a node did not answer (the others are printed; a line \"zm: stats: N\n"
+    "of M node(s) did not answer: ...\" on stderr), or no node was found. 2: bad\n"
+    "usage.\n";
+
+static const char s_config_usage[] =
+    "usage: zm [FLAGS] config [KEY]\n"
+    "\n"
+    "Prints the configuration a node started with the same flags, ZM_* environment\n"
+    "and config file would run with (docs/config.md), one JSON value per key, in\n"
+    "key order:\n"
+    "  {\"key\", \"value\", \"type\", \"layer\", \"description\"}\n"
+    "layer is where the value comes from: \"default\", \"file\" (--config FILE, or\n"
+    "ZM_CONFIG), \"env\" (a ZM_* variable) or \"flags\" (--key=value). A key set but\n"
+    "not defined is a string with the description \"\". With KEY, that key only.\n"
+    "No node is started.\n"
+    "\n"
+    "Exit 1: KEY is neither defined nor set. 2: bad usage, or a value, file or\n"
+    "variable the configuration refuses (the line says which).\n";
+
+static const char s_bench_usage[] =
+    "usage: zm [FLAGS] bench SERVICE ENDPOINT [--requests N] [--concurrency C]\n"
+    "                  [--body JSON] [--via tcp://HOST:PORT[#KEY]]\n"
+    "                  [--meta KEY=VALUE]... [--timeout MS]\n"
+    "\n"
+    "Calls SERVICE.ENDPOINT N times (default 1000, at most 1000000) from C callers\n"
+    "at once (threads with a connection each; default 1, at most 256) with the\n"
+    "request JSON (default {}), then prints:\n"
+    "  {\"service\", \"endpoint\", \"requests\", \"concurrency\", \"errors\",\n"
+    "   \"elapsed_ms\", \"calls_per_s\", \"p50_us\", \"p99_us\", \"max_us\"}\n"
+    "The latencies, in microseconds (nearest rank), are those of the calls that\n"
+    "succeeded (null when none did). Each caller first makes a call that is not\n"
+    "counted: it finds the service and connects. --timeout MS is each call's\n"
+    "deadline (default rpc.timeout); --via and --meta as for zm call.\n"
+    "\n"
+    "Exit 1: a first call failed (nothing is measured), some calls failed (the\n"
+    "result is printed, and a line on stderr gives the first error), or SIGINT or\n"
+    "SIGTERM stopped it (the calls made so far are printed). 2: bad usage, or a\n"
+    "body that is not JSON.\n";
+
+static const char s_help_usage[] =
+    "usage: zm help [COMMAND]\n"
+    "\n"
+    "Prints zm's usage, or COMMAND's: the same as zm COMMAND --help.\n";
 
 //  The command line, parsed.
 typedef struct {
@@ -337,6 +602,10 @@ typedef struct {
     const char *value;          //  elect --value, or NULL
     bool observe;               //  elect --observe
     const char *open;           //  stream --open JSON, or NULL
+    long requests;              //  bench --requests, 0 when not given
+    long concurrency;           //  bench --concurrency, 0 when not given
+    const char *body;           //  bench --body JSON, or NULL
+    bool help;                  //  --help or -h came (after the command, if any)
     char **exec_argv;           //  lock: what follows "--" (NULL-terminated,
                                 //  borrowed), NULL when there is no "--"
     int exec_argc;              //  how many
@@ -377,30 +646,85 @@ s_fail (const char *format, ...)
     free (rc >= 0 ? text : NULL);
 }
 
-//  "zm: WHAT: 409 Conflict: detail (id)" for a failed operation.
+//  "409 Conflict: detail (id)" of a failed operation into text.
 static void
-s_fail_error (const char *what, int rc, const zm_error_t *error)
+s_error_text (int rc, const zm_error_t *error, char *text, size_t size)
 {
     int code = error ? zm_error_code (error) : zm_err_http (rc);
     const char *status = error ? zm_error_status (error) : zm_strerror (rc);
     const char *detail = error ? zm_error_detail (error) : "";
     const char *id = error ? zm_error_id (error) : "";
-    s_fail ("%s: %d %s%s%s%s%s%s", what, code, status, *detail ? ": " : "", detail,
-            *id ? " (" : "", id, *id ? ")" : "");
+    snprintf (text, size, "%d %s%s%s%s%s%s", code, status, *detail ? ": " : "", detail,
+              *id ? " (" : "", id, *id ? ")" : "");
 }
 
-//  Write data and a newline to stdout and flush. Returns 0 or an errno.
-static int
-s_write_line (const void *data, size_t size)
+//  "zm: WHAT: 409 Conflict: detail (id)" for a failed operation.
+static void
+s_fail_error (const char *what, int rc, const zm_error_t *error)
 {
-    if (fwrite (data, 1, size, stdout) != size || fputc ('\n', stdout) == EOF
-        || fflush (stdout) != 0)
+    char text[1200];
+    s_error_text (rc, error, text, sizeof text);
+    s_fail ("%s: %s", what, text);
+}
+
+//  Is stdout a terminal? Then JSON is printed indented, for a reader;
+//  otherwise one compact line per value, for a program (set in main).
+static bool s_pretty;
+
+//  Write compact JSON (what zm_msg_encode makes: no blank outside strings)
+//  to out indented by two spaces a level, "key": value, empty {} and [] as
+//  they are.
+static void
+s_put_pretty (const char *json, size_t size, FILE *out)
+{
+    int depth = 0;
+    bool quoted = false;
+    for (size_t i = 0; i < size; i++) {
+        char c = json[i];
+        if (quoted) {
+            fputc (c, out);
+            if (c == '\\' && i + 1 < size)
+                fputc (json[++i], out);
+            else if (c == '"')
+                quoted = false;
+            continue;
+        }
+        bool open = c == '{' || c == '[';
+        if (c == '}' || c == ']')
+            fprintf (out, "\n%*s%c", --depth * 2, "", c);
+        else if (c == ',')
+            fprintf (out, ",\n%*s", depth * 2, "");
+        else if (c == ':')
+            fputs (": ", out);
+        else if (open && i + 1 < size && (json[i + 1] == '}' || json[i + 1] == ']')) {
+            fputc (c, out);             //  empty: as it is
+            fputc (json[++i], out);
+        }
+        else if (open)
+            fprintf (out, "%c\n%*s", c, ++depth * 2, "");
+        else {
+            fputc (c, out);
+            quoted = c == '"';
+        }
+    }
+}
+
+//  Write one JSON value and a newline to stdout and flush: as it is (one
+//  line), or indented on a terminal. Returns 0 or an errno.
+static int
+s_write_json (const void *data, size_t size)
+{
+    if (s_pretty)
+        s_put_pretty ((const char *) data, size, stdout);
+    else if (fwrite (data, 1, size, stdout) != size)
+        return errno ? errno : EIO;
+    if (fputc ('\n', stdout) == EOF || fflush (stdout) != 0 || ferror (stdout))
         return errno ? errno : EIO;
     return 0;
 }
 
-//  Print a message as one line of JSON (NULL prints null). Returns S_OK or
-//  S_FAILED (reported).
+//  Print a message as JSON, s_write_json's way (NULL prints null).
+//  Returns S_OK or S_FAILED (reported).
 static int
 s_print_json (const zm_msg_t *msg)
 {
@@ -411,7 +735,7 @@ s_print_json (const zm_msg_t *msg)
         s_fail ("the answer cannot be written as JSON: %s", zm_strerror (rc));
         return S_FAILED;
     }
-    rc = msg ? s_write_line (data, size) : s_write_line ("null", 4);
+    rc = msg ? s_write_json (data, size) : s_write_json ("null", 4);
     free (data);
     if (rc && rc != EPIPE) {
         s_fail ("stdout: %s", strerror (rc));
@@ -630,8 +954,8 @@ s_meta_map (s_cli_t *cli)
     return S_OK;
 }
 
-//  Parse argv. Returns S_OK, S_USAGE (reported), or -1 when help or the
-//  version was printed.
+//  Parse argv. Returns S_OK (cli->help: help was asked for), S_USAGE
+//  (reported), or -1 when the version was printed.
 static int
 s_parse (s_cli_t *cli, int argc, char **argv)
 {
@@ -660,13 +984,9 @@ s_parse (s_cli_t *cli, int argc, char **argv)
             continue;
         }
         if (options && (strcmp (arg, "-h") == 0 || strcmp (arg, "--help") == 0)) {
-            const char *command = cli->command ? cli->command : "";
-            fputs (strcmp (command, "lock") == 0     ? s_lock_usage
-                   : strcmp (command, "elect") == 0  ? s_elect_usage
-                   : strcmp (command, "stream") == 0 ? s_stream_usage
-                                                     : s_usage,
-                   stdout);
-            return -1;
+            //  The command's help (main prints it): what follows is not read.
+            cli->help = true;
+            return S_OK;
         }
         if (options && s_asks_version (argc, argv, i)) {
             printf ("zm (zmicro) %s\n", ZM_VERSION_STRING);
@@ -749,6 +1069,22 @@ s_parse (s_cli_t *cli, int argc, char **argv)
                 return S_USAGE;
             cli->open = value;
         }
+        else if (s_is_option (arg, "requests") || s_is_option (arg, "concurrency")) {
+            bool requests = s_is_option (arg, "requests");
+            const char *option = requests ? "requests" : "concurrency";
+            if (!(value = s_option_value (argc, argv, &i, option)))
+                return S_USAGE;
+            if (s_number_value (option, value, 1,
+                                requests ? S_BENCH_REQUESTS_MAX : S_BENCH_CONCURRENCY_MAX,
+                                requests ? "a number of calls" : "a number of callers",
+                                requests ? &cli->requests : &cli->concurrency))
+                return S_USAGE;
+        }
+        else if (s_is_option (arg, "body")) {
+            if (!(value = s_option_value (argc, argv, &i, "body")))
+                return S_USAGE;
+            cli->body = value;
+        }
         else if (strcmp (arg, "--observe") == 0)
             cli->observe = true;
         else if (strcmp (arg, "--all") == 0)
@@ -830,6 +1166,9 @@ s_options_fit (const s_cli_t *cli, const char *what, unsigned allowed)
         {S_OPT_VALUE, cli->value != NULL, "--value"},
         {S_OPT_OBSERVE, cli->observe, "--observe"},
         {S_OPT_OPEN, cli->open != NULL, "--open"},
+        {S_OPT_BENCH, cli->requests > 0, "--requests"},
+        {S_OPT_BENCH, cli->concurrency > 0, "--concurrency"},
+        {S_OPT_BENCH, cli->body != NULL, "--body"},
     };
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
         if (options[i].given && !(allowed & options[i].option)) {
@@ -1021,6 +1360,27 @@ s_nap (void)
         return false;
     zclock_sleep (S_POLL_MS);
     return !zsys_interrupted;
+}
+
+//  The registry list once discovery had its say (s_discovery_settled),
+//  within --timeout or rpc.timeout. Returns S_OK with *list_p, or S_FAILED
+//  (reported).
+static int
+s_settled_list (s_cli_t *cli, zm_node_t *node, const char *what, zm_msg_t **list_p)
+{
+    s_discovery_t discovery;
+    s_discovery_init (&discovery, node, s_timeout (cli, node));
+    while (true) {
+        if (s_registry (node, list_p))
+            return S_FAILED;
+        if (s_discovery_settled (&discovery, *list_p))
+            return S_OK;
+        zm_msg_destroy (list_p);
+        if (!s_nap ()) {
+            s_fail ("%s: interrupted", what);
+            return S_FAILED;
+        }
+    }
 }
 
 //  What s_pick_node looks for among the nodes the registry knows, ours
@@ -1433,7 +1793,7 @@ s_on_event (zm_ctx_t *ctx, zm_msg_t *body)
         size_t size = 0;
         char *line = s_event_line (self, ctx, body, &size);
         bool printed = line != NULL;
-        int rc = line ? s_write_line (line, size) : 0;
+        int rc = line ? s_write_json (line, size) : 0;
         free (line);
         if (rc) {
             self->write_error = rc;
@@ -1642,20 +2002,9 @@ s_services (s_cli_t *cli)
     zm_node_t *node = s_node_new (cli, true, &status);
     if (!node)
         return status;
-    s_discovery_t discovery;
-    s_discovery_init (&discovery, node, s_timeout (cli, node));
     zm_msg_t *list = NULL;
-    while (true) {
-        if (s_registry (node, &list))
-            goto done;
-        if (s_discovery_settled (&discovery, list))
-            break;
-        zm_msg_destroy (&list);
-        if (!s_nap ()) {
-            s_fail ("services: interrupted");
-            goto done;
-        }
-    }
+    if (s_settled_list (cli, node, "services", &list))
+        goto done;
     //  Distinct (name, version) pairs, sorted.
     const zm_val_t *nodes = zm_val_get (zm_msg_root (list), "nodes");
     size_t total = 0;
@@ -2363,7 +2712,7 @@ s_print_leader (const char *name, uint64_t term, const char *value, const char *
         s_fail ("elect %s: %s", name, zm_strerror (rc));
         return ENOMEM;
     }
-    rc = s_write_line (data, size);
+    rc = s_write_json (data, size);
     free (data);
     if (rc && rc != EPIPE)
         s_fail ("stdout: %s", strerror (rc));
@@ -2820,6 +3169,975 @@ s_keygen (s_cli_t *cli)
 }
 
 //  --------------------------------------------------------------------------
+//  describe, health, stats: the nodes of the cluster
+
+//  A node that describe, health or stats asks, and what it answered.
+typedef struct {
+    char address[S_VIA_MAX + 32];   //  where to call it: --via or a static peer
+                                    //  as given, or tcp://host:port
+    const zm_val_t *entry;      //  its registry entry (in the fleet's list), or
+                                //  NULL: a static peer that never answered, or
+                                //  a --via that did not
+    zm_node_t *node;            //  ours, to call through
+    const char *endpoint;       //  of "$node" to call
+    int64_t timeout;            //  of the call, ms
+    int rc;                     //  the call's outcome: 0 or an error
+    char error[1200];           //  "CODE STATUS: detail" when rc
+    zm_msg_t *reply;            //  the answer when rc is 0 (may be NULL)
+    int64_t latency_us;         //  of the call
+} s_target_t;
+
+//  The nodes to ask, in the order they are printed.
+typedef struct {
+    zm_msg_t *list;             //  registry-shaped {"nodes": [...]} the entries
+                                //  are in
+    s_target_t *targets;        //  the array is ours
+    size_t count;               //  how many
+} s_fleet_t;
+
+static void
+s_fleet_destroy (s_fleet_t *self)
+{
+    for (size_t i = 0; i < self->count; i++)
+        zm_msg_destroy (&self->targets[i].reply);
+    free (self->targets);
+    zm_msg_destroy (&self->list);
+    memset (self, 0, sizeof *self);
+}
+
+//  A node's name and UUID, "" when not known.
+static const char *
+s_target_field (const s_target_t *target, const char *field)
+{
+    return zm_val_str (zm_val_get (zm_val_get (target->entry, "descriptor"), field), "", NULL);
+}
+
+//  Set map's "name", "uuid" (when known) and "address" (without #KEY) of
+//  target. Returns 0 or an error.
+static int
+s_target_head (zm_val_t *map, const s_target_t *target)
+{
+    static const char *fields[] = {"name", "uuid"};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof fields / sizeof fields[0]; i++)
+        if (target->entry)
+            rc = zm_val_set_str (map, fields[i], s_target_field (target, fields[i]));
+    size_t len = strcspn (target->address, "#");
+    return rc ? rc : zm_val_set_strn (map, "address", target->address, len);
+}
+
+//  Order of print: by name, then address.
+static int
+s_target_compare (const void *a, const void *b)
+{
+    const s_target_t *x = (const s_target_t *) a, *y = (const s_target_t *) b;
+    int rc = strcmp (s_target_field (x, "name"), s_target_field (y, "name"));
+    return rc ? rc : strcmp (x->address, y->address);
+}
+
+//  Add a target. Returns it, or NULL when out of memory (reported).
+static s_target_t *
+s_fleet_add (s_fleet_t *self, const char *address, const zm_val_t *entry)
+{
+    s_target_t *targets =
+        (s_target_t *) realloc (self->targets, (self->count + 1) * sizeof (s_target_t));
+    if (!targets) {
+        s_fail ("out of memory");
+        return NULL;
+    }
+    self->targets = targets;
+    s_target_t *target = &targets[self->count++];
+    memset (target, 0, sizeof *target);
+    snprintf (target->address, sizeof target->address, "%s", address);
+    target->entry = entry;
+    return target;
+}
+
+//  The fleet of --via: one node, described by its "$node describe" answer
+//  and entered in a list of its own. A node that does not answer is a
+//  target with the error (rc). Returns S_OK, or S_FAILED (reported).
+static int
+s_fleet_via (s_cli_t *cli, zm_node_t *node, s_fleet_t *fleet)
+{
+    zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
+    opts.address = cli->via;
+    opts.timeout_ms = (int) s_timeout (cli, node);
+    opts.no_breaker = true;
+    zm_msg_t *answer = NULL;
+    zm_error_t *error = NULL;
+    int rc = zm_call (node, "$node", "describe", NULL, &answer, &error, &opts);
+    if (rc == 0 && zm_val_type (zm_msg_root (answer)) != ZM_TYPE_MAP)
+        rc = ZM_ECODEC;
+    s_target_t *target = s_fleet_add (fleet, cli->via, NULL);
+    if (target && rc) {
+        target->rc = rc;
+        s_error_text (rc, error, target->error, sizeof target->error);
+    }
+    //  The entry, as the registry would have it: {descriptor, host}
+    fleet->list = zm_msg_new ();
+    zm_val_t *nodes = fleet->list ? zm_val_set_array (zm_msg_root_mut (fleet->list), "nodes")
+                                  : NULL;
+    zm_val_t *item = nodes && rc == 0 ? zm_val_push_map (nodes) : NULL;
+    char host[S_VIA_MAX + 1];
+    snprintf (host, sizeof host, "%.*s", (int) strcspn (cli->via + 6, "#"), cli->via + 6);
+    *strrchr (host, ':') = 0;   //  s_address_ok: there is a port
+    int built = item ? s_copy (item, "descriptor", zm_msg_root (answer)) : rc ? 0 : ZM_ENOMEM;
+    if (built == 0 && item)
+        built = zm_val_set_str (item, "host", host);
+    zm_msg_destroy (&answer);
+    zm_error_destroy (&error);
+    if (!target || !nodes || built) {
+        s_fail ("%s: %s", cli->command, zm_strerror (built ? built : ZM_ENOMEM));
+        return S_FAILED;
+    }
+    target->entry = rc ? NULL : zm_val_at (zm_val_get (zm_msg_root (fleet->list), "nodes"), 0);
+    return S_OK;
+}
+
+//  Does a static peer (tcp://host:port[#KEY]) name the node of an entry?
+static bool
+s_peer_is (const char *peer, const zm_val_t *entry)
+{
+    char address[300];
+    return s_entry_address (entry, address, sizeof address)
+           && strlen (address) == strcspn (peer, "#")
+           && strncmp (address, peer, strlen (address)) == 0;
+}
+
+//  The nodes to ask: --via's, or those the registry knows once discovery
+//  settled (ours aside), named --node when given, serving service when not
+//  NULL. With neither, the static peers the registry does not know are
+//  asked too: a peer that never answered is a node that is down. Fails
+//  when none is left. Returns S_OK, or S_FAILED (reported).
+static int
+s_fleet_new (s_cli_t *cli, zm_node_t *node, const char *service, s_fleet_t *fleet)
+{
+    memset (fleet, 0, sizeof *fleet);
+    if (cli->via)
+        return s_fleet_via (cli, node, fleet);
+    if (s_settled_list (cli, node, cli->command, &fleet->list))
+        return S_FAILED;
+    const zm_val_t *nodes = zm_val_get (zm_msg_root (fleet->list), "nodes");
+    size_t known = 0;
+    for (size_t i = 0; i < zm_val_size (nodes); i++) {
+        const zm_val_t *entry = zm_val_at (nodes, i);
+        const zm_val_t *descriptor = zm_val_get (entry, "descriptor");
+        if (strcmp (zm_val_str (zm_val_get (descriptor, "uuid"), "", NULL), zm_node_uuid (node))
+            == 0)
+            continue;
+        known++;
+        char address[300];
+        if ((cli->node
+             && strcmp (zm_val_str (zm_val_get (descriptor, "name"), "", NULL), cli->node) != 0)
+            || (service && !s_entry_serves (entry, service, NULL))
+            || !s_entry_address (entry, address, sizeof address))
+            continue;
+        if (!s_fleet_add (fleet, address, entry))
+            return S_FAILED;
+    }
+    char *peers = strdup (zm_config_get_str (zm_node_config (node), "registry.peers", ""));
+    for (char *save = NULL, *peer = peers ? strtok_r (peers, ", ", &save) : NULL;
+         peer && !cli->node && !service; peer = strtok_r (NULL, ", ", &save)) {
+        bool seen = strlen (peer) > S_VIA_MAX || !s_address_ok (peer);
+        for (size_t i = 0; !seen && i < zm_val_size (nodes); i++)
+            seen = s_peer_is (peer, zm_val_at (nodes, i));
+        for (size_t i = 0; !seen && i < fleet->count; i++)
+            seen = strcmp (fleet->targets[i].address, peer) == 0;
+        if (!seen && !s_fleet_add (fleet, peer, NULL)) {
+            free (peers);
+            return S_FAILED;
+        }
+    }
+    free (peers);
+    if (fleet->count == 0) {
+        if (cli->node)
+            s_fail ("%s: no node named \"%s\"%s%s%s (%zu other node(s) known)", cli->command,
+                    cli->node, service ? " serves \"" : "", service ? service : "",
+                    service ? "\"" : "", known);
+        else if (service)
+            s_fail ("%s: no node serves \"%s\" (%zu other node(s) known)", cli->command, service,
+                    known);
+        else
+            s_fail ("%s: no node known (set registry.peers, turn registry.beacon on, or use "
+                    "--via)",
+                    cli->command);
+        return S_FAILED;
+    }
+    qsort (fleet->targets, fleet->count, sizeof (s_target_t), s_target_compare);
+    return S_OK;
+}
+
+//  One target's call of its "$node" endpoint, on a thread of its own.
+static void *
+s_target_call (void *arg)
+{
+    s_target_t *self = (s_target_t *) arg;
+    zm_call_opts_t opts = ZM_CALL_OPTS_DEFAULT;
+    opts.address = self->address;
+    opts.timeout_ms = (int) self->timeout;
+    opts.no_breaker = true;
+    zm_error_t *error = NULL;
+    int64_t started = zclock_usecs ();
+    self->rc = zm_call (self->node, "$node", self->endpoint, NULL, &self->reply, &error, &opts);
+    self->latency_us = zclock_usecs () - started;
+    if (self->rc)
+        s_error_text (self->rc, error, self->error, sizeof self->error);
+    zm_error_destroy (&error);
+    return NULL;
+}
+
+//  Call endpoint of "$node" on every target not failed already, at most
+//  S_FANOUT_MAX at once, each within --timeout or rpc.timeout.
+static void
+s_fleet_call (s_cli_t *cli, zm_node_t *node, s_fleet_t *fleet, const char *endpoint)
+{
+    pthread_t threads[S_FANOUT_MAX];
+    bool started[S_FANOUT_MAX];
+    for (size_t first = 0; first < fleet->count; first += S_FANOUT_MAX) {
+        size_t batch = fleet->count - first < S_FANOUT_MAX ? fleet->count - first : S_FANOUT_MAX;
+        for (size_t i = 0; i < batch; i++) {
+            s_target_t *target = &fleet->targets[first + i];
+            started[i] = false;
+            if (target->rc)
+                continue;       //  --via did not answer describe
+            target->node = node;
+            target->endpoint = endpoint;
+            target->timeout = s_timeout (cli, node);
+            started[i] = pthread_create (&threads[i], NULL, s_target_call, target) == 0;
+            if (!started[i]) {
+                target->rc = ZM_ENOMEM;
+                snprintf (target->error, sizeof target->error, "cannot start a thread");
+            }
+        }
+        for (size_t i = 0; i < batch; i++)
+            if (started[i])
+                pthread_join (threads[i], NULL);
+    }
+}
+
+//  Report the targets that failed as one line: "zm: WHAT: N of M node(s)
+//  HOW: name (address): error; ...". Returns S_FAILED, or S_OK when none
+//  did.
+static int
+s_fleet_failed (const s_fleet_t *fleet, const char *what, const char *how,
+                bool (*failed) (const s_target_t *target, char *why, size_t size))
+{
+    char list[1000] = "", why[1200];
+    size_t count = 0;
+    for (size_t i = 0; i < fleet->count; i++) {
+        const s_target_t *target = &fleet->targets[i];
+        if (!failed (target, why, sizeof why))
+            continue;
+        size_t used = strlen (list);
+        const char *name = s_target_field (target, "name");
+        snprintf (list + used, sizeof list - used, "%s%s%s%.*s%s: %.300s", count ? "; " : "", name,
+                  *name ? " (" : "", (int) strcspn (target->address, "#"), target->address,
+                  *name ? ")" : "", why);
+        count++;
+    }
+    if (count == 0)
+        return S_OK;
+    s_fail ("%s: %zu of %zu node(s) %s: %s", what, count, fleet->count, how, list);
+    return S_FAILED;
+}
+
+//  Add name to array unless it holds it already (NULL: nothing). Returns 0
+//  or an error.
+static int
+s_push_new (zm_val_t *array, const char *name)
+{
+    for (size_t i = 0; name && i < zm_val_size (array); i++)
+        if (strcmp (zm_val_str (zm_val_at (array, i), "", NULL), name) == 0)
+            return 0;
+    return name ? zm_val_push_str (array, name) : 0;
+}
+
+//  The service name in an entry's descriptor, or NULL.
+static const zm_val_t *
+s_entry_service (const zm_val_t *entry, const char *name)
+{
+    const zm_val_t *services = zm_val_get (zm_val_get (entry, "descriptor"), "services");
+    for (size_t i = 0; i < zm_val_size (services); i++)
+        if (strcmp (zm_val_str (zm_val_get (zm_val_at (services, i), "name"), "", NULL), name)
+            == 0)
+            return zm_val_at (services, i);
+    return NULL;
+}
+
+//  Fill root with service name across the fleet: {name, versions,
+//  endpoints, streams: unions; nodes: [{name, uuid, address, version,
+//  instances, endpoints, streams, metadata}]}. One container at a time: a
+//  handle into a container goes stale when that container changes.
+static int
+s_describe_fill (zm_val_t *root, const char *name, const s_fleet_t *fleet)
+{
+    static const char *unions[][2] = {
+        {"versions", "version"}, {"endpoints", "endpoints"}, {"streams", "streams"}};
+    int rc = zm_val_set_str (root, "name", name);
+    for (size_t u = 0; rc == 0 && u < sizeof unions / sizeof unions[0]; u++) {
+        zm_val_t *array = zm_val_set_array (root, unions[u][0]);
+        rc = array ? 0 : ZM_ENOMEM;
+        for (size_t i = 0; rc == 0 && i < fleet->count; i++) {
+            const zm_val_t *svc = s_entry_service (fleet->targets[i].entry, name);
+            const zm_val_t *field = zm_val_get (svc, unions[u][1]);
+            if (zm_val_type (field) == ZM_TYPE_STR)     //  a version
+                rc = s_push_new (array, zm_val_str (field, NULL, NULL));
+            for (size_t k = 0; rc == 0 && k < zm_val_size (field)
+                               && zm_val_type (field) == ZM_TYPE_ARRAY; k++)
+                rc = s_push_new (array, zm_val_str (zm_val_at (field, k), NULL, NULL));
+        }
+    }
+    zm_val_t *nodes = rc == 0 ? zm_val_set_array (root, "nodes") : NULL;
+    if (rc == 0 && !nodes)
+        rc = ZM_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < fleet->count; i++) {
+        const s_target_t *target = &fleet->targets[i];
+        const zm_val_t *svc = s_entry_service (target->entry, name);
+        zm_val_t *item = zm_val_push_map (nodes);
+        rc = item ? s_target_head (item, target) : ZM_ENOMEM;
+        if (rc == 0)
+            rc = zm_val_set_str (item, "version", zm_val_str (zm_val_get (svc, "version"), "",
+                                                              NULL));
+        if (rc == 0)
+            rc = zm_val_set_int (item, "instances", zm_val_int (zm_val_get (svc, "instances"), 0));
+        static const char *copies[] = {"endpoints", "streams", "metadata"};
+        for (size_t c = 0; rc == 0 && c < sizeof copies / sizeof copies[0]; c++) {
+            const zm_val_t *field = zm_val_get (svc, copies[c]);
+            if (field)
+                rc = s_copy (item, copies[c], field);
+            else if (!(c == 2 ? zm_val_set_map (item, copies[c])
+                              : zm_val_set_array (item, copies[c])))
+                rc = ZM_ENOMEM;
+        }
+    }
+    return rc;
+}
+
+static int
+s_describe (s_cli_t *cli)
+{
+    if (cli->arg_count != 1) {
+        s_fail ("usage: zm describe SERVICE [--node NAME | --via ADDRESS] (zm describe --help)");
+        return S_USAGE;
+    }
+    const char *service = cli->args[0];
+    if (!s_name_ok (service)) {
+        s_fail ("describe: a service name is 1..255 bytes of A-Z a-z 0-9 . _ - $");
+        return S_USAGE;
+    }
+    if (!s_options_fit (cli, cli->command, S_OPT_VIA | S_OPT_NODE))
+        return S_USAGE;
+    if (cli->via && cli->node) {
+        s_fail ("describe: --via and --node together (one or the other)");
+        return S_USAGE;
+    }
+    int status = S_FAILED;
+    zm_node_t *node = s_node_new (cli, true, &status);
+    if (!node)
+        return status;
+    s_fleet_t fleet;
+    status = s_fleet_new (cli, node, service, &fleet);
+    if (status == S_OK && fleet.targets[0].rc) {
+        s_fail ("describe: %s: %s", cli->via, fleet.targets[0].error);
+        status = S_FAILED;
+    }
+    else if (status == S_OK && !s_entry_service (fleet.targets[0].entry, service)) {
+        s_fail ("describe: the node at %s (%s) does not serve \"%s\"", cli->via,
+                s_target_field (&fleet.targets[0], "name"), service);
+        status = S_FAILED;
+    }
+    else if (status == S_OK) {
+        zm_msg_t *out = zm_msg_new ();
+        int rc = out ? s_describe_fill (zm_msg_root_mut (out), service, &fleet) : ZM_ENOMEM;
+        if (rc) {
+            s_fail ("describe: %s", zm_strerror (rc));
+            status = S_FAILED;
+        }
+        else
+            status = s_print_json (out);
+        zm_msg_destroy (&out);
+    }
+    s_fleet_destroy (&fleet);
+    zm_node_destroy (&node);
+    return status;
+}
+
+//  The checks health and stats share: [SERVICE] up to max_args, --via or
+//  --node or SERVICE. Returns S_OK or S_USAGE (reported).
+static int
+s_fleet_check (s_cli_t *cli, int max_args, const char *usage)
+{
+    if (cli->arg_count > max_args) {
+        s_fail ("usage: %s (zm %s --help)", usage, cli->command);
+        return S_USAGE;
+    }
+    if (cli->arg_count && !s_name_ok (cli->args[0])) {
+        s_fail ("%s: a service name is 1..255 bytes of A-Z a-z 0-9 . _ - $", cli->command);
+        return S_USAGE;
+    }
+    if (!s_options_fit (cli, cli->command, S_OPT_VIA | S_OPT_NODE))
+        return S_USAGE;
+    if ((cli->via != NULL) + (cli->node != NULL) + (cli->arg_count > 0) > 1) {
+        s_fail ("%s: %s: one at most", cli->command,
+                max_args ? "SERVICE, --via and --node" : "--via and --node");
+        return S_USAGE;
+    }
+    return S_OK;
+}
+
+//  Is a node unhealthy: no answer, or not ready? Says why.
+static bool
+s_unhealthy (const s_target_t *target, char *why, size_t size)
+{
+    if (target->rc) {
+        snprintf (why, size, "%s", target->error);
+        return true;
+    }
+    const zm_val_t *root = zm_msg_root (target->reply);
+    if (zm_val_bool (zm_val_get (root, "live"), false)
+        && zm_val_bool (zm_val_get (root, "ready"), false))
+        return false;
+    snprintf (why, size, "%s", zm_val_str (zm_val_get (root, "status"), "not ready", NULL));
+    return true;
+}
+
+//  Print one node's health: {name, uuid, address, healthy, live, ready,
+//  status, latency_us} or {name, uuid, address, healthy: false, error}.
+static int
+s_health_print (const s_target_t *target)
+{
+    static const char *fields[] = {"live", "ready", "status"};
+    char why[1200];
+    bool bad = s_unhealthy (target, why, sizeof why);
+    zm_msg_t *out = zm_msg_new ();
+    zm_val_t *root = out ? zm_msg_root_mut (out) : NULL;
+    int rc = root ? s_target_head (root, target) : ZM_ENOMEM;
+    if (rc == 0)
+        rc = zm_val_set_bool (root, "healthy", !bad);
+    const zm_val_t *answer = zm_msg_root (target->reply);
+    for (size_t i = 0; rc == 0 && target->rc == 0 && i < sizeof fields / sizeof fields[0]; i++)
+        if (zm_val_get (answer, fields[i]))
+            rc = s_copy (root, fields[i], zm_val_get (answer, fields[i]));
+    if (rc == 0 && target->rc == 0)
+        rc = zm_val_set_int (root, "latency_us", target->latency_us);
+    if (rc == 0 && target->rc)
+        rc = zm_val_set_str (root, "error", target->error);
+    int status = rc ? S_FAILED : s_print_json (out);
+    if (rc)
+        s_fail ("health: %s", zm_strerror (rc));
+    zm_msg_destroy (&out);
+    return status;
+}
+
+static int
+s_health (s_cli_t *cli)
+{
+    if (s_fleet_check (cli, 1, "zm health [SERVICE | --node NAME | --via ADDRESS]"))
+        return S_USAGE;
+    int status = S_FAILED;
+    zm_node_t *node = s_node_new (cli, true, &status);
+    if (!node)
+        return status;
+    s_fleet_t fleet;
+    status = s_fleet_new (cli, node, cli->arg_count ? cli->args[0] : NULL, &fleet);
+    if (status == S_OK) {
+        s_fleet_call (cli, node, &fleet, "health");
+        for (size_t i = 0; status == S_OK && i < fleet.count; i++)
+            status = s_health_print (&fleet.targets[i]);
+        if (status == S_OK)
+            status = s_fleet_failed (&fleet, "health", "unhealthy", s_unhealthy);
+    }
+    s_fleet_destroy (&fleet);
+    zm_node_destroy (&node);
+    return status;
+}
+
+//  Did a node not answer? Says why.
+static bool
+s_no_answer (const s_target_t *target, char *why, size_t size)
+{
+    snprintf (why, size, "%s", target->rc ? target->error : "");
+    return target->rc != 0;
+}
+
+static int
+s_stats (s_cli_t *cli)
+{
+    if (s_fleet_check (cli, 0, "zm stats [--node NAME | --via ADDRESS]"))
+        return S_USAGE;
+    int status = S_FAILED;
+    zm_node_t *node = s_node_new (cli, true, &status);
+    if (!node)
+        return status;
+    s_fleet_t fleet;
+    status = s_fleet_new (cli, node, NULL, &fleet);
+    if (status == S_OK) {
+        s_fleet_call (cli, node, &fleet, "stats");
+        //  Those that answered: {name, uuid, address, stats}
+        for (size_t i = 0; status == S_OK && i < fleet.count; i++) {
+            const s_target_t *target = &fleet.targets[i];
+            if (target->rc)
+                continue;
+            zm_msg_t *out = zm_msg_new ();
+            zm_val_t *root = out ? zm_msg_root_mut (out) : NULL;
+            int rc = root ? s_target_head (root, target) : ZM_ENOMEM;
+            if (rc == 0 && target->reply)
+                rc = s_copy (root, "stats", zm_msg_root (target->reply));
+            else if (rc == 0 && !zm_val_set_map (root, "stats"))
+                rc = ZM_ENOMEM;
+            status = rc ? S_FAILED : s_print_json (out);
+            if (rc)
+                s_fail ("stats: %s", zm_strerror (rc));
+            zm_msg_destroy (&out);
+        }
+        if (status == S_OK)
+            status = s_fleet_failed (&fleet, "stats", "did not answer", s_no_answer);
+    }
+    s_fleet_destroy (&fleet);
+    zm_node_destroy (&node);
+    return status;
+}
+
+//  --------------------------------------------------------------------------
+//  watch
+
+static int
+s_watch (s_cli_t *cli)
+{
+    if (cli->arg_count != 0) {
+        s_fail ("usage: zm watch [--count N] [--timeout MS] (zm watch --help)");
+        return S_USAGE;
+    }
+    if (!s_options_fit (cli, cli->command, S_OPT_COUNT))
+        return S_USAGE;
+    int64_t deadline = cli->timeout ? zclock_mono () + cli->timeout : INT64_MAX;
+    int status = S_FAILED;
+    s_block_signals ();
+    zm_node_t *node = s_node_new (cli, true, &status);
+    if (!node)
+        return status;
+    if (s_catch_signals (false) != S_OK) {
+        zm_node_destroy (&node);
+        return S_FAILED;
+    }
+    zm_watch_t *watch = zm_watch_new (node);
+    if (!watch) {
+        s_fail ("watch: out of memory");
+        zm_node_destroy (&node);
+        return S_FAILED;
+    }
+    long printed = 0;
+    bool timed_out = false;
+    status = S_OK;
+    while (status == S_OK && !s_signalled && !(cli->count && printed >= cli->count)) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0) {
+            timed_out = true;
+            break;
+        }
+        zm_msg_t *event = NULL;
+        int rc = zm_watch_next (watch, &event, left > S_STEP_MS ? S_STEP_MS : (int) left);
+        s_doze (0);             //  a signal that came meanwhile
+        if (rc == 0) {
+            status = s_print_json (event);
+            zm_msg_destroy (&event);
+            if (status == S_OK && ferror (stdout))
+                break;          //  EPIPE: nobody reads us any more
+            printed++;
+        }
+        else if (rc != ZM_ETIMEOUT) {
+            s_fail ("watch: %s", zm_strerror (rc));
+            status = S_FAILED;
+        }
+    }
+    size_t dropped = zm_watch_dropped (watch);
+    zm_watch_destroy (&watch);
+    zm_node_destroy (&node);
+    if (status == S_OK && dropped) {
+        s_fail ("watch: %zu event(s) dropped (printed too slowly)", dropped);
+        status = S_FAILED;
+    }
+    else if (status == S_OK && timed_out && cli->count && printed < cli->count) {
+        s_fail ("watch: %ld of %ld event(s) within %ld ms", printed, cli->count, cli->timeout);
+        status = S_FAILED;
+    }
+    return status;
+}
+
+//  --------------------------------------------------------------------------
+//  config
+
+static int
+s_config (s_cli_t *cli)
+{
+    if (cli->arg_count > 1) {
+        s_fail ("usage: zm config [KEY] [--key=value]... (zm config --help)");
+        return S_USAGE;
+    }
+    if (!s_options_fit (cli, cli->command, 0))
+        return S_USAGE;
+    if (cli->timeout) {
+        s_fail ("config: --timeout does not apply (see zm --help)");
+        return S_USAGE;
+    }
+    //  The runtime's defaults, not the tool's own: what a node started with
+    //  these flags, this environment and this file would run with.
+    zm_config_t *config = zm_config_new ();
+    if (!config) {
+        s_fail ("out of memory");
+        return S_FAILED;
+    }
+    char *reason = NULL;
+    if (zm_config_load_all (config, cli->config_argc, cli->config_argv, &reason)) {
+        s_fail ("%s", reason ? reason : "bad configuration");
+        free (reason);
+        zm_config_destroy (&config);
+        return S_USAGE;
+    }
+    char *dump = zm_config_dump (config);
+    zm_config_destroy (&config);
+    if (!dump) {
+        s_fail ("out of memory");
+        return S_FAILED;
+    }
+    //  One JSON line per key: {key, value, type, layer, description}
+    int status = S_OK;
+    bool found = false;
+    for (char *save = NULL, *line = strtok_r (dump, "\n", &save); line && status == S_OK;
+         line = strtok_r (NULL, "\n", &save)) {
+        zm_msg_t *item = NULL;
+        if (zm_msg_decode (ZM_CT_JSON, line, strlen (line), &item, NULL)) {
+            s_fail ("config: a key cannot be read back: %.200s", line);
+            status = S_FAILED;
+            break;
+        }
+        if (!cli->arg_count || strcmp (zm_msg_get_str (item, "key", ""), cli->args[0]) == 0) {
+            found = true;
+            status = s_print_json (item);
+        }
+        zm_msg_destroy (&item);
+    }
+    free (dump);
+    if (status == S_OK && !found) {
+        s_fail ("config: %s: no such key (not defined, and set in no layer)", cli->args[0]);
+        status = S_FAILED;
+    }
+    return status;
+}
+
+//  --------------------------------------------------------------------------
+//  bench
+
+//  What the callers share.
+typedef struct {
+    zm_node_t *node;
+    const char *service, *endpoint;
+    const zm_msg_t *body;       //  each call sends a copy
+    zm_call_opts_t opts;        //  --via, --meta, the deadline
+    long requests;              //  calls to make
+    int64_t *latency_us;        //  per call: INT64_MIN not made, -1 failed
+    atomic_long next;           //  the next call's index
+    atomic_int go;              //  0 wait, 1 go, 2 give up
+    atomic_int warmed;          //  callers past their first call
+    atomic_bool stop;           //  a signal came: no more calls
+    atomic_int finished;        //  callers done
+    pthread_mutex_t lock;       //  guards what follows
+    bool warm_failed;           //  a first call failed
+    long errors;                //  counted calls that failed
+    char error[1200];           //  "SERVICE.ENDPOINT: CODE STATUS: detail" of
+                                //  the first failure
+    int64_t ended_us;           //  when the last caller ended (zclock_usecs)
+} s_bench_t;
+
+//  One call. Returns 0 with its latency, or the error (the first one kept).
+static int
+s_bench_call (s_bench_t *self, int64_t *latency_p)
+{
+    zm_msg_t *req = zm_msg_dup (self->body), *rep = NULL;
+    zm_error_t *error = NULL;
+    int64_t started = zclock_usecs ();
+    int rc = req ? zm_call (self->node, self->service, self->endpoint, &req, &rep, &error,
+                            &self->opts)
+                 : ZM_ENOMEM;
+    *latency_p = zclock_usecs () - started;
+    if (rc) {
+        pthread_mutex_lock (&self->lock);
+        if (!*self->error) {
+            char text[1000];
+            s_error_text (rc, error, text, sizeof text);
+            snprintf (self->error, sizeof self->error, "%s.%s: %s", self->service,
+                      self->endpoint, text);
+        }
+        pthread_mutex_unlock (&self->lock);
+    }
+    zm_msg_destroy (&req);
+    zm_msg_destroy (&rep);
+    zm_error_destroy (&error);
+    return rc;
+}
+
+//  A caller: one call that is not counted (it finds the service and opens
+//  this thread's connection), then calls until all are made.
+static void *
+s_bench_caller (void *arg)
+{
+    s_bench_t *self = (s_bench_t *) arg;
+    int64_t latency = 0;
+    if (s_bench_call (self, &latency)) {
+        pthread_mutex_lock (&self->lock);
+        self->warm_failed = true;
+        pthread_mutex_unlock (&self->lock);
+    }
+    atomic_fetch_add (&self->warmed, 1);
+    while (atomic_load (&self->go) == 0)
+        zclock_sleep (1);
+    while (atomic_load (&self->go) == 1 && !atomic_load (&self->stop)) {
+        long index = atomic_fetch_add (&self->next, 1);
+        if (index >= self->requests)
+            break;
+        int rc = s_bench_call (self, &latency);
+        self->latency_us[index] = rc ? -1 : latency;
+        if (rc) {
+            pthread_mutex_lock (&self->lock);
+            self->errors++;
+            pthread_mutex_unlock (&self->lock);
+        }
+    }
+    int64_t now = zclock_usecs ();
+    pthread_mutex_lock (&self->lock);
+    if (now > self->ended_us)
+        self->ended_us = now;
+    pthread_mutex_unlock (&self->lock);
+    atomic_fetch_add (&self->finished, 1);
+    char byte = 1;
+    if (write (s_wake[1], &byte, 1) < 0) {
+        //  Full pipe: main is already woken.
+    }
+    return NULL;
+}
+
+static int
+s_latency_compare (const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return (x > y) - (x < y);
+}
+
+//  Print the result: {service, endpoint, requests, concurrency, errors,
+//  elapsed_ms, calls_per_s, p50_us, p99_us, max_us} (the latencies of the
+//  calls that succeeded; null when none did). Sorts the latencies.
+static int
+s_bench_print (s_bench_t *self, long concurrency, int64_t elapsed_us)
+{
+    long made = 0, good = 0;
+    for (long i = 0; i < self->requests; i++)
+        if (self->latency_us[i] != INT64_MIN) {
+            made++;
+            if (self->latency_us[i] >= 0)
+                self->latency_us[good++] = self->latency_us[i];
+        }
+    qsort (self->latency_us, (size_t) good, sizeof (int64_t), s_latency_compare);
+    double elapsed_ms = (double) elapsed_us / 1000.0;
+    double rate = elapsed_us > 0 ? (double) made * 1e6 / (double) elapsed_us : 0;
+    zm_msg_t *out = zm_msg_new ();
+    int rc = out ? zm_msg_set_str (out, "service", self->service) : ZM_ENOMEM;
+    if (rc == 0)
+        rc = zm_msg_set_str (out, "endpoint", self->endpoint);
+    if (rc == 0)
+        rc = zm_msg_set_int (out, "requests", made);
+    if (rc == 0)
+        rc = zm_msg_set_int (out, "concurrency", concurrency);
+    if (rc == 0)
+        rc = zm_msg_set_int (out, "errors", made - good);
+    if (rc == 0)    //  to the microsecond, and a tenth of a call
+        rc = zm_msg_set_float (out, "elapsed_ms", (double) (int64_t) (elapsed_ms * 1000 + 0.5)
+                                                      / 1000);
+    if (rc == 0)
+        rc = zm_msg_set_float (out, "calls_per_s", (double) (int64_t) (rate * 10 + 0.5) / 10);
+    //  Nearest rank: the smallest latency at or above q of them
+    static const struct {
+        const char *name;
+        long per_mille;
+    } ranks[] = {{"p50_us", 500}, {"p99_us", 990}, {"max_us", 1000}};
+    for (size_t i = 0; rc == 0 && i < sizeof ranks / sizeof ranks[0]; i++) {
+        long rank = (good * ranks[i].per_mille + 999) / 1000;
+        rc = good ? zm_msg_set_int (out, ranks[i].name, self->latency_us[rank ? rank - 1 : 0])
+                  : zm_msg_set_nil (out, ranks[i].name);
+    }
+    int status = rc ? S_FAILED : s_print_json (out);
+    if (rc)
+        s_fail ("bench: %s", zm_strerror (rc));
+    zm_msg_destroy (&out);
+    return status;
+}
+
+//  Start the callers, let them go once each made its first call, and wait
+//  for them (a signal stops them). Returns S_OK (measured: elapsed in
+//  *elapsed_p), or S_FAILED (reported).
+static int
+s_bench_run (s_bench_t *self, pthread_t *threads, long concurrency, int64_t *elapsed_p)
+{
+    long created = 0;
+    while (created < concurrency
+           && pthread_create (&threads[created], NULL, s_bench_caller, self) == 0)
+        created++;
+    int status = created < concurrency ? S_FAILED : S_OK;
+    if (status)
+        s_fail ("bench: cannot start %ld callers (%ld started)", concurrency, created);
+    while (status == S_OK && atomic_load (&self->warmed) < created && !s_signalled)
+        s_doze (10);
+    pthread_mutex_lock (&self->lock);
+    bool warm_failed = self->warm_failed;
+    pthread_mutex_unlock (&self->lock);
+    if (status == S_OK && (warm_failed || s_signalled)) {
+        if (warm_failed)
+            s_fail ("bench: %s", self->error);
+        else
+            s_fail ("bench: interrupted before the first call was measured");
+        status = S_FAILED;
+    }
+    int64_t started = zclock_usecs ();
+    atomic_store (&self->go, status == S_OK ? 1 : 2);
+    while (atomic_load (&self->finished) < created) {
+        s_doze (S_POLL_MS);
+        if (s_signalled)
+            atomic_store (&self->stop, true);
+    }
+    for (long i = 0; i < created; i++)
+        pthread_join (threads[i], NULL);
+    *elapsed_p = self->ended_us - started;
+    return status;
+}
+
+static int
+s_bench (s_cli_t *cli)
+{
+    if (s_endpoint_check (cli, 2, S_OPT_VIA | S_OPT_META | S_OPT_BENCH,
+                          "zm bench SERVICE ENDPOINT [--requests N] [--concurrency C] "
+                          "[--body JSON] (zm bench --help)"))
+        return S_USAGE;
+    zm_msg_t *body = NULL;
+    if (s_parse_json ("--body", cli->body ? cli->body : "{}", &body))
+        return S_USAGE;
+    long requests = cli->requests ? cli->requests : S_BENCH_REQUESTS;
+    long concurrency = cli->concurrency ? cli->concurrency : 1;
+    if (concurrency > requests)
+        concurrency = requests;
+    s_bench_t bench = {.service = cli->args[0],
+                       .endpoint = cli->args[1],
+                       .body = body,
+                       .requests = requests};
+    bench.latency_us = (int64_t *) malloc ((size_t) requests * sizeof (int64_t));
+    pthread_t *threads = (pthread_t *) calloc ((size_t) concurrency, sizeof (pthread_t));
+    if (!bench.latency_us || !threads) {
+        s_fail ("out of memory");
+        free (bench.latency_us);
+        free (threads);
+        zm_msg_destroy (&body);
+        return S_FAILED;
+    }
+    for (long i = 0; i < requests; i++)
+        bench.latency_us[i] = INT64_MIN;
+    pthread_mutex_init (&bench.lock, NULL);
+    int status = S_FAILED;
+    s_block_signals ();
+    zm_node_t *node = s_node_new (cli, true, &status);
+    if (node && s_catch_signals (false) == S_OK) {
+        bench.node = node;
+        bench.opts = (zm_call_opts_t) ZM_CALL_OPTS_DEFAULT;
+        s_call_opts (cli, &bench.opts);
+        bench.opts.timeout_ms = (int) s_timeout (cli, node);
+        int64_t elapsed_us = 0;
+        status = s_bench_run (&bench, threads, concurrency, &elapsed_us);
+        if (status == S_OK)
+            status = s_bench_print (&bench, concurrency, elapsed_us);
+        long made = atomic_load (&bench.next);
+        if (status == S_OK && s_signalled) {
+            s_fail ("bench: interrupted after %ld of %ld calls",
+                    made < requests ? made : requests, requests);
+            status = S_FAILED;
+        }
+        else if (status == S_OK && bench.errors) {
+            s_fail ("bench: %ld of %ld calls failed; the first: %s", bench.errors, requests,
+                    bench.error);
+            status = S_FAILED;
+        }
+    }
+    zm_node_destroy (&node);
+    pthread_mutex_destroy (&bench.lock);
+    free (bench.latency_us);
+    free (threads);
+    zm_msg_destroy (&body);
+    return status;
+}
+
+//  --------------------------------------------------------------------------
+//  Commands and help
+
+//  One command: its name, what runs it, its help.
+typedef struct {
+    const char *name;
+    int (*run) (s_cli_t *cli);  //  returns the exit status
+    const char *usage;          //  zm NAME --help
+} s_command_t;
+
+static int
+s_help (s_cli_t *cli);
+
+static const s_command_t s_commands[] = {
+    {"call", s_call, s_call_usage},
+    {"stream", s_stream, s_stream_usage},
+    {"publish", s_publish, s_publish_usage},
+    {"subscribe", s_subscribe, s_subscribe_usage},
+    {"services", s_services, s_services_usage},
+    {"describe", s_describe, s_describe_usage},
+    {"watch", s_watch, s_watch_usage},
+    {"health", s_health, s_health_usage},
+    {"stats", s_stats, s_stats_usage},
+    {"config", s_config, s_config_usage},
+    {"bench", s_bench, s_bench_usage},
+    {"store", s_store, s_store_usage},
+    {"lock", s_lock, s_lock_usage},
+    {"elect", s_elect, s_elect_usage},
+    {"keygen", s_keygen, s_keygen_usage},
+    {"help", s_help, s_help_usage},
+};
+
+static const s_command_t *
+s_command (const char *name)
+{
+    for (size_t i = 0; name && i < sizeof s_commands / sizeof s_commands[0]; i++)
+        if (strcmp (s_commands[i].name, name) == 0)
+            return &s_commands[i];
+    return NULL;
+}
+
+//  Print the help of command name on stdout, zm's when name is NULL.
+//  Returns S_OK, or S_USAGE for a command there is not (reported).
+static int
+s_print_usage (const char *name)
+{
+    const s_command_t *command = s_command (name);
+    if (name && !command) {
+        s_fail ("%s: unknown command (see zm --help)", name);
+        return S_USAGE;
+    }
+    fputs (command ? command->usage : s_usage, stdout);
+    return S_OK;
+}
+
+//  zm help [COMMAND]
+static int
+s_help (s_cli_t *cli)
+{
+    if (cli->arg_count > 1) {
+        s_fail ("usage: zm help [COMMAND]");
+        return S_USAGE;
+    }
+    return s_print_usage (cli->arg_count ? cli->args[0] : NULL);
+}
+
+//  --------------------------------------------------------------------------
 
 int
 main (int argc, char **argv)
@@ -2828,35 +4146,21 @@ main (int argc, char **argv)
     signal (SIGPIPE, SIG_IGN);
     //  stdout is for results: log lines go to stderr (czmq's default is stdout)
     zsys_set_logstream (stderr);
+    s_pretty = isatty (STDOUT_FILENO) == 1;
     s_cli_t cli = {NULL};
     int status = argc > 0 && argv ? s_parse (&cli, argc, argv) : S_USAGE;
     if (status == -1)
-        status = S_OK;      //  help or version printed
+        status = S_OK;      //  the version printed
+    else if (status == S_OK && cli.help)
+        status = s_print_usage (cli.command);
     else if (status == S_OK && !cli.command) {
         fputs (s_usage, stderr);
         status = S_USAGE;
     }
     else if (status == S_OK) {
-        if (strcmp (cli.command, "help") == 0)
-            fputs (s_usage, stdout);
-        else if (strcmp (cli.command, "call") == 0)
-            status = s_call (&cli);
-        else if (strcmp (cli.command, "stream") == 0)
-            status = s_stream (&cli);
-        else if (strcmp (cli.command, "publish") == 0)
-            status = s_publish (&cli);
-        else if (strcmp (cli.command, "subscribe") == 0)
-            status = s_subscribe (&cli);
-        else if (strcmp (cli.command, "services") == 0)
-            status = s_services (&cli);
-        else if (strcmp (cli.command, "store") == 0)
-            status = s_store (&cli);
-        else if (strcmp (cli.command, "keygen") == 0)
-            status = s_keygen (&cli);
-        else if (strcmp (cli.command, "lock") == 0)
-            status = s_lock (&cli);
-        else if (strcmp (cli.command, "elect") == 0)
-            status = s_elect (&cli);
+        const s_command_t *command = s_command (cli.command);
+        if (command)
+            status = command->run (&cli);
         else {
             s_fail ("%s: unknown command (see zm --help)", cli.command);
             status = S_USAGE;
