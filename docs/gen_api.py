@@ -233,8 +233,8 @@ def generate():
                % (counts["function"], counts["type"], counts["macro"], counts["variable"],
                   len(parsed)))
     out.append("Everything is declared by `#include <zmicro.h>`; link with")
-    out.append("`pkg-config --libs zmicro`. Conventions (who owns what, return codes,")
-    out.append("threads): `docs/concepts.md`; the error codes: `zmicro/error.h` below.")
+    out.append("`pkg-config --libs zmicro`. The conventions (return codes, who owns what):")
+    out.append("`docs/concepts.md`; the error codes: `zmicro/error.h` below.")
     out.append("")
 
     # Anchors first, in document order, so the index can link to them
