@@ -53,7 +53,10 @@
 #include "support.h"
 #include <criterion/logging.h>
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <regex.h>
 #include <sys/stat.h>
 
@@ -391,7 +394,18 @@ s_shell_start (s_shell_t *self)
     snprintf (tmpdir, sizeof tmpdir, "TMPDIR=%s", self->dir);
     snprintf (path, sizeof path, "PATH=%s",
               getenv ("PATH") ? getenv ("PATH") : "/usr/local/bin:/usr/bin:/bin");
-    char *const envp[] = {path, home, tmpdir, "LC_ALL=C", "ZM_REGISTRY_BEACON=false", NULL};
+    //  The sanitizers' settings go through (./run.sh test sets them for
+    //  the asan pass), nothing else of ours
+    char *envp[16] = {path, home, tmpdir, "LC_ALL=C", "ZM_REGISTRY_BEACON=false", NULL};
+    size_t envc = 5;
+    char sanitizers[3][4096];
+    const char *names[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
+    for (int i = 0; i < 3; i++)
+        if (getenv (names[i])) {
+            snprintf (sanitizers[i], sizeof sanitizers[i], "%s=%s", names[i], getenv (names[i]));
+            envp[envc++] = sanitizers[i];
+        }
+    envp[envc] = NULL;
     char *const argv[] = {"bash", "--noprofile", "--norc", NULL};
     int in[2], out[2];
     cr_assert_eq (pipe2 (in, O_CLOEXEC), 0);
@@ -418,8 +432,10 @@ s_shell_start (s_shell_t *self)
     self->out = out[0];
 
     //  The watchdog: when our end of its pipe closes without a word (we
-    //  were killed), it kills the group. Not in the group itself.
+    //  were killed), it kills the group and removes the scratch directory.
+    //  Not in the group itself.
     int watch[2];
+    const char *dir = self->dir;
     cr_assert_eq (pipe2 (watch, O_CLOEXEC), 0);
     pid_t watchdog = fork ();
     cr_assert_geq (watchdog, 0, "fork: %s", strerror (errno));
@@ -429,8 +445,12 @@ s_shell_start (s_shell_t *self)
         ssize_t got;
         while ((got = read (watch[0], &byte, 1)) < 0 && errno == EINTR)
             ;
-        if (got <= 0 || byte != 'k')
-            kill (-pid, SIGKILL);
+        if (got > 0 && byte == 'k')
+            _exit (0);
+        kill (-pid, SIGKILL);
+        usleep (200000); //  the group gone, nothing writes into the scratch
+        if (strncmp (dir, "/tmp/zt-getting-started-", 24) == 0)
+            execl ("/bin/rm", "rm", "-rf", dir, (char *)NULL);
         _exit (0);
     }
     close (watch[0]);
@@ -569,6 +589,22 @@ s_shell_run (s_shell_t *self, const char *commands, char *out, size_t size)
 
 static s_page_t s_page;
 
+//  Can a server bind 127.0.0.1:port now (as libzmq binds: SO_REUSEADDR)?
+static bool
+s_port_free (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    int on = 1;
+    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons ((uint16_t)port)};
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    bool ok = port > 0 && bind (fd, (struct sockaddr *)&address, sizeof address) == 0;
+    close (fd);
+    return ok;
+}
+
 static void
 s_page_load (void)
 {
@@ -599,6 +635,21 @@ Test (getting_started, commands_run_as_written, .timeout = 240, .fini = s_teardo
     cr_assert (first_export >= 0 && first_export < first_node,
                "docs/getting-started.md must export ZM_REGISTRY_BEACON=false before it "
                "starts a node");
+
+    //  The fixed ports the page's nodes take must be free here
+    for (int i = 0; i < s_page.count; i++) {
+        s_block_t *block = &s_page.blocks[i];
+        if (!streq (block->lang, "sh") || *block->marker)
+            continue;
+        for (const char *at = strstr (block->body, "--rpc.port="); at;
+             at = strstr (at + 1, "--rpc.port=")) {
+            int port = atoi (at + 11);
+            cr_assert (s_port_free (port),
+                       "TCP port %d on 127.0.0.1 is in use on this machine: the nodes of "
+                       "docs/getting-started.md need it",
+                       port);
+        }
+    }
 
     //  Nothing between s_shell_start and s_shell_stop may abort: failures
     //  are kept and asserted once the shell is stopped.
