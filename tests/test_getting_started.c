@@ -27,10 +27,12 @@
     block. bash starts in the source tree, in a process group of its own,
     with a clean environment: PATH (the test's), HOME and TMPDIR (a scratch
     directory of the test's, so the page's `mktemp -d` lands in it),
-    LC_ALL=C, and ZM_REGISTRY_BEACON=false as a safety net (the page must
-    export it itself before it starts a node: checked). No other ZM_*
-    variable reaches it (support.h sets ZM_AUTH_KEYS for other tests; a
-    reader does not have it). Each block is written to a file and sourced
+    LC_ALL=C, ZM_REGISTRY_BEACON=false as a safety net (the page must
+    export it itself before it starts a node: checked), and the sanitizers'
+    options when set. No other ZM_* variable reaches it (support.h sets
+    ZM_AUTH_KEYS for other tests; a reader does not have it). The fixed
+    ports the page's nodes take (--rpc.port=N) must be free beforehand:
+    the test says so when one is not. Each block is written to a file and sourced
     with stdin from /dev/null, after the text "$PWD/build/debug" in it is
     replaced by this test's build directory (build/debug, or build/asan
     under ./run.sh test's second pass); then bash prints a marker line with
@@ -41,7 +43,7 @@
     bash's process group gets SIGTERM, then SIGKILL after 10 s; then bash
     ends and the group gets a SIGKILL for anything left. If the test itself
     is killed (its timeout), a watchdog process it forked sees its pipe
-    close and kills the group.
+    close, kills the group and removes the scratch directory.
 
     The C programs of the page (```c blocks with a main) are compiled
     against this build's library; the first actor must print "total 55".
@@ -51,20 +53,19 @@
     counted here by a parser of its own, has an entry in it.
 */
 #include "support.h"
+#include <arpa/inet.h>
 #include <criterion/logging.h>
 #include <ctype.h>
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <regex.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 //  Most blocks on the page, and most background jobs followed.
 #define S_BLOCKS_MAX 128
 #define S_JOBS_MAX 64
-//  How long one block may run, and the page in all (the test's timeout is
-//  above it).
+//  How long one block may run (the test's timeout is well above it).
 #define S_BLOCK_TIMEOUT_MS 60000
 //  Most output of one block.
 #define S_OUTPUT_MAX 65536
@@ -265,8 +266,8 @@ s_line_matches (const char *expected, const char *actual)
 {
     //  As a POSIX extended regex anchored at both ends: literal text
     //  escaped, each <word> a run without blanks, commas or quotes.
-    size_t size = strlen (expected) * 2 + 64;
-    char *pattern = (char *)malloc (size * 8);
+    //  At most 6 bytes for one: a 3-byte "<x>" gives 17 of them
+    char *pattern = (char *)malloc (strlen (expected) * 6 + 3);
     char *put = pattern;
     *put++ = '^';
     for (const char *at = expected; *at;) {
@@ -768,7 +769,6 @@ Test (getting_started, install_and_build_steps_are_the_real_ones, .timeout = 30)
                 char *word = strtok_r (line, " \t", &word_save);
                 cr_assert (word && streq (word, "scons"),
                            "docs/getting-started.md:%d: the build is scons", block->line);
-                int targets = 0;
                 while ((word = strtok_r (NULL, " \t", &word_save))) {
                     if (*word == '-' || strchr (word, '='))
                         continue; //  -j2, variant=...
@@ -779,12 +779,9 @@ Test (getting_started, install_and_build_steps_are_the_real_ones, .timeout = 30)
                     struct stat info;
                     snprintf (path, sizeof path, "%s/%s", zt_build_dir (), word + 12);
                     cr_assert_eq (stat (path, &info), 0,
-                                  "docs/getting-started.md:%d: scons "
-                                  "builds no %s",
-                                  block->line, word);
-                    targets++;
+                                  "docs/getting-started.md:%d: scons builds no %s", block->line,
+                                  word);
                 }
-                (void)targets;
             }
             free (copy);
         }
