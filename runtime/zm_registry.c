@@ -1020,6 +1020,21 @@ zm_registry_key (zm_node_t *node, const char *endpoint, char key[41])
             memcpy (key, entry->key, 41);
     }
     pthread_mutex_unlock (&self->lock);
+    if (found)
+        return true;
+    //  Not heard from yet: the key registry.peers gives for that address
+    char *peers = strdup (zm_config_get_str (node->config, "registry.peers", ""));
+    size_t size = strlen (endpoint);
+    for (char *save = NULL, *peer = peers ? strtok_r (peers, ", ", &save) : NULL;
+         peer && !found; peer = strtok_r (NULL, ", ", &save)) {
+        const char *hash = strchr (peer, '#');
+        if (hash && (size_t) (hash - peer) == size && strncmp (peer, endpoint, size) == 0
+            && strlen (hash + 1) == 40) {
+            memcpy (key, hash + 1, 41);
+            found = true;
+        }
+    }
+    free (peers);
     return found;
 }
 

@@ -328,7 +328,8 @@ typedef struct {
 //  Members (one per node and group) whose pattern matches topic.
 int zm_registry_members (zm_node_t *node, const char *topic, zm_member_t *out, int max);
 //  The public key of the node the registry knows at endpoint
-//  (tcp://host:port, an RPC or PUB port) into key; false when none.
+//  (tcp://host:port, an RPC or PUB port) into key, or else the key
+//  registry.peers gives for that address; false when none.
 bool zm_registry_key (zm_node_t *node, const char *endpoint, char key[41]);
 //  tcp://host:port#KEY of reactor 0 of the node named name (the one heard
 //  from last when several are); false when the registry knows none.

@@ -141,6 +141,20 @@ Test (zm_tool, call_prints_json, .timeout = 30)
                 alpha.address);
     cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
     cr_assert (strstr (out, "404"), "%s", out);
+    //  --via without the key: registry.peers gives it for that address
+    char bare[128];
+    snprintf (bare, sizeof bare, "%s", alpha.address);
+    cr_assert_not_null (strchr (bare, '#'));
+    *strchr (bare, '#') = 0;
+    rc = s_run (out, sizeof out,
+                S_FLAGS " '--registry.peers=%s' --via '%s' call greeter Say.Hello 2>&1",
+                alpha.address, bare);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, out);
+    cr_assert (strstr (out, "\"node\":\"alpha\""), "%s", out);
+    //  ...and with neither, a clear error
+    rc = s_run (out, sizeof out, S_FLAGS " --via '%s' call greeter Say.Hello 2>&1", bare);
+    cr_assert_eq (rc, 1, "exit %d: %s", rc, out);
+    cr_assert (strstr (out, "no public key"), "%s", out);
     zt_kill (&alpha, SIGTERM);
 }
 
