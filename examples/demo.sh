@@ -404,7 +404,7 @@ cat client.out
 wait_lines "$mark" '^n[123]: Say\.Hello from member' 5 5
 show_nodes
 answered=$(count_since "$mark" '^n[123]: Say\.Hello from member')
-show_cmd "zm lock demo-report -- sh -c 'echo \"C holds demo-report, token \$ZM_LOCK_TOKEN\"'"
+show_cmd "zm lock demo-report --wait 10000 -- sh -c 'echo \"C holds demo-report, token \$ZM_LOCK_TOKEN\"'"
 timeout 20 "$zm_bin" lock demo-report --wait 10000 -- \
     sh -c 'echo "C holds demo-report, token $ZM_LOCK_TOKEN"' >lock.out 2>&1
 lock_rc=$?
