@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # zmicro's one entry point for a fresh Debian machine.
 #
-#   ./run.sh demo     install what is missing, build, run the demo: two greeter
-#                     services and a client calling them, then the actor demo
+#   ./run.sh demo     install what is missing, build, run the demo: three
+#                     nodes on loopback that find each other, answer calls,
+#                     get an event, share a lock and survive the death of
+#                     one (examples/demo.sh), then the actor demo
 #   ./run.sh test     install what is missing, build, run the whole suite:
 #                     every Criterion test (debug build), the same suite under
 #                     ASan+UBSan, and every fuzz target for a bounded time
@@ -96,41 +98,17 @@ case "${1:-}" in
 demo)
     need_packages $BUILD_PKGS
     build release
-    # Part 1: two greeter services on loopback (ephemeral ports, read from
-    # their READY lines) and a client calling them in turn. The servers are
-    # stopped by pid however this script ends.
-    echo "== demo 1/2: two greeter_server nodes and a greeter_client calling them"
-    ex=build/release/examples
-    dir=$(mktemp -d)
-    pids=()
-    trap 'kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
-    trap 'exit 130' INT TERM
-    peers=""
-    for name in alpha beta; do
-        "$ex/greeter_server" --node.name="$name" --rpc.bind=127.0.0.1 \
-            --node.shutdown_timeout=1000 --auth.keys=:memory: >"$dir/$name.out" &
-        pid=$!
-        pids+=("$pid")
-        port=""
-        for _ in $(seq 100); do # up to 5 s: "READY <port> <public key>"
-            port=$(sed -n 's/^READY \([0-9]*\) .*$/\1/p' "$dir/$name.out")
-            key=$(sed -n 's/^READY [0-9]* \(.*\)$/\1/p' "$dir/$name.out")
-            if [ -n "$port" ] || ! kill -0 "$pid" 2>/dev/null; then break; fi
-            sleep 0.05
-        done
-        if [ -z "$port" ]; then
-            echo "!! greeter_server $name did not start:" >&2
-            cat "$dir/$name.out" >&2
-            exit 1
-        fi
-        echo "greeter_server $name: pid $pid, tcp://127.0.0.1:$port, public key $key"
-        peers="$peers${peers:+,}tcp://127.0.0.1:$port#$key"
-    done
+    # Part 1: the whole product on one machine. examples/demo.sh makes the
+    # keys, starts three nodes on loopback, and shows them finding each
+    # other, answering calls, getting an event, sharing a lock and going on
+    # when one dies; it checks every step and stops what it started.
+    echo "== demo 1/2: three nodes that find each other, call, publish, lock, and lose one"
     status=0
-    ZM_AUTH_KEYS=:memory: "$ex/greeter_client" "$peers" 6 || status=$?
+    ZM_DEMO_BUILD=build/release examples/demo.sh || status=$?
     # Part 2: actors on one node, no network.
+    echo
     echo "== demo 2/2: one node, 8 worker actors over 2 reactors counting primes"
-    "$ex/demo" || status=$?
+    build/release/examples/demo || status=$?
     exit $status
     ;;
 test)

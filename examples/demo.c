@@ -126,11 +126,21 @@ main (int argc, char **argv)
     uint64_t limit = argc > 1 ? strtoull (argv[1], NULL, 10) : 2000000;
     int workers = argc > 2 ? atoi (argv[2]) : 8;
 
+    //  Actors in one process need no network: by default no beacon on the
+    //  LAN, no RPC socket and no keypair written to zm-keys/ (ZM_* variables
+    //  may still say otherwise)
     char *reason = NULL;
-    zm_config_t *config = zm_config_load (0, NULL, &reason);
-    if (!config) {
-        fprintf (stderr, "demo: %s\n", reason);
+    zm_config_t *config = zm_config_new ();
+    if (!config
+        || zm_config_define (config, "registry.beacon", ZM_CONFIG_BOOL, "false",
+                             "demo: one node, nothing to discover")
+        || zm_config_define (config, "rpc.bind", ZM_CONFIG_STR, "", "demo: no RPC socket")
+        || zm_config_define (config, "auth.keys", ZM_CONFIG_STR, ":memory:",
+                             "demo: a keypair in memory")
+        || zm_config_load_all (config, 0, NULL, &reason)) {
+        fprintf (stderr, "demo: %s\n", reason ? reason : "cannot configure");
         free (reason);
+        zm_config_destroy (&config);
         return 1;
     }
     zm_config_set (config, "reactors", "2", NULL);
