@@ -702,10 +702,21 @@ s_deliver (zm_reactor_t *self, zm_env_t *env)
     if (env->stream && env->stream_event)
         zm_stream_handled (env, rc, ctx.error_detail);
     if (rc != 0) {
+        //  A handler's failure (HTTP 500) is a warning; an answer that
+        //  says no (bad request, not found, unavailable...) is the
+        //  caller's business, logged at info
         self->failures++;
-        zm_log_warning ("actor %s (%s) failed on '%s': %s%s%s", actor->name ? actor->name : "-",
-                        actor->def->kind ? actor->def->kind : "-", env->type, zm_strerror (rc),
-                        ctx.error_detail ? ": " : "", ctx.error_detail ? ctx.error_detail : "");
+        if (zm_err_http (rc) == 500)
+            zm_log_warning ("actor %s (%s) failed on '%s': %s%s%s",
+                            actor->name ? actor->name : "-",
+                            actor->def->kind ? actor->def->kind : "-", env->type,
+                            zm_strerror (rc), ctx.error_detail ? ": " : "",
+                            ctx.error_detail ? ctx.error_detail : "");
+        else
+            zm_log_info ("actor %s (%s) answered '%s' with: %s%s%s",
+                         actor->name ? actor->name : "-",
+                         actor->def->kind ? actor->def->kind : "-", env->type, zm_strerror (rc),
+                         ctx.error_detail ? ": " : "", ctx.error_detail ? ctx.error_detail : "");
     }
     if (env->kind == ZM_ENV_ASK && !env->replied) {
         //  Every ask gets exactly one answer, even from a handler that forgot.
