@@ -1,7 +1,10 @@
 /*  Examples: they build, they run, and the README shows them as they are. */
 #include "support.h"
 #include <czmq.h>
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 Test (examples, hello_prints_greeting, .timeout = 20)
 {
@@ -342,4 +345,121 @@ Test (examples, lines_client_fails_on_a_missing_file, .timeout = 60)
     cr_assert (strstr (out, expected), "%s", out);
     cr_assert (strstr (out, "404"), "%s", out);
     cr_assert_eq (strchr (out, '\n'), out + strlen (out) - 1, "one line: %s", out);
+}
+
+//  A TCP port on loopback that nobody listens on now, or 0. For nodes that
+//  must know another's port before it starts (static peers).
+static int
+s_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t size = sizeof addr;
+    int port = 0;
+    if (fd >= 0 && bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
+        && getsockname (fd, (struct sockaddr *) &addr, &size) == 0)
+        port = ntohs (addr.sin_port);
+    if (fd >= 0)
+        close (fd);
+    return port;
+}
+
+//  Read proc's lines into text (appended, cut at size) until it closes
+//  stdout or until deadline (zt_clock). Returns the number of lines.
+static int
+s_read_all (zt_proc_t *proc, char *text, size_t size, int64_t deadline)
+{
+    char line[512];
+    int lines = 0;
+    while (zt_clock () < deadline
+           && zt_read_line (proc, line, sizeof line, (int) (deadline - zt_clock ()))) {
+        size_t used = strlen (text);
+        snprintf (text + used, size - used, "%s\n", line);
+        lines++;
+    }
+    return lines;
+}
+
+#define S_EVENTS 500
+
+Test (examples, pub_reaches_every_subscriber_with_every_event_once, .timeout = 90)
+{
+    const char *build_dir = zt_build_dir ();
+    char dir[64];
+    snprintf (dir, sizeof dir, "/tmp/zm-pubsub-XXXXXX");
+    cr_assert_not_null (mkdtemp (dir));
+    //  The subscribers start first and name the publisher as a static peer:
+    //  its keypair (what zm keygen --name node --dir DIR makes) and port
+    //  are fixed beforehand
+    char keys[128], key[ZM_KEY_TEXT] = "";
+    snprintf (keys, sizeof keys, "%s/pub-keys", dir);
+    bool made = zm_keypair_create (keys, "node", NULL, key) == 0;
+    int port = s_free_port ();
+    char sub_path[4200], pub_path[4200], peers[256], port_flag[64], keys_flag[200];
+    snprintf (sub_path, sizeof sub_path, "%s/examples/sub", build_dir);
+    snprintf (pub_path, sizeof pub_path, "%s/examples/pub", build_dir);
+    snprintf (peers, sizeof peers, "--registry.peers=tcp://127.0.0.1:%d#%s", port, key);
+    snprintf (port_flag, sizeof port_flag, "--rpc.port=%d", port);
+    snprintf (keys_flag, sizeof keys_flag, "--auth.keys=%s", keys);
+    const char *sub_argv[] = {sub_path,           peers,           "--registry.ttl=200",
+                              "--rpc.bind=127.0.0.1", "--log.level=error", "--sub.wait=30000",
+                              NULL};
+    const char *pub_argv[] = {pub_path,          port_flag,           keys_flag,
+                              "--rpc.bind=127.0.0.1", "--log.level=error", "--pub.subscribers=2",
+                              "--pub.count=500",  "--pub.wait=30000",  NULL};
+    zt_proc_t subs[2] = {ZT_PROC_NONE, ZT_PROC_NONE}, pub = ZT_PROC_NONE;
+    int listening = 0, pub_status = -1, sub_status[2] = {-1, -1};
+    static char pub_out[4096], sub_out[2][S_EVENTS * 32 + 4096];
+    pub_out[0] = sub_out[0][0] = sub_out[1][0] = 0;
+    char line[256];
+    for (int i = 0; made && port > 0 && i < 2; i++) {
+        subs[i] = zt_spawn (sub_argv, NULL);
+        int64_t deadline = zt_clock () + 10000;
+        while (subs[i].pid > 0 && zt_clock () < deadline
+               && zt_read_line (&subs[i], line, sizeof line, 1000))
+            if (strcmp (line, "sub: listening on demo.>") == 0) {
+                listening++;
+                break;
+            }
+    }
+    if (listening == 2) {
+        pub = zt_spawn (pub_argv, NULL);
+        int64_t deadline = zt_clock () + 45000;
+        s_read_all (&pub, pub_out, sizeof pub_out, deadline);
+        pub_status = zt_wait (&pub, 5000);
+        for (int i = 0; i < 2; i++) {
+            s_read_all (&subs[i], sub_out[i], sizeof sub_out[i], deadline);
+            sub_status[i] = zt_wait (&subs[i], 5000);
+        }
+    }
+    zt_kill (&pub, SIGKILL);
+    zt_kill (&subs[0], SIGKILL);
+    zt_kill (&subs[1], SIGKILL);
+    char command[128];
+    snprintf (command, sizeof command, "rm -rf '%s'", dir);
+    cr_expect_eq (system (command), 0);
+    cr_assert (made, "cannot make the publisher's keypair");
+    cr_assert_gt (port, 0, "no free port");
+    cr_assert_eq (listening, 2, "the subscribers did not start");
+    cr_assert_eq (pub_status, 0, "pub exited %d:\n%s", pub_status, pub_out);
+    cr_expect (strstr (pub_out, "pub: 2 subscribers listening\n"), "%s", pub_out);
+    cr_expect (strstr (pub_out, "pub: 500 events published on demo.tick\n"), "%s", pub_out);
+    //  Each subscriber printed every event, n = 1..500, once
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq (sub_status[i], 0, "sub %d exited %d:\n%s", i, sub_status[i], sub_out[i]);
+        cr_expect (strstr (sub_out[i], "sub: 500 of 500 events, 0 missing, 0 twice\n"), "%s",
+                   sub_out[i]);
+        static uint8_t seen[S_EVENTS + 1];
+        memset (seen, 0, sizeof seen);
+        int events = 0;
+        for (char *at = strstr (sub_out[i], "demo.tick "); at; at = strstr (at + 1, "demo.tick ")) {
+            int n = 0, of = 0;
+            cr_assert_eq (sscanf (at, "demo.tick %d of %d", &n, &of), 2);
+            cr_assert (n >= 1 && n <= S_EVENTS && of == S_EVENTS, "%d of %d", n, of);
+            cr_assert_eq (seen[n]++, 0, "sub %d got event %d twice", i, n);
+            events++;
+        }
+        cr_assert_eq (events, S_EVENTS, "sub %d printed %d events", i, events);
+    }
 }
