@@ -463,3 +463,199 @@ Test (examples, pub_reaches_every_subscriber_with_every_event_once, .timeout = 9
         cr_assert_eq (events, S_EVENTS, "sub %d printed %d events", i, events);
     }
 }
+
+//  elected_job: what the members said, in the order the test read it
+#define S_MEMBERS 3
+#define S_LINES 4000
+
+typedef struct {
+    int64_t at;    //  zt_clock when read
+    int member;    //  who said it
+    char kind[16]; //  LEADER, JOB, LOST, RESIGNED
+    int n;         //  JOB: its number on that member
+    uint64_t term; //  the election's term
+} said_t;
+
+static said_t s_said[S_LINES];
+static int s_said_count;
+
+//  Read what the members say for ms (each pipe in turn, briefly), into
+//  s_said. Never asserts.
+static void
+s_members_pump (zt_proc_t *members, int ms)
+{
+    int64_t until = zt_clock () + ms;
+    do {
+        bool any = false;
+        for (int i = 0; i < S_MEMBERS; i++) {
+            char line[256];
+            while (members[i].out >= 0 && zt_read_line (&members[i], line, sizeof line, 0)) {
+                any = true;
+                said_t said = {.at = zt_clock (), .member = i};
+                char node[32];
+                uint64_t term = 0;
+                int n = 0;
+                if (sscanf (line, "JOB %d by %31s term %" SCNu64, &n, node, &term) == 3)
+                    snprintf (said.kind, sizeof said.kind, "JOB");
+                else if (sscanf (line, "%15s %31s term %" SCNu64, said.kind, node, &term) != 3)
+                    continue;
+                said.n = n;
+                said.term = term;
+                if (s_said_count < S_LINES)
+                    s_said[s_said_count++] = said;
+            }
+        }
+        if (!any)
+            usleep (5000);
+    } while (zt_clock () < until);
+}
+
+//  The first JOB at or after index from by a member other than not (-1:
+//  any), with a term above above; its index, or -1
+static int
+s_next_job (int from, int not, uint64_t above)
+{
+    for (int i = from; i < s_said_count; i++)
+        if (streq (s_said[i].kind, "JOB") && s_said[i].member != not && s_said[i].term > above)
+            return i;
+    return -1;
+}
+
+Test (examples, elected_job_runs_on_one_leader_and_moves_when_it_dies, .timeout = 120)
+{
+    const char *build_dir = zt_build_dir ();
+    char dir[64];
+    snprintf (dir, sizeof dir, "/tmp/zm-job-XXXXXX");
+    cr_assert_not_null (mkdtemp (dir));
+    //  Three members on loopback, each with a keypair and port fixed
+    //  beforehand, and the two others as static peers
+    char keys[S_MEMBERS][ZM_KEY_TEXT];
+    int ports[S_MEMBERS];
+    bool made = true;
+    for (int i = 0; i < S_MEMBERS; i++) {
+        char path[128];
+        snprintf (path, sizeof path, "%s/keys-%d", dir, i);
+        made = made && zm_keypair_create (path, "node", NULL, keys[i]) == 0;
+        ports[i] = s_free_port ();
+        made = made && ports[i] > 0;
+    }
+    zt_proc_t members[S_MEMBERS] = {ZT_PROC_NONE, ZT_PROC_NONE, ZT_PROC_NONE};
+    int ready = 0;
+    for (int i = 0; made && i < S_MEMBERS; i++) {
+        char path[4200], name[32], port[32], keys_flag[128], store[128], peers[512] = "";
+        snprintf (path, sizeof path, "%s/examples/elected_job", build_dir);
+        snprintf (name, sizeof name, "--node.name=m%d", i);
+        snprintf (port, sizeof port, "--rpc.port=%d", ports[i]);
+        snprintf (keys_flag, sizeof keys_flag, "--auth.keys=%s/keys-%d", dir, i);
+        snprintf (store, sizeof store, "--store.path=%s/store-%d", dir, i);
+        snprintf (peers, sizeof peers, "--registry.peers=");
+        for (int j = 0; j < S_MEMBERS; j++)
+            if (j != i) {
+                size_t used = strlen (peers);
+                snprintf (peers + used, sizeof peers - used, "%stcp://127.0.0.1:%d#%s",
+                          peers[used - 1] == '=' ? "" : ",", ports[j], keys[j]);
+            }
+        const char *argv[] = {path,         name,
+                              port,         keys_flag,
+                              store,        peers,
+                              "--sync.members=m0,m1,m2", "--rpc.bind=127.0.0.1",
+                              "--registry.ttl=200",      "--log.level=error",
+                              "--job.period=100",        "--job.ttl=1000",
+                              "--node.shutdown_timeout=1000", NULL};
+        members[i] = zt_spawn (argv, NULL);
+        if (members[i].pid > 0 && zt_ready (&members[i], 10000) > 0)
+            ready++;
+    }
+    //  A leader runs the job; then it is killed, and another takes over
+    s_said_count = 0;
+    int first = -1, leader = -1, next = -1, killed_at = -1;
+    int64_t killed = 0;
+    if (ready == S_MEMBERS) {
+        int64_t deadline = zt_clock () + 20000;
+        while (first < 0 && zt_clock () < deadline) {
+            s_members_pump (members, 50);
+            first = s_next_job (0, -1, 0);
+        }
+    }
+    if (first >= 0) {
+        leader = s_said[first].member;
+        s_members_pump (members, 1500);
+        kill (members[leader].pid, SIGKILL);
+        killed = zt_clock ();
+        zt_wait (&members[leader], 5000);
+        s_members_pump (members, 200); //  what it said before it died
+        killed_at = s_said_count;
+        int64_t deadline = zt_clock () + 15000;
+        while (next < 0 && zt_clock () < deadline) {
+            s_members_pump (members, 50);
+            next = s_next_job (killed_at, leader, s_said[first].term);
+        }
+        if (next >= 0)
+            s_members_pump (members, 1500);
+    }
+    //  The survivors stop; the leader resigns as it goes
+    for (int i = 0; i < S_MEMBERS; i++)
+        if (members[i].pid > 0)
+            kill (members[i].pid, SIGTERM);
+    s_members_pump (members, 1000);
+    int status[S_MEMBERS];
+    for (int i = 0; i < S_MEMBERS; i++) {
+        status[i] = zt_wait (&members[i], 10000);
+        zt_kill (&members[i], SIGKILL);
+    }
+    char command[128];
+    snprintf (command, sizeof command, "rm -rf '%s'", dir);
+    cr_expect_eq (system (command), 0);
+
+    cr_assert (made, "cannot make the keypairs or find free ports");
+    cr_assert_eq (ready, S_MEMBERS, "the members did not start");
+    cr_assert_geq (first, 0, "no member ran the job within 20 s");
+    cr_assert_geq (next, 0, "nobody took over within 15 s of m%d's death", leader);
+    int64_t took = s_said[next].at - killed;
+    cr_log_info ("m%d killed; m%d ran the job %" PRId64 " ms later", leader,
+                 s_said[next].member, took);
+    //  Bounded: the dead leader's lease (job.ttl, 1 s) runs out, a new
+    //  Raft leader (if the dead one led the group too) may add up to that
+    cr_assert_lt (took, 5000, "m%d took over %" PRId64 " ms after the kill",
+                  s_said[next].member, took);
+    //  and not before: the lease was renewed at most ttl / 3 before the kill
+    cr_assert_geq (took, 500, "m%d took over %" PRId64 " ms after the kill: before the lease "
+                   "could have run out", s_said[next].member, took);
+    //  One at a time: every JOB line before the kill is the first leader's,
+    //  in its term, numbered 1, 2, 3...; every one after it is the new
+    //  leader's, in a higher term, numbered on
+    int before = 0, after = 0;
+    uint64_t term = s_said[first].term, new_term = s_said[next].term;
+    int new_leader = s_said[next].member;
+    for (int i = 0; i < s_said_count; i++) {
+        said_t *said = &s_said[i];
+        if (!streq (said->kind, "JOB"))
+            continue;
+        if (i < killed_at) {
+            cr_assert (said->member == leader && said->term == term,
+                       "JOB %d by m%d term %" PRIu64 " while m%d led in term %" PRIu64, said->n,
+                       said->member, said->term, leader, term);
+            cr_assert_eq (said->n, ++before);
+        }
+        else {
+            cr_assert (said->member == new_leader && said->term == new_term,
+                       "JOB %d by m%d term %" PRIu64 " while m%d led in term %" PRIu64, said->n,
+                       said->member, said->term, new_leader, new_term);
+            cr_assert_eq (said->n, ++after);
+        }
+    }
+    cr_assert_gt (new_term, term, "the term is a fencing token: it increases");
+    //  Every 100 ms for 1.5 s: about 15 runs on each side
+    cr_assert_geq (before, 8, "%d runs before the kill", before);
+    cr_assert_geq (after, 8, "%d runs after the takeover", after);
+    //  The survivors stopped cleanly, the leader resigning
+    bool resigned = false;
+    for (int i = 0; i < s_said_count; i++)
+        if (streq (s_said[i].kind, "RESIGNED") && s_said[i].member == new_leader
+            && s_said[i].term == new_term)
+            resigned = true;
+    cr_expect (resigned, "m%d did not resign", new_leader);
+    for (int i = 0; i < S_MEMBERS; i++)
+        if (i != leader)
+            cr_expect_eq (status[i], 0, "m%d exited %d", i, status[i]);
+}
