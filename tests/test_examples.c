@@ -659,3 +659,94 @@ Test (examples, elected_job_runs_on_one_leader_and_moves_when_it_dies, .timeout 
         if (i != leader)
             cr_expect_eq (status[i], 0, "m%d exited %d", i, status[i]);
 }
+
+//  Run secure_client as identity (DIR/NAME under dir) on endpoint; its
+//  exit status, its output in out
+static int
+s_secure_call (const char *build_dir, const char *dir, const char *identity,
+               const char *address, const char *endpoint, char *out, size_t size)
+{
+    char command[9000];
+    snprintf (command, sizeof command, "timeout 30 %s/examples/secure_client '%s/%s' '%s' %s 2>&1",
+              build_dir, dir, identity, address, endpoint);
+    return zt_run (command, out, size);
+}
+
+Test (examples, secure_server_answers_admitted_identities_by_their_roles, .timeout = 90)
+{
+    const char *build_dir = zt_build_dir ();
+    char dir[64];
+    snprintf (dir, sizeof dir, "/tmp/zm-secure-XXXXXX");
+    cr_assert_not_null (mkdtemp (dir));
+    //  The keys, as the top of secure_server.c makes them; mallory's
+    //  keypair claims role admin, but no node admits it
+    zt_must ("cd '%s' && %s/bin/zm keygen --cluster --out cluster.key"
+             " && %s/bin/zm keygen --name alice --roles admin --dir keys"
+             " && %s/bin/zm keygen --name bob --roles ops --dir keys"
+             " && mkdir admitted && cp keys/alice.cert keys/bob.cert admitted/"
+             " && %s/bin/zm keygen --name mallory --roles admin --dir stranger",
+             dir, build_dir, build_dir, build_dir, build_dir);
+    char path[4200], cluster[128], admitted[128];
+    snprintf (path, sizeof path, "%s/examples/secure_server", build_dir);
+    snprintf (cluster, sizeof cluster, "--auth.cluster_key=%s/cluster.key", dir);
+    snprintf (admitted, sizeof admitted, "--auth.identities=%s/admitted", dir);
+    //  Without a cluster key it would be open to anybody: it refuses
+    char command[9000], refused[1024];
+    snprintf (command, sizeof command, "%s '%s' 2>&1", path, admitted);
+    int open_status = zt_run (command, refused, sizeof refused);
+    const char *argv[] = {path,
+                          cluster,
+                          admitted,
+                          "--rpc.bind=127.0.0.1",
+                          "--log.level=error",
+                          "--node.shutdown_timeout=1000",
+                          NULL};
+    zt_proc_t server = zt_spawn (argv, NULL);
+    bool started = server.pid > 0 && zt_ready (&server, 10000) > 0;
+    char alice[1024] = "", alice_status[1024] = "", bob[1024] = "", bob_status[1024] = "",
+         mallory[1024] = "";
+    int rc[5] = {-1, -1, -1, -1, -1};
+    int64_t mallory_ms = 0;
+    if (started) {
+        rc[0] = s_secure_call (build_dir, dir, "keys/alice", server.address, "Secret.Read", alice,
+                               sizeof alice);
+        rc[1] = s_secure_call (build_dir, dir, "keys/alice", server.address, "Status",
+                               alice_status, sizeof alice_status);
+        rc[2] = s_secure_call (build_dir, dir, "keys/bob", server.address, "Secret.Read", bob,
+                               sizeof bob);
+        rc[3] = s_secure_call (build_dir, dir, "keys/bob", server.address, "Status", bob_status,
+                               sizeof bob_status);
+        int64_t start = zt_clock ();
+        rc[4] = s_secure_call (build_dir, dir, "stranger/mallory", server.address, "Secret.Read",
+                               mallory, sizeof mallory);
+        mallory_ms = zt_clock () - start;
+    }
+    if (server.pid > 0) {
+        kill (server.pid, SIGTERM);
+        zt_wait (&server, 5000);
+    }
+    zt_kill (&server, SIGKILL);
+    snprintf (command, sizeof command, "rm -rf '%s'", dir);
+    cr_expect_eq (system (command), 0);
+
+    cr_expect_eq (open_status, 2, "started without a cluster key (%d): %s", open_status, refused);
+    cr_assert (started, "secure_server did not start");
+    //  alice (admin): both endpoints
+    cr_expect_eq (rc[0], 0, "%s", alice);
+    cr_expect_str_eq (alice, "Secret.Read: the combination is 12-34-56 (as alice)\n");
+    cr_expect_eq (rc[1], 0, "%s", alice_status);
+    cr_expect_str_eq (alice_status, "Status: sealed (as alice)\n");
+    //  bob (ops): the status, and 403 for the secret
+    cr_expect_eq (rc[2], 1, "%s", bob);
+    cr_expect (strstr (bob, "Secret.Read: error 403: "), "%s", bob);
+    cr_expect_eq (rc[3], 0, "%s", bob_status);
+    cr_expect_str_eq (bob_status, "Status: sealed (as bob)\n");
+    //  mallory: no answer at all, whatever its certificate claims; the
+    //  handshake fails, and the call fails with it (not a 403: the request
+    //  never reached the node), within the client's 3 s
+    cr_expect_eq (rc[4], 1, "%s", mallory);
+    cr_expect (strstr (mallory, "Secret.Read: error 503: ")
+                   || strstr (mallory, "Secret.Read: error 408: "),
+               "%s", mallory);
+    cr_expect_lt (mallory_ms, 10000, "mallory's call took %" PRId64 " ms", mallory_ms);
+}
