@@ -4,8 +4,9 @@
 
     PEERS is a comma-separated list of RPC endpoints with their public keys,
     e.g. tcp://127.0.0.1:7101#KEY1,tcp://127.0.0.1:7102#KEY2 (greeter_server
-    prints READY <port> <key>; CURVE needs the server's key). The client's node asks each peer which services it serves
-    (config registry.peers), then makes calls (default 8) to greeter
+    prints READY <port> <key>; CURVE needs the server's key). The client's
+    node asks each peer which services it serves (config registry.peers),
+    then makes calls (default 8) to greeter
     Say.Hello, picking instances in turn (rpc.selector=round_robin). It
     prints each greeting with the node that answered, and a summary.
 

@@ -10,8 +10,8 @@
         greeter_server --node.name=alpha --rpc.port=7101 --rpc.bind=127.0.0.1
 
     Without --node.name the node is called greeter-<pid>, so that servers on
-    one host tell apart. Prints "READY <port>" (its RPC port) once serving,
-    then serves until SIGINT or SIGTERM.
+    one host tell apart. Prints "READY <port> <key>" (its RPC port and
+    public key) once serving, then serves until SIGINT or SIGTERM.
 */
 #include <stdio.h>
 #include <stdlib.h>

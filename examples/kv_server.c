@@ -12,9 +12,9 @@
 
         kv_server --store.path=/var/lib/kv --rpc.port=7201 --rpc.bind=127.0.0.1
 
-    Prints "READY <port>" (its RPC port) once serving, then serves until
-    SIGINT or SIGTERM. Kill it, start it again on the same path: every
-    acknowledged Put is still there.
+    Prints "READY <port> <key>" (its RPC port and public key) once serving,
+    then serves until SIGINT or SIGTERM. Kill it, start it again on the
+    same path: every acknowledged Put is still there.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +57,7 @@ s_get (zm_ctx_t *ctx, zm_msg_t *req)
         return zm_error (ctx, rc, "cannot read \"%s\": %s", key, zm_strerror (rc));
     const zm_record_t *record = zm_records_at (records, 0);
     zm_msg_t *rep = zm_msg_new ();
-    zm_msg_set_str (rep, "value", (const char *) record->value); //  NUL-terminated
+    zm_msg_setf (rep, "value", "%.*s", (int) record->size, (const char *) record->value);
     zm_msg_set_uint (rep, "version", record->version);
     zm_records_destroy (&records);
     return zm_reply (ctx, &rep);

@@ -1,7 +1,10 @@
 /*  Examples: they build, they run, and the README shows them as they are. */
 #include "support.h"
 #include <czmq.h>
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 Test (examples, hello_prints_greeting, .timeout = 20)
 {
@@ -342,4 +345,408 @@ Test (examples, lines_client_fails_on_a_missing_file, .timeout = 60)
     cr_assert (strstr (out, expected), "%s", out);
     cr_assert (strstr (out, "404"), "%s", out);
     cr_assert_eq (strchr (out, '\n'), out + strlen (out) - 1, "one line: %s", out);
+}
+
+//  A TCP port on loopback that nobody listens on now, or 0. For nodes that
+//  must know another's port before it starts (static peers).
+static int
+s_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t size = sizeof addr;
+    int port = 0;
+    if (fd >= 0 && bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
+        && getsockname (fd, (struct sockaddr *) &addr, &size) == 0)
+        port = ntohs (addr.sin_port);
+    if (fd >= 0)
+        close (fd);
+    return port;
+}
+
+//  Read proc's lines into text (appended, cut at size) until it closes
+//  stdout or until deadline (zt_clock). Returns the number of lines.
+static int
+s_read_all (zt_proc_t *proc, char *text, size_t size, int64_t deadline)
+{
+    char line[512];
+    int lines = 0;
+    while (zt_clock () < deadline
+           && zt_read_line (proc, line, sizeof line, (int) (deadline - zt_clock ()))) {
+        size_t used = strlen (text);
+        snprintf (text + used, size - used, "%s\n", line);
+        lines++;
+    }
+    return lines;
+}
+
+#define S_EVENTS 500
+
+Test (examples, pub_reaches_every_subscriber_with_every_event_once, .timeout = 90)
+{
+    const char *build_dir = zt_build_dir ();
+    char dir[64];
+    snprintf (dir, sizeof dir, "/tmp/zm-pubsub-XXXXXX");
+    cr_assert_not_null (mkdtemp (dir));
+    //  The subscribers start first and name the publisher as a static peer:
+    //  its keypair (what zm keygen --name node --dir DIR makes) and port
+    //  are fixed beforehand
+    char keys[128], key[ZM_KEY_TEXT] = "";
+    snprintf (keys, sizeof keys, "%s/pub-keys", dir);
+    bool made = zm_keypair_create (keys, "node", NULL, key) == 0;
+    int port = s_free_port ();
+    char sub_path[4200], pub_path[4200], peers[256], port_flag[64], keys_flag[200];
+    snprintf (sub_path, sizeof sub_path, "%s/examples/sub", build_dir);
+    snprintf (pub_path, sizeof pub_path, "%s/examples/pub", build_dir);
+    snprintf (peers, sizeof peers, "--registry.peers=tcp://127.0.0.1:%d#%s", port, key);
+    snprintf (port_flag, sizeof port_flag, "--rpc.port=%d", port);
+    snprintf (keys_flag, sizeof keys_flag, "--auth.keys=%s", keys);
+    const char *sub_argv[] = {sub_path,           peers,           "--registry.ttl=200",
+                              "--rpc.bind=127.0.0.1", "--log.level=error", "--sub.wait=30000",
+                              NULL};
+    const char *pub_argv[] = {pub_path,          port_flag,           keys_flag,
+                              "--rpc.bind=127.0.0.1", "--log.level=error", "--pub.subscribers=2",
+                              "--pub.count=500",  "--pub.wait=30000",  NULL};
+    zt_proc_t subs[2] = {ZT_PROC_NONE, ZT_PROC_NONE}, pub = ZT_PROC_NONE;
+    int listening = 0, pub_status = -1, sub_status[2] = {-1, -1};
+    static char pub_out[4096], sub_out[2][S_EVENTS * 32 + 4096];
+    pub_out[0] = sub_out[0][0] = sub_out[1][0] = 0;
+    char line[256];
+    for (int i = 0; made && port > 0 && i < 2; i++) {
+        subs[i] = zt_spawn (sub_argv, NULL);
+        int64_t deadline = zt_clock () + 10000;
+        while (subs[i].pid > 0 && zt_clock () < deadline
+               && zt_read_line (&subs[i], line, sizeof line, 1000))
+            if (strcmp (line, "sub: listening on demo.>") == 0) {
+                listening++;
+                break;
+            }
+    }
+    if (listening == 2) {
+        pub = zt_spawn (pub_argv, NULL);
+        int64_t deadline = zt_clock () + 45000;
+        s_read_all (&pub, pub_out, sizeof pub_out, deadline);
+        pub_status = zt_wait (&pub, 5000);
+        for (int i = 0; i < 2; i++) {
+            s_read_all (&subs[i], sub_out[i], sizeof sub_out[i], deadline);
+            sub_status[i] = zt_wait (&subs[i], 5000);
+        }
+    }
+    zt_kill (&pub, SIGKILL);
+    zt_kill (&subs[0], SIGKILL);
+    zt_kill (&subs[1], SIGKILL);
+    char command[128];
+    snprintf (command, sizeof command, "rm -rf '%s'", dir);
+    cr_expect_eq (system (command), 0);
+    cr_assert (made, "cannot make the publisher's keypair");
+    cr_assert_gt (port, 0, "no free port");
+    cr_assert_eq (listening, 2, "the subscribers did not start");
+    cr_assert_eq (pub_status, 0, "pub exited %d:\n%s", pub_status, pub_out);
+    cr_expect (strstr (pub_out, "pub: 2 subscribers listening\n"), "%s", pub_out);
+    cr_expect (strstr (pub_out, "pub: 500 events published on demo.tick\n"), "%s", pub_out);
+    //  Each subscriber printed every event, n = 1..500, once
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq (sub_status[i], 0, "sub %d exited %d:\n%s", i, sub_status[i], sub_out[i]);
+        cr_expect (strstr (sub_out[i], "sub: 500 of 500 events, 0 missing, 0 twice\n"), "%s",
+                   sub_out[i]);
+        static uint8_t seen[S_EVENTS + 1];
+        memset (seen, 0, sizeof seen);
+        int events = 0;
+        for (char *at = strstr (sub_out[i], "demo.tick "); at; at = strstr (at + 1, "demo.tick ")) {
+            int n = 0, of = 0;
+            cr_assert_eq (sscanf (at, "demo.tick %d of %d", &n, &of), 2);
+            cr_assert (n >= 1 && n <= S_EVENTS && of == S_EVENTS, "%d of %d", n, of);
+            cr_assert_eq (seen[n]++, 0, "sub %d got event %d twice", i, n);
+            events++;
+        }
+        cr_assert_eq (events, S_EVENTS, "sub %d printed %d events", i, events);
+    }
+}
+
+//  elected_job: what the members said, in the order the test read it
+#define S_MEMBERS 3
+#define S_LINES 4000
+
+typedef struct {
+    int64_t at;    //  zt_clock when read
+    int member;    //  who said it
+    char kind[16]; //  LEADER, JOB, LOST, RESIGNED
+    int n;         //  JOB: its number on that member
+    uint64_t term; //  the election's term
+} said_t;
+
+static said_t s_said[S_LINES];
+static int s_said_count;
+
+//  Read what the members say for ms (each pipe in turn, briefly), into
+//  s_said. Never asserts.
+static void
+s_members_pump (zt_proc_t *members, int ms)
+{
+    int64_t until = zt_clock () + ms;
+    do {
+        bool any = false;
+        for (int i = 0; i < S_MEMBERS; i++) {
+            char line[256];
+            while (members[i].out >= 0 && zt_read_line (&members[i], line, sizeof line, 0)) {
+                any = true;
+                said_t said = {.at = zt_clock (), .member = i};
+                char node[32];
+                uint64_t term = 0;
+                int n = 0;
+                if (sscanf (line, "JOB %d by %31s term %" SCNu64, &n, node, &term) == 3)
+                    snprintf (said.kind, sizeof said.kind, "JOB");
+                else if (sscanf (line, "%15s %31s term %" SCNu64, said.kind, node, &term) != 3)
+                    continue;
+                said.n = n;
+                said.term = term;
+                if (s_said_count < S_LINES)
+                    s_said[s_said_count++] = said;
+            }
+        }
+        if (!any)
+            usleep (5000);
+    } while (zt_clock () < until);
+}
+
+//  The first JOB at or after index from by a member other than not (-1:
+//  any), with a term above above; its index, or -1
+static int
+s_next_job (int from, int not, uint64_t above)
+{
+    for (int i = from; i < s_said_count; i++)
+        if (streq (s_said[i].kind, "JOB") && s_said[i].member != not && s_said[i].term > above)
+            return i;
+    return -1;
+}
+
+Test (examples, elected_job_runs_on_one_leader_and_moves_when_it_dies, .timeout = 120)
+{
+    const char *build_dir = zt_build_dir ();
+    char dir[64];
+    snprintf (dir, sizeof dir, "/tmp/zm-job-XXXXXX");
+    cr_assert_not_null (mkdtemp (dir));
+    //  Three members on loopback, each with a keypair and port fixed
+    //  beforehand, and the two others as static peers
+    char keys[S_MEMBERS][ZM_KEY_TEXT];
+    int ports[S_MEMBERS];
+    bool made = true;
+    for (int i = 0; i < S_MEMBERS; i++) {
+        char path[128];
+        snprintf (path, sizeof path, "%s/keys-%d", dir, i);
+        made = made && zm_keypair_create (path, "node", NULL, keys[i]) == 0;
+        ports[i] = s_free_port ();
+        made = made && ports[i] > 0;
+    }
+    zt_proc_t members[S_MEMBERS] = {ZT_PROC_NONE, ZT_PROC_NONE, ZT_PROC_NONE};
+    int ready = 0;
+    for (int i = 0; made && i < S_MEMBERS; i++) {
+        char path[4200], name[32], port[32], keys_flag[128], store[128], peers[512] = "";
+        snprintf (path, sizeof path, "%s/examples/elected_job", build_dir);
+        snprintf (name, sizeof name, "--node.name=m%d", i);
+        snprintf (port, sizeof port, "--rpc.port=%d", ports[i]);
+        snprintf (keys_flag, sizeof keys_flag, "--auth.keys=%s/keys-%d", dir, i);
+        snprintf (store, sizeof store, "--store.path=%s/store-%d", dir, i);
+        snprintf (peers, sizeof peers, "--registry.peers=");
+        for (int j = 0; j < S_MEMBERS; j++)
+            if (j != i) {
+                size_t used = strlen (peers);
+                snprintf (peers + used, sizeof peers - used, "%stcp://127.0.0.1:%d#%s",
+                          peers[used - 1] == '=' ? "" : ",", ports[j], keys[j]);
+            }
+        const char *argv[] = {path,         name,
+                              port,         keys_flag,
+                              store,        peers,
+                              "--sync.members=m0,m1,m2", "--rpc.bind=127.0.0.1",
+                              "--registry.ttl=200",      "--log.level=error",
+                              "--job.period=100",        "--job.ttl=1000",
+                              "--node.shutdown_timeout=1000", NULL};
+        members[i] = zt_spawn (argv, NULL);
+        if (members[i].pid > 0 && zt_ready (&members[i], 10000) > 0)
+            ready++;
+    }
+    //  A leader runs the job; then it is killed, and another takes over
+    s_said_count = 0;
+    int first = -1, leader = -1, next = -1, killed_at = -1;
+    int64_t killed = 0;
+    if (ready == S_MEMBERS) {
+        int64_t deadline = zt_clock () + 20000;
+        while (first < 0 && zt_clock () < deadline) {
+            s_members_pump (members, 50);
+            first = s_next_job (0, -1, 0);
+        }
+    }
+    if (first >= 0) {
+        leader = s_said[first].member;
+        s_members_pump (members, 1500);
+        kill (members[leader].pid, SIGKILL);
+        killed = zt_clock ();
+        zt_wait (&members[leader], 5000);
+        s_members_pump (members, 200); //  what it said before it died
+        killed_at = s_said_count;
+        int64_t deadline = zt_clock () + 15000;
+        while (next < 0 && zt_clock () < deadline) {
+            s_members_pump (members, 50);
+            next = s_next_job (killed_at, leader, s_said[first].term);
+        }
+        if (next >= 0)
+            s_members_pump (members, 1500);
+    }
+    //  The survivors stop; the leader resigns as it goes
+    for (int i = 0; i < S_MEMBERS; i++)
+        if (members[i].pid > 0)
+            kill (members[i].pid, SIGTERM);
+    s_members_pump (members, 1000);
+    int status[S_MEMBERS];
+    for (int i = 0; i < S_MEMBERS; i++) {
+        status[i] = zt_wait (&members[i], 10000);
+        zt_kill (&members[i], SIGKILL);
+    }
+    char command[128];
+    snprintf (command, sizeof command, "rm -rf '%s'", dir);
+    cr_expect_eq (system (command), 0);
+
+    cr_assert (made, "cannot make the keypairs or find free ports");
+    cr_assert_eq (ready, S_MEMBERS, "the members did not start");
+    cr_assert_geq (first, 0, "no member ran the job within 20 s");
+    cr_assert_geq (next, 0, "nobody took over within 15 s of m%d's death", leader);
+    int64_t took = s_said[next].at - killed;
+    cr_log_info ("m%d killed; m%d ran the job %" PRId64 " ms later", leader,
+                 s_said[next].member, took);
+    //  Bounded: the dead leader's lease (job.ttl, 1 s) runs out, a new
+    //  Raft leader (if the dead one led the group too) may add up to that
+    cr_assert_lt (took, 5000, "m%d took over %" PRId64 " ms after the kill",
+                  s_said[next].member, took);
+    //  and not before: the lease was renewed at most ttl / 3 before the kill
+    cr_assert_geq (took, 500, "m%d took over %" PRId64 " ms after the kill: before the lease "
+                   "could have run out", s_said[next].member, took);
+    //  One at a time: every JOB line before the kill is the first leader's,
+    //  in its term, numbered 1, 2, 3...; every one after it is the new
+    //  leader's, in a higher term, numbered on
+    int before = 0, after = 0;
+    uint64_t term = s_said[first].term, new_term = s_said[next].term;
+    int new_leader = s_said[next].member;
+    for (int i = 0; i < s_said_count; i++) {
+        said_t *said = &s_said[i];
+        if (!streq (said->kind, "JOB"))
+            continue;
+        if (i < killed_at) {
+            cr_assert (said->member == leader && said->term == term,
+                       "JOB %d by m%d term %" PRIu64 " while m%d led in term %" PRIu64, said->n,
+                       said->member, said->term, leader, term);
+            cr_assert_eq (said->n, ++before);
+        }
+        else {
+            cr_assert (said->member == new_leader && said->term == new_term,
+                       "JOB %d by m%d term %" PRIu64 " while m%d led in term %" PRIu64, said->n,
+                       said->member, said->term, new_leader, new_term);
+            cr_assert_eq (said->n, ++after);
+        }
+    }
+    cr_assert_gt (new_term, term, "the term is a fencing token: it increases");
+    //  Every 100 ms for 1.5 s: about 15 runs on each side
+    cr_assert_geq (before, 8, "%d runs before the kill", before);
+    cr_assert_geq (after, 8, "%d runs after the takeover", after);
+    //  The survivors stopped cleanly, the leader resigning
+    bool resigned = false;
+    for (int i = 0; i < s_said_count; i++)
+        if (streq (s_said[i].kind, "RESIGNED") && s_said[i].member == new_leader
+            && s_said[i].term == new_term)
+            resigned = true;
+    cr_expect (resigned, "m%d did not resign", new_leader);
+    for (int i = 0; i < S_MEMBERS; i++)
+        if (i != leader)
+            cr_expect_eq (status[i], 0, "m%d exited %d", i, status[i]);
+}
+
+//  Run secure_client as identity (DIR/NAME under dir) on endpoint; its
+//  exit status, its output in out
+static int
+s_secure_call (const char *build_dir, const char *dir, const char *identity,
+               const char *address, const char *endpoint, char *out, size_t size)
+{
+    char command[9000];
+    snprintf (command, sizeof command, "timeout 30 %s/examples/secure_client '%s/%s' '%s' %s 2>&1",
+              build_dir, dir, identity, address, endpoint);
+    return zt_run (command, out, size);
+}
+
+Test (examples, secure_server_answers_admitted_identities_by_their_roles, .timeout = 90)
+{
+    const char *build_dir = zt_build_dir ();
+    char dir[64];
+    snprintf (dir, sizeof dir, "/tmp/zm-secure-XXXXXX");
+    cr_assert_not_null (mkdtemp (dir));
+    //  The keys, as the top of secure_server.c makes them; mallory's
+    //  keypair claims role admin, but no node admits it
+    zt_must ("cd '%s' && %s/bin/zm keygen --cluster --out cluster.key"
+             " && %s/bin/zm keygen --name alice --roles admin --dir keys"
+             " && %s/bin/zm keygen --name bob --roles ops --dir keys"
+             " && mkdir admitted && cp keys/alice.cert keys/bob.cert admitted/"
+             " && %s/bin/zm keygen --name mallory --roles admin --dir stranger",
+             dir, build_dir, build_dir, build_dir, build_dir);
+    char path[4200], cluster[128], admitted[128];
+    snprintf (path, sizeof path, "%s/examples/secure_server", build_dir);
+    snprintf (cluster, sizeof cluster, "--auth.cluster_key=%s/cluster.key", dir);
+    snprintf (admitted, sizeof admitted, "--auth.identities=%s/admitted", dir);
+    //  Without a cluster key it would be open to anybody: it refuses
+    char command[9000], refused[1024];
+    snprintf (command, sizeof command, "%s '%s' 2>&1", path, admitted);
+    int open_status = zt_run (command, refused, sizeof refused);
+    const char *argv[] = {path,
+                          cluster,
+                          admitted,
+                          "--rpc.bind=127.0.0.1",
+                          "--log.level=error",
+                          "--node.shutdown_timeout=1000",
+                          NULL};
+    zt_proc_t server = zt_spawn (argv, NULL);
+    bool started = server.pid > 0 && zt_ready (&server, 10000) > 0;
+    char alice[1024] = "", alice_status[1024] = "", bob[1024] = "", bob_status[1024] = "",
+         mallory[1024] = "";
+    int rc[5] = {-1, -1, -1, -1, -1};
+    int64_t mallory_ms = 0;
+    if (started) {
+        rc[0] = s_secure_call (build_dir, dir, "keys/alice", server.address, "Secret.Read", alice,
+                               sizeof alice);
+        rc[1] = s_secure_call (build_dir, dir, "keys/alice", server.address, "Status",
+                               alice_status, sizeof alice_status);
+        rc[2] = s_secure_call (build_dir, dir, "keys/bob", server.address, "Secret.Read", bob,
+                               sizeof bob);
+        rc[3] = s_secure_call (build_dir, dir, "keys/bob", server.address, "Status", bob_status,
+                               sizeof bob_status);
+        int64_t start = zt_clock ();
+        rc[4] = s_secure_call (build_dir, dir, "stranger/mallory", server.address, "Secret.Read",
+                               mallory, sizeof mallory);
+        mallory_ms = zt_clock () - start;
+    }
+    if (server.pid > 0) {
+        kill (server.pid, SIGTERM);
+        zt_wait (&server, 5000);
+    }
+    zt_kill (&server, SIGKILL);
+    snprintf (command, sizeof command, "rm -rf '%s'", dir);
+    cr_expect_eq (system (command), 0);
+
+    cr_expect_eq (open_status, 2, "started without a cluster key (%d): %s", open_status, refused);
+    cr_assert (started, "secure_server did not start");
+    //  alice (admin): both endpoints
+    cr_expect_eq (rc[0], 0, "%s", alice);
+    cr_expect_str_eq (alice, "Secret.Read: the combination is 12-34-56 (as alice)\n");
+    cr_expect_eq (rc[1], 0, "%s", alice_status);
+    cr_expect_str_eq (alice_status, "Status: sealed (as alice)\n");
+    //  bob (ops): the status, and 403 for the secret
+    cr_expect_eq (rc[2], 1, "%s", bob);
+    cr_expect (strstr (bob, "Secret.Read: error 403: "), "%s", bob);
+    cr_expect_eq (rc[3], 0, "%s", bob_status);
+    cr_expect_str_eq (bob_status, "Status: sealed (as bob)\n");
+    //  mallory: no answer at all, whatever its certificate claims; the
+    //  handshake fails, and the call fails with it (not a 403: the request
+    //  never reached the node), within the client's 3 s
+    cr_expect_eq (rc[4], 1, "%s", mallory);
+    cr_expect (strstr (mallory, "Secret.Read: error 503: ")
+                   || strstr (mallory, "Secret.Read: error 408: "),
+               "%s", mallory);
+    cr_expect_lt (mallory_ms, 10000, "mallory's call took %" PRId64 " ms", mallory_ms);
 }
