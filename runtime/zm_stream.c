@@ -700,6 +700,13 @@ s_on_data (s_io_t *io, zm_stream_t *self, zm_wire_t *wire)
         wire->data = NULL; //  the message owns the frame now
     }
     pthread_mutex_lock (&self->lock);
+    if (self->done) {
+        //  Cancelled by the thread while this was decoded: dropped, like
+        //  what had already arrived
+        pthread_mutex_unlock (&self->lock);
+        zm_msg_destroy (&msg);
+        return;
+    }
     self->received++;
     bool to_actor = self->owner != 0;
     if (!to_actor) {
