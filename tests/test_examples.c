@@ -347,22 +347,37 @@ Test (examples, lines_client_fails_on_a_missing_file, .timeout = 60)
     cr_assert_eq (strchr (out, '\n'), out + strlen (out) - 1, "one line: %s", out);
 }
 
-//  A TCP port on loopback that nobody listens on now, or 0. For nodes that
-//  must know another's port before it starts (static peers).
+//  A TCP port on loopback that nobody uses now, or 0. For nodes that must
+//  know another's port before it starts (static peers). Below the
+//  ephemeral range: no outgoing connection takes it as its source port
+//  before its node binds it (nor connects to itself on it).
 static int
 s_free_port (void)
 {
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
-    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t size = sizeof addr;
-    int port = 0;
-    if (fd >= 0 && bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
-        && getsockname (fd, (struct sockaddr *) &addr, &size) == 0)
-        port = ntohs (addr.sin_port);
-    if (fd >= 0)
-        close (fd);
-    return port;
+    int low = 32768, high = 60999;
+    FILE *file = fopen ("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (file) {
+        if (fscanf (file, "%d %d", &low, &high) != 2)
+            low = 32768;
+        fclose (file);
+    }
+    if (low <= 10000)
+        return 0;
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned) getpid () ^ (unsigned) zt_clock ();
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int port = 10000 + (int) (rand_r (&seed) % (unsigned) (low - 10000));
+        int fd = socket (AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons ((uint16_t) port)};
+        addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        bool free = fd >= 0 && bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+        if (fd >= 0)
+            close (fd);
+        if (free)
+            return port;
+    }
+    return 0;
 }
 
 //  Read proc's lines into text (appended, cut at size) until it closes
@@ -488,9 +503,11 @@ s_members_pump (zt_proc_t *members, int ms)
     do {
         bool any = false;
         for (int i = 0; i < S_MEMBERS; i++) {
-            char line[256];
+            char line[1024];
             while (members[i].out >= 0 && zt_read_line (&members[i], line, sizeof line, 0)) {
                 any = true;
+                if (getenv ("ZT_LOG")) //  their log lines too: czmq logs to stdout
+                    fprintf (stderr, "%" PRId64 " m%d: %s\n", zt_clock (), i, line);
                 said_t said = {.at = zt_clock (), .member = i};
                 char node[32];
                 uint64_t term = 0;
@@ -541,6 +558,9 @@ Test (examples, elected_job_runs_on_one_leader_and_moves_when_it_dies, .timeout 
     }
     zt_proc_t members[S_MEMBERS] = {ZT_PROC_NONE, ZT_PROC_NONE, ZT_PROC_NONE};
     int ready = 0;
+    char log_level[64]; //  ZT_LOG=info shows what the members do
+    snprintf (log_level, sizeof log_level, "--log.level=%s",
+              getenv ("ZT_LOG") ? getenv ("ZT_LOG") : "error");
     for (int i = 0; made && i < S_MEMBERS; i++) {
         char path[4200], name[32], port[32], keys_flag[128], store[128], peers[512] = "";
         snprintf (path, sizeof path, "%s/examples/elected_job", build_dir);
@@ -549,17 +569,17 @@ Test (examples, elected_job_runs_on_one_leader_and_moves_when_it_dies, .timeout 
         snprintf (keys_flag, sizeof keys_flag, "--auth.keys=%s/keys-%d", dir, i);
         snprintf (store, sizeof store, "--store.path=%s/store-%d", dir, i);
         snprintf (peers, sizeof peers, "--registry.peers=");
-        for (int j = 0; j < S_MEMBERS; j++)
+        for (int j = 0, listed = 0; j < S_MEMBERS; j++)
             if (j != i) {
                 size_t used = strlen (peers);
                 snprintf (peers + used, sizeof peers - used, "%stcp://127.0.0.1:%d#%s",
-                          peers[used - 1] == '=' ? "" : ",", ports[j], keys[j]);
+                          listed++ ? "," : "", ports[j], keys[j]);
             }
         const char *argv[] = {path,         name,
                               port,         keys_flag,
                               store,        peers,
                               "--sync.members=m0,m1,m2", "--rpc.bind=127.0.0.1",
-                              "--registry.ttl=200",      "--log.level=error",
+                              "--registry.ttl=200",      log_level,
                               "--job.period=100",        "--job.ttl=1000",
                               "--node.shutdown_timeout=1000", NULL};
         members[i] = zt_spawn (argv, NULL);
