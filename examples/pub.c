@@ -6,6 +6,10 @@
 
         pub --pub.count=100 --pub.subscribers=2 [config flags]
 
+    It needs to know none of them: they find it by discovery (beacons on a
+    LAN, or their --registry.peers naming this node's port and key; give
+    it a fixed --rpc.port and --auth.keys for that).
+
     An event published before a subscriber's node has heard of this node is
     not sent to it (docs/pubsub.md), so pub waits for its subscribers
     first. Until pub.subscribers of them have said so, it publishes

@@ -6,9 +6,10 @@
 
         sub --registry.peers=tcp://127.0.0.1:7301#KEY [config flags]
 
-    On the first "demo.hello" it calls ticker.Listening on the publisher:
-    its SUB connection is up, so what follows reaches it. It prints each
-    "demo.tick" event {n, of} as it comes,
+    It prints "sub: listening on demo.>" once subscribed; start it before
+    or after pub. On the first "demo.hello" it calls ticker.Listening on
+    the publisher: its SUB connection is up, so what follows reaches it.
+    It prints each "demo.tick" event {n, of} as it comes,
 
         demo.tick 1 of 100
 
