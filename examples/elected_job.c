@@ -43,12 +43,12 @@ main (int argc, char **argv)
 {
     zm_config_t *config = zm_config_new ();
     char *reason = NULL;
-    if (!config
-        || zm_config_define (config, "job.period", ZM_CONFIG_INT, "1000",
-                             "ms between two runs of the job")
-        || zm_config_define (config, "job.ttl", ZM_CONFIG_INT, "3000",
-                             "ms a dead leader keeps the job before another takes it")
-        || zm_config_load_all (config, argc, argv, &reason)) {
+    if (!config ||
+        zm_config_define (config, "job.period", ZM_CONFIG_INT, "1000",
+                          "ms between two runs of the job") ||
+        zm_config_define (config, "job.ttl", ZM_CONFIG_INT, "3000",
+                          "ms a dead leader keeps the job before another takes it") ||
+        zm_config_load_all (config, argc, argv, &reason)) {
         fprintf (stderr, "elected_job: %s\n", reason ? reason : "cannot configure");
         free (reason);
         zm_config_destroy (&config);
@@ -102,8 +102,7 @@ main (int argc, char **argv)
         if (zsys_interrupted) {
             zm_elect_resign (node, ELECTION, term);
             printf ("RESIGNED %s term %" PRIu64 "\n", name, term);
-        }
-        else
+        } else
             printf ("LOST %s term %" PRIu64 "\n", name, term);
         fflush (stdout);
     }

@@ -6,6 +6,10 @@
 
         pub --pub.count=100 --pub.subscribers=2 [config flags]
 
+    It needs to know none of them: they find it by discovery (beacons on a
+    LAN, or their --registry.peers naming this node's port and key; give
+    it a fixed --rpc.port and --auth.keys for that).
+
     An event published before a subscriber's node has heard of this node is
     not sent to it (docs/pubsub.md), so pub waits for its subscribers
     first. Until pub.subscribers of them have said so, it publishes
@@ -43,7 +47,7 @@ typedef struct {
 static int
 s_listening (zm_ctx_t *ctx, zm_msg_t *req)
 {
-    ticker_t *self = (ticker_t *) zm_ctx_state (ctx);
+    ticker_t *self = (ticker_t *)zm_ctx_state (ctx);
     const char *uuid = zm_msg_get_str (req, "node", "");
     int count = atomic_load (&self->listeners);
     for (int i = 0; i < count; i++)
@@ -60,10 +64,9 @@ s_listening (zm_ctx_t *ctx, zm_msg_t *req)
 static int
 s_got (zm_ctx_t *ctx, zm_msg_t *req)
 {
-    ticker_t *self = (ticker_t *) zm_ctx_state (ctx);
+    ticker_t *self = (ticker_t *)zm_ctx_state (ctx);
     int64_t got = zm_msg_get_int (req, "got", -1), of = zm_msg_get_int (req, "of", 0);
-    printf ("pub: %s got %" PRId64 " of %" PRId64 "\n", zm_msg_get_str (req, "name", "?"), got,
-            of);
+    printf ("pub: %s got %" PRId64 " of %" PRId64 "\n", zm_msg_get_str (req, "name", "?"), got, of);
     fflush (stdout);
     //  The answer first: main may exit as soon as the count is in
     int rc = zm_reply (ctx, NULL);
@@ -78,13 +81,13 @@ main (int argc, char **argv)
 {
     zm_config_t *config = zm_config_new ();
     char *reason = NULL;
-    if (!config
-        || zm_config_define (config, "pub.count", ZM_CONFIG_INT, "100", "events to publish")
-        || zm_config_define (config, "pub.subscribers", ZM_CONFIG_INT, "1",
-                             "subscribers to wait for")
-        || zm_config_define (config, "pub.wait", ZM_CONFIG_INT, "60000",
-                             "ms to wait for the subscribers")
-        || zm_config_load_all (config, argc, argv, &reason)) {
+    if (!config ||
+        zm_config_define (config, "pub.count", ZM_CONFIG_INT, "100", "events to publish") ||
+        zm_config_define (config, "pub.subscribers", ZM_CONFIG_INT, "1",
+                          "subscribers to wait for") ||
+        zm_config_define (config, "pub.wait", ZM_CONFIG_INT, "60000",
+                          "ms to wait for the subscribers") ||
+        zm_config_load_all (config, argc, argv, &reason)) {
         fprintf (stderr, "pub: %s\n", reason ? reason : "cannot configure");
         free (reason);
         zm_config_destroy (&config);
@@ -95,8 +98,7 @@ main (int argc, char **argv)
     int64_t deadline = zclock_mono () + zm_config_get_int (config, "pub.wait", 60000);
     //  One burst: past pubsub.hwm events libzmq would drop for a slow reader
     if (count < 1 || count > 10000 || wanted < 1 || wanted > SUBSCRIBERS_MAX) {
-        fprintf (stderr, "pub: pub.count is 1..10000, pub.subscribers 1..%d\n",
-                 SUBSCRIBERS_MAX);
+        fprintf (stderr, "pub: pub.count is 1..10000, pub.subscribers 1..%d\n", SUBSCRIBERS_MAX);
         zm_config_destroy (&config);
         return 2;
     }
@@ -105,9 +107,9 @@ main (int argc, char **argv)
         return 1;
     ticker_t ticker = {0};
     zm_service_t *service = zm_service_new (node, "ticker", "1.0.0");
-    if (!service || zm_service_set_state (service, NULL, NULL, &ticker)
-        || zm_service_handle (service, "Listening", s_listening)
-        || zm_service_handle (service, "Got", s_got) || zm_service_start (service)) {
+    if (!service || zm_service_set_state (service, NULL, NULL, &ticker) ||
+        zm_service_handle (service, "Listening", s_listening) ||
+        zm_service_handle (service, "Got", s_got) || zm_service_start (service)) {
         fprintf (stderr, "pub: cannot start the ticker service\n");
         zm_node_destroy (&node);
         return 1;

@@ -31,10 +31,10 @@
 
 //  Status for any member or identity ("*"), the secret for role admin;
 //  once any rule exists, whatever no rule allows is denied (403)
-#define RULES                                                                         \
-    "[{\"name\": \"vault\", \"endpoint\": \"Status\", \"role\": \"*\", \"access\": "  \
-    "\"allow\"},"                                                                     \
-    " {\"name\": \"vault\", \"endpoint\": \"Secret.*\", \"role\": \"admin\", "        \
+#define RULES                                                                                      \
+    "[{\"name\": \"vault\", \"endpoint\": \"Status\", \"role\": \"*\", \"access\": "               \
+    "\"allow\"},"                                                                                  \
+    " {\"name\": \"vault\", \"endpoint\": \"Secret.*\", \"role\": \"admin\", "                     \
     "\"access\": \"allow\"}]"
 
 //  Who called: the identity the CURVE handshake proved, never a claim
@@ -70,18 +70,18 @@ main (int argc, char **argv)
 {
     zm_config_t *config = zm_config_new ();
     char *reason = NULL;
-    if (!config
-        || zm_config_define (config, "auth.rules", ZM_CONFIG_STR, RULES,
-                             "secure_server: the vault's access rules")
-        || zm_config_load_all (config, argc, argv, &reason)) {
+    if (!config ||
+        zm_config_define (config, "auth.rules", ZM_CONFIG_STR, RULES,
+                          "secure_server: the vault's access rules") ||
+        zm_config_load_all (config, argc, argv, &reason)) {
         fprintf (stderr, "secure_server: %s\n", reason ? reason : "cannot configure");
         free (reason);
         zm_config_destroy (&config);
         return 2;
     }
     //  Without these the node would be open to anybody: refuse
-    if (!*zm_config_get_str (config, "auth.cluster_key", "")
-        || !*zm_config_get_str (config, "auth.identities", "")) {
+    if (!*zm_config_get_str (config, "auth.cluster_key", "") ||
+        !*zm_config_get_str (config, "auth.identities", "")) {
         fprintf (stderr, "secure_server: give it --auth.cluster_key=FILE and "
                          "--auth.identities=DIR (see the top of secure_server.c)\n");
         zm_config_destroy (&config);
@@ -91,8 +91,8 @@ main (int argc, char **argv)
     if (!node)
         return 1; //  a bad key, key file or rule: the log says which
     zm_service_t *vault = zm_service_new (node, "vault", "1.0.0");
-    if (!vault || zm_service_handle (vault, "Status", s_status)
-        || zm_service_handle (vault, "Secret.Read", s_secret_read) || zm_service_start (vault)) {
+    if (!vault || zm_service_handle (vault, "Status", s_status) ||
+        zm_service_handle (vault, "Secret.Read", s_secret_read) || zm_service_start (vault)) {
         fprintf (stderr, "secure_server: cannot start the vault service\n");
         zm_node_destroy (&node);
         return 1;

@@ -6,9 +6,10 @@
 
         sub --registry.peers=tcp://127.0.0.1:7301#KEY [config flags]
 
-    On the first "demo.hello" it calls ticker.Listening on the publisher:
-    its SUB connection is up, so what follows reaches it. It prints each
-    "demo.tick" event {n, of} as it comes,
+    It prints "sub: listening on demo.>" once subscribed; start it before
+    or after pub. On the first "demo.hello" it calls ticker.Listening on
+    the publisher: its SUB connection is up, so what follows reaches it.
+    It prints each "demo.tick" event {n, of} as it comes,
 
         demo.tick 1 of 100
 
@@ -41,7 +42,7 @@ typedef struct {
 static int
 s_on_event (zm_ctx_t *ctx, zm_msg_t *event)
 {
-    tally_t *self = (tally_t *) zm_ctx_state (ctx);
+    tally_t *self = (tally_t *)zm_ctx_state (ctx);
     const char *topic = zm_ctx_topic (ctx);
     if (topic && streq (topic, "demo.hello")) {
         atomic_store (&self->heard, true);
@@ -52,7 +53,7 @@ s_on_event (zm_ctx_t *ctx, zm_msg_t *event)
         return zm_error (ctx, ZM_EINVAL, "not a tick: n %" PRId64 " of %" PRId64, n, of);
     printf ("%s %" PRId64 " of %" PRId64 "\n", topic, n, of);
     fflush (stdout);
-    atomic_store (&self->of, (int) of);
+    atomic_store (&self->of, (int)of);
     if (self->seen[n])
         atomic_fetch_add (&self->twice, 1);
     else {
@@ -67,10 +68,10 @@ main (int argc, char **argv)
 {
     zm_config_t *config = zm_config_new ();
     char *reason = NULL;
-    if (!config
-        || zm_config_define (config, "sub.wait", ZM_CONFIG_INT, "60000",
-                             "ms to wait for every event")
-        || zm_config_load_all (config, argc, argv, &reason)) {
+    if (!config ||
+        zm_config_define (config, "sub.wait", ZM_CONFIG_INT, "60000",
+                          "ms to wait for every event") ||
+        zm_config_load_all (config, argc, argv, &reason)) {
         fprintf (stderr, "sub: %s\n", reason ? reason : "cannot configure");
         free (reason);
         zm_config_destroy (&config);
@@ -78,14 +79,14 @@ main (int argc, char **argv)
     }
     if (!*zm_config_get_str (config, "node.name", "")) {
         char name[32];
-        snprintf (name, sizeof name, "sub-%d", (int) getpid ());
+        snprintf (name, sizeof name, "sub-%d", (int)getpid ());
         zm_config_set (config, "node.name", name, NULL);
     }
     int64_t deadline = zclock_mono () + zm_config_get_int (config, "sub.wait", 60000);
     zm_node_t *node = zm_node_new (&config);
     if (!node)
         return 1;
-    tally_t *tally = (tally_t *) calloc (1, sizeof (tally_t));
+    tally_t *tally = (tally_t *)calloc (1, sizeof (tally_t));
     int err = 0;
     if (!tally || !zm_subscribe (node, "demo.>", NULL, s_on_event, tally, &err)) {
         fprintf (stderr, "sub: cannot subscribe: %s\n", zm_strerror (err));

@@ -347,22 +347,37 @@ Test (examples, lines_client_fails_on_a_missing_file, .timeout = 60)
     cr_assert_eq (strchr (out, '\n'), out + strlen (out) - 1, "one line: %s", out);
 }
 
-//  A TCP port on loopback that nobody listens on now, or 0. For nodes that
-//  must know another's port before it starts (static peers).
+//  A TCP port on loopback that nobody uses now, or 0. For nodes that must
+//  know another's port before it starts (static peers). Below the
+//  ephemeral range: no outgoing connection takes it as its source port
+//  before its node binds it (nor connects to itself on it).
 static int
 s_free_port (void)
 {
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
-    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t size = sizeof addr;
-    int port = 0;
-    if (fd >= 0 && bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
-        && getsockname (fd, (struct sockaddr *) &addr, &size) == 0)
-        port = ntohs (addr.sin_port);
-    if (fd >= 0)
-        close (fd);
-    return port;
+    int low = 32768, high = 60999;
+    FILE *file = fopen ("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (file) {
+        if (fscanf (file, "%d %d", &low, &high) != 2)
+            low = 32768;
+        fclose (file);
+    }
+    if (low <= 10000)
+        return 0;
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned)getpid () ^ (unsigned)zt_clock ();
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int port = 10000 + (int)(rand_r (&seed) % (unsigned)(low - 10000));
+        int fd = socket (AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons ((uint16_t)port)};
+        addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        bool free = fd >= 0 && bind (fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+        if (fd >= 0)
+            close (fd);
+        if (free)
+            return port;
+    }
+    return 0;
 }
 
 //  Read proc's lines into text (appended, cut at size) until it closes
@@ -372,8 +387,8 @@ s_read_all (zt_proc_t *proc, char *text, size_t size, int64_t deadline)
 {
     char line[512];
     int lines = 0;
-    while (zt_clock () < deadline
-           && zt_read_line (proc, line, sizeof line, (int) (deadline - zt_clock ()))) {
+    while (zt_clock () < deadline &&
+           zt_read_line (proc, line, sizeof line, (int)(deadline - zt_clock ()))) {
         size_t used = strlen (text);
         snprintf (text + used, size - used, "%s\n", line);
         lines++;
@@ -402,12 +417,22 @@ Test (examples, pub_reaches_every_subscriber_with_every_event_once, .timeout = 9
     snprintf (peers, sizeof peers, "--registry.peers=tcp://127.0.0.1:%d#%s", port, key);
     snprintf (port_flag, sizeof port_flag, "--rpc.port=%d", port);
     snprintf (keys_flag, sizeof keys_flag, "--auth.keys=%s", keys);
-    const char *sub_argv[] = {sub_path,           peers,           "--registry.ttl=200",
-                              "--rpc.bind=127.0.0.1", "--log.level=error", "--sub.wait=30000",
+    const char *sub_argv[] = {sub_path,
+                              peers,
+                              "--registry.ttl=200",
+                              "--rpc.bind=127.0.0.1",
+                              "--log.level=error",
+                              "--sub.wait=30000",
                               NULL};
-    const char *pub_argv[] = {pub_path,          port_flag,           keys_flag,
-                              "--rpc.bind=127.0.0.1", "--log.level=error", "--pub.subscribers=2",
-                              "--pub.count=500",  "--pub.wait=30000",  NULL};
+    const char *pub_argv[] = {pub_path,
+                              port_flag,
+                              keys_flag,
+                              "--rpc.bind=127.0.0.1",
+                              "--log.level=error",
+                              "--pub.subscribers=2",
+                              "--pub.count=500",
+                              "--pub.wait=30000",
+                              NULL};
     zt_proc_t subs[2] = {ZT_PROC_NONE, ZT_PROC_NONE}, pub = ZT_PROC_NONE;
     int listening = 0, pub_status = -1, sub_status[2] = {-1, -1};
     static char pub_out[4096], sub_out[2][S_EVENTS * 32 + 4096];
@@ -416,8 +441,8 @@ Test (examples, pub_reaches_every_subscriber_with_every_event_once, .timeout = 9
     for (int i = 0; made && port > 0 && i < 2; i++) {
         subs[i] = zt_spawn (sub_argv, NULL);
         int64_t deadline = zt_clock () + 10000;
-        while (subs[i].pid > 0 && zt_clock () < deadline
-               && zt_read_line (&subs[i], line, sizeof line, 1000))
+        while (subs[i].pid > 0 && zt_clock () < deadline &&
+               zt_read_line (&subs[i], line, sizeof line, 1000))
             if (strcmp (line, "sub: listening on demo.>") == 0) {
                 listening++;
                 break;
@@ -488,9 +513,11 @@ s_members_pump (zt_proc_t *members, int ms)
     do {
         bool any = false;
         for (int i = 0; i < S_MEMBERS; i++) {
-            char line[256];
+            char line[1024];
             while (members[i].out >= 0 && zt_read_line (&members[i], line, sizeof line, 0)) {
                 any = true;
+                if (getenv ("ZT_LOG")) //  their log lines too: czmq logs to stdout
+                    fprintf (stderr, "%" PRId64 " m%d: %s\n", zt_clock (), i, line);
                 said_t said = {.at = zt_clock (), .member = i};
                 char node[32];
                 uint64_t term = 0;
@@ -516,7 +543,7 @@ static int
 s_next_job (int from, int not, uint64_t above)
 {
     for (int i = from; i < s_said_count; i++)
-        if (streq (s_said[i].kind, "JOB") && s_said[i].member != not && s_said[i].term > above)
+        if (streq (s_said[i].kind, "JOB") && s_said[i].member != not &&s_said[i].term > above)
             return i;
     return -1;
 }
@@ -541,6 +568,9 @@ Test (examples, elected_job_runs_on_one_leader_and_moves_when_it_dies, .timeout 
     }
     zt_proc_t members[S_MEMBERS] = {ZT_PROC_NONE, ZT_PROC_NONE, ZT_PROC_NONE};
     int ready = 0;
+    char log_level[64]; //  ZT_LOG=info shows what the members do
+    snprintf (log_level, sizeof log_level, "--log.level=%s",
+              getenv ("ZT_LOG") ? getenv ("ZT_LOG") : "error");
     for (int i = 0; made && i < S_MEMBERS; i++) {
         char path[4200], name[32], port[32], keys_flag[128], store[128], peers[512] = "";
         snprintf (path, sizeof path, "%s/examples/elected_job", build_dir);
@@ -549,19 +579,26 @@ Test (examples, elected_job_runs_on_one_leader_and_moves_when_it_dies, .timeout 
         snprintf (keys_flag, sizeof keys_flag, "--auth.keys=%s/keys-%d", dir, i);
         snprintf (store, sizeof store, "--store.path=%s/store-%d", dir, i);
         snprintf (peers, sizeof peers, "--registry.peers=");
-        for (int j = 0; j < S_MEMBERS; j++)
+        for (int j = 0, listed = 0; j < S_MEMBERS; j++)
             if (j != i) {
                 size_t used = strlen (peers);
                 snprintf (peers + used, sizeof peers - used, "%stcp://127.0.0.1:%d#%s",
-                          peers[used - 1] == '=' ? "" : ",", ports[j], keys[j]);
+                          listed++ ? "," : "", ports[j], keys[j]);
             }
-        const char *argv[] = {path,         name,
-                              port,         keys_flag,
-                              store,        peers,
-                              "--sync.members=m0,m1,m2", "--rpc.bind=127.0.0.1",
-                              "--registry.ttl=200",      "--log.level=error",
-                              "--job.period=100",        "--job.ttl=1000",
-                              "--node.shutdown_timeout=1000", NULL};
+        const char *argv[] = {path,
+                              name,
+                              port,
+                              keys_flag,
+                              store,
+                              peers,
+                              "--sync.members=m0,m1,m2",
+                              "--rpc.bind=127.0.0.1",
+                              "--registry.ttl=200",
+                              log_level,
+                              "--job.period=100",
+                              "--job.ttl=1000",
+                              "--node.shutdown_timeout=1000",
+                              NULL};
         members[i] = zt_spawn (argv, NULL);
         if (members[i].pid > 0 && zt_ready (&members[i], 10000) > 0)
             ready++;
@@ -612,15 +649,17 @@ Test (examples, elected_job_runs_on_one_leader_and_moves_when_it_dies, .timeout 
     cr_assert_geq (first, 0, "no member ran the job within 20 s");
     cr_assert_geq (next, 0, "nobody took over within 15 s of m%d's death", leader);
     int64_t took = s_said[next].at - killed;
-    cr_log_info ("m%d killed; m%d ran the job %" PRId64 " ms later", leader,
-                 s_said[next].member, took);
+    cr_log_info ("m%d killed; m%d ran the job %" PRId64 " ms later", leader, s_said[next].member,
+                 took);
     //  Bounded: the dead leader's lease (job.ttl, 1 s) runs out, a new
     //  Raft leader (if the dead one led the group too) may add up to that
-    cr_assert_lt (took, 5000, "m%d took over %" PRId64 " ms after the kill",
-                  s_said[next].member, took);
+    cr_assert_lt (took, 5000, "m%d took over %" PRId64 " ms after the kill", s_said[next].member,
+                  took);
     //  and not before: the lease was renewed at most ttl / 3 before the kill
-    cr_assert_geq (took, 500, "m%d took over %" PRId64 " ms after the kill: before the lease "
-                   "could have run out", s_said[next].member, took);
+    cr_assert_geq (took, 500,
+                   "m%d took over %" PRId64 " ms after the kill: before the lease "
+                   "could have run out",
+                   s_said[next].member, took);
     //  One at a time: every JOB line before the kill is the first leader's,
     //  in its term, numbered 1, 2, 3...; every one after it is the new
     //  leader's, in a higher term, numbered on
@@ -636,8 +675,7 @@ Test (examples, elected_job_runs_on_one_leader_and_moves_when_it_dies, .timeout 
                        "JOB %d by m%d term %" PRIu64 " while m%d led in term %" PRIu64, said->n,
                        said->member, said->term, leader, term);
             cr_assert_eq (said->n, ++before);
-        }
-        else {
+        } else {
             cr_assert (said->member == new_leader && said->term == new_term,
                        "JOB %d by m%d term %" PRIu64 " while m%d led in term %" PRIu64, said->n,
                        said->member, said->term, new_leader, new_term);
@@ -651,8 +689,8 @@ Test (examples, elected_job_runs_on_one_leader_and_moves_when_it_dies, .timeout 
     //  The survivors stopped cleanly, the leader resigning
     bool resigned = false;
     for (int i = 0; i < s_said_count; i++)
-        if (streq (s_said[i].kind, "RESIGNED") && s_said[i].member == new_leader
-            && s_said[i].term == new_term)
+        if (streq (s_said[i].kind, "RESIGNED") && s_said[i].member == new_leader &&
+            s_said[i].term == new_term)
             resigned = true;
     cr_expect (resigned, "m%d did not resign", new_leader);
     for (int i = 0; i < S_MEMBERS; i++)
@@ -663,8 +701,8 @@ Test (examples, elected_job_runs_on_one_leader_and_moves_when_it_dies, .timeout 
 //  Run secure_client as identity (DIR/NAME under dir) on endpoint; its
 //  exit status, its output in out
 static int
-s_secure_call (const char *build_dir, const char *dir, const char *identity,
-               const char *address, const char *endpoint, char *out, size_t size)
+s_secure_call (const char *build_dir, const char *dir, const char *identity, const char *address,
+               const char *endpoint, char *out, size_t size)
 {
     char command[9000];
     snprintf (command, sizeof command, "timeout 30 %s/examples/secure_client '%s/%s' '%s' %s 2>&1",
@@ -710,8 +748,8 @@ Test (examples, secure_server_answers_admitted_identities_by_their_roles, .timeo
     if (started) {
         rc[0] = s_secure_call (build_dir, dir, "keys/alice", server.address, "Secret.Read", alice,
                                sizeof alice);
-        rc[1] = s_secure_call (build_dir, dir, "keys/alice", server.address, "Status",
-                               alice_status, sizeof alice_status);
+        rc[1] = s_secure_call (build_dir, dir, "keys/alice", server.address, "Status", alice_status,
+                               sizeof alice_status);
         rc[2] = s_secure_call (build_dir, dir, "keys/bob", server.address, "Secret.Read", bob,
                                sizeof bob);
         rc[3] = s_secure_call (build_dir, dir, "keys/bob", server.address, "Status", bob_status,
@@ -745,8 +783,8 @@ Test (examples, secure_server_answers_admitted_identities_by_their_roles, .timeo
     //  handshake fails, and the call fails with it (not a 403: the request
     //  never reached the node), within the client's 3 s
     cr_expect_eq (rc[4], 1, "%s", mallory);
-    cr_expect (strstr (mallory, "Secret.Read: error 503: ")
-                   || strstr (mallory, "Secret.Read: error 408: "),
+    cr_expect (strstr (mallory, "Secret.Read: error 503: ") ||
+                   strstr (mallory, "Secret.Read: error 408: "),
                "%s", mallory);
     cr_expect_lt (mallory_ms, 10000, "mallory's call took %" PRId64 " ms", mallory_ms);
 }

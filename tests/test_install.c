@@ -17,8 +17,8 @@
 
 #include <sys/stat.h>
 
-static char s_dir[64];                        //  the temporary directory
-static zt_proc_t s_server = ZT_PROC_NONE;     //  the greeter_server
+static char s_dir[64];                    //  the temporary directory
+static zt_proc_t s_server = ZT_PROC_NONE; //  the greeter_server
 
 static void
 s_teardown (void)
@@ -54,7 +54,8 @@ static const char s_program[] =
     "    zm_msg_t *req = zm_msg_new (), *rep = NULL;\n"
     "    zm_msg_set_str (req, key, value);\n"
     "    int rc = zm_call (node, service, endpoint, &req, &rep, NULL, NULL);\n"
-    "    printf (\"%s: %s\\n\", service, rc ? zm_strerror (rc) : zm_msg_get_str (rep, field, \"\"));\n"
+    "    printf (\"%s: %s\\n\", service, rc ? zm_strerror (rc) : zm_msg_get_str (rep, field, "
+    "\"\"));\n"
     "    zm_msg_destroy (&rep);\n"
     "    return rc;\n"
     "}\n"
@@ -76,7 +77,8 @@ static const char s_program[] =
     "    printf (\"zmicro %d.%d.%d\\n\", ZM_VERSION_MAJOR, ZM_VERSION_MINOR, ZM_VERSION_PATCH);\n"
     "    int rc = s_call (node, \"echo\", \"Shout\", \"text\", \"hello\", \"text\");\n"
     "    if (argc > 1)\n"
-    "        rc |= s_call (node, \"greeter\", \"Say.Hello\", \"name\", \"installed\", \"greeting\");\n"
+    "        rc |= s_call (node, \"greeter\", \"Say.Hello\", \"name\", \"installed\", "
+    "\"greeting\");\n"
     "    zm_node_destroy (&node);\n"
     "    return rc ? 1 : 0;\n"
     "}\n";
@@ -90,16 +92,15 @@ s_mtime (const char *build_dir, const char *path)
     struct stat info;
     if (stat (full, &info))
         return 0;
-    return (int64_t) info.st_mtim.tv_sec * 1000000000 + info.st_mtim.tv_nsec;
+    return (int64_t)info.st_mtim.tv_sec * 1000000000 + info.st_mtim.tv_nsec;
 }
 
 //  What the install must leave alone under build/<variant>
-static const char *s_built[] = {"lib/libzmicro.a",          "lib/libzmicro.so.0.1.0",
-                                "bin/zm",                   "zmicro.pc",
-                                "examples/greeter_server", NULL};
+static const char *s_built[] = {"lib/libzmicro.a", "lib/libzmicro.so.0.1.0",  "bin/zm",
+                                "zmicro.pc",       "examples/greeter_server", NULL};
 
-Test (install, an_installed_zmicro_builds_and_runs_a_program_out_of_the_tree,
-      .fini = s_teardown, .timeout = 300)
+Test (install, an_installed_zmicro_builds_and_runs_a_program_out_of_the_tree, .fini = s_teardown,
+      .timeout = 300)
 {
     //  This binary is <root>/build/<variant>/tests/test_install
     const char *build_dir = zt_build_dir ();
@@ -128,9 +129,8 @@ Test (install, an_installed_zmicro_builds_and_runs_a_program_out_of_the_tree,
     //  A dry run: every line it prints must be about the prefix
     char command[9000];
     static char out[65536];
-    snprintf (command, sizeof command,
-              "cd '%s' && scons -n -Q install PREFIX='%s' variant=%s 2>&1", root, prefix,
-              variant);
+    snprintf (command, sizeof command, "cd '%s' && scons -n -Q install PREFIX='%s' variant=%s 2>&1",
+              root, prefix, variant);
     cr_assert_eq (zt_run (command, out, sizeof out), 0, "%s:\n%s", command, out);
     char *saveptr = NULL;
     static char lines[65536];
@@ -145,16 +145,17 @@ Test (install, an_installed_zmicro_builds_and_runs_a_program_out_of_the_tree,
     snprintf (command, sizeof command, "cd '%s' && scons -Q install PREFIX='%s' variant=%s 2>&1",
               root, prefix, variant);
     cr_assert_eq (zt_run (command, out, sizeof out), 0, "%s:\n%s", command, out);
-    const char *installed[] = {"lib/libzmicro.so",   "lib/libzmicro.so.0",    "lib/libzmicro.a",
-                               "include/zmicro.h",   "include/zmicro/node.h", "bin/zm",
+    const char *installed[] = {"lib/libzmicro.so",        "lib/libzmicro.so.0",
+                               "lib/libzmicro.a",         "include/zmicro.h",
+                               "include/zmicro/node.h",   "bin/zm",
                                "lib/pkgconfig/zmicro.pc", NULL};
     for (int i = 0; installed[i]; i++) {
         snprintf (path, sizeof path, "%s/%s", prefix, installed[i]);
         cr_assert_eq (access (path, R_OK), 0, "not installed: %s\n%s", path, out);
     }
     for (int i = 0; s_built[i]; i++)
-        cr_assert_eq (s_mtime (build_dir, s_built[i]), before[i],
-                      "scons install changed %s/%s", build_dir, s_built[i]);
+        cr_assert_eq (s_mtime (build_dir, s_built[i]), before[i], "scons install changed %s/%s",
+                      build_dir, s_built[i]);
 
     //  zmicro.pc: its prefix, its version, and the libraries
     char pc[512];
@@ -198,8 +199,12 @@ Test (install, an_installed_zmicro_builds_and_runs_a_program_out_of_the_tree,
 
     //  It serves and calls, and calls a greeter_server of this build
     snprintf (path, sizeof path, "%s/examples/greeter_server", build_dir);
-    const char *argv[] = {path, "--node.name=alpha", "--rpc.bind=127.0.0.1", "--log.level=warning",
-                          "--node.shutdown_timeout=1000", NULL};
+    const char *argv[] = {path,
+                          "--node.name=alpha",
+                          "--rpc.bind=127.0.0.1",
+                          "--log.level=warning",
+                          "--node.shutdown_timeout=1000",
+                          NULL};
     s_server = zt_spawn (argv, NULL);
     cr_assert (s_server.pid > 0 && zt_ready (&s_server, 10000) > 0, "no greeter_server");
     snprintf (command, sizeof command,
